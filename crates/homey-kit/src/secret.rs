@@ -1,0 +1,213 @@
+//! Secrets: a type that cannot be printed, read only from files or systemd credentials.
+//!
+//! `Secret` has no `Display`, its `Debug` is redacted, and its bytes are wiped on drop. The only way
+//! to the bytes is [`Secret::expose`], which makes every use easy to find in review.
+
+use crate::exit::{Exit, ResultExt};
+use anyhow::Context;
+use std::fmt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// For tests and for secrets the tool itself generates (keygen).
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
+        Secret(bytes.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The secret as text; secrets that are not UTF-8 are an input error that never shows the bytes.
+    pub fn expose_str(&self) -> anyhow::Result<&str> {
+        std::str::from_utf8(&self.0).map_err(|_| anyhow::anyhow!("the secret is not valid UTF-8 text"))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Read a secret file. One trailing newline is dropped (editors and `echo` add one). A file that
+    /// others may read is refused unless `policy` allows it (DynamicUser units need 0444 files).
+    pub fn from_file(path: &Path, policy: Readable) -> anyhow::Result<Secret> {
+        let meta = std::fs::metadata(path)
+            .with_context(|| format!("secret file {}", path.display()))
+            .exit_code(Exit::Config)?;
+        if !meta.is_file() {
+            crate::fail!(Exit::Config, "secret file {}: not a regular file", path.display());
+        }
+        let mode = meta.mode() & 0o777;
+        if mode & 0o004 != 0 && policy == Readable::OwnerOnly {
+            crate::fail!(
+                Exit::Config,
+                "secret file {}: mode {mode:04o} lets every user read it; chmod o-r it (or pass the flag that allows world-readable secrets)",
+                path.display()
+            );
+        }
+        let mut bytes =
+            std::fs::read(path).with_context(|| format!("secret file {}", path.display())).exit_code(Exit::Config)?;
+        if bytes.ends_with(b"\n") {
+            bytes.pop();
+            if bytes.ends_with(b"\r") {
+                bytes.pop();
+            }
+        }
+        if bytes.is_empty() {
+            crate::fail!(Exit::Config, "secret file {}: empty", path.display());
+        }
+        Ok(Secret(bytes))
+    }
+}
+
+/// Whether a secret file that others can read is accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readable {
+    OwnerOnly,
+    AllowWorldReadable,
+}
+
+impl Clone for Secret {
+    fn clone(&self) -> Self {
+        Secret(self.0.clone())
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        for b in self.0.iter_mut() {
+            // Volatile so the wipe is not optimised away as a dead store.
+            unsafe { std::ptr::write_volatile(b, 0) };
+        }
+    }
+}
+
+/// Where a secret can come from, in the order they are tried: an explicit file (a flag), a file
+/// named by an environment variable, a systemd credential.
+#[derive(Debug, Clone, Default)]
+pub struct Source {
+    pub file: Option<PathBuf>,
+    pub env_file_var: Option<&'static str>,
+    pub credential: Option<&'static str>,
+    pub policy: Option<Readable>,
+}
+
+impl Source {
+    pub fn credential(name: &'static str) -> Self {
+        Source { credential: Some(name), ..Source::default() }
+    }
+    pub fn file(mut self, file: Option<PathBuf>) -> Self {
+        self.file = file;
+        self
+    }
+    pub fn env_file_var(mut self, var: &'static str) -> Self {
+        self.env_file_var = Some(var);
+        self
+    }
+    pub fn allow_world_readable(mut self, yes: bool) -> Self {
+        self.policy = yes.then_some(Readable::AllowWorldReadable);
+        self
+    }
+
+    /// Resolve against the process environment.
+    pub fn load(&self) -> anyhow::Result<Secret> {
+        self.load_with(|k| std::env::var_os(k))
+    }
+
+    pub fn load_with(&self, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> anyhow::Result<Secret> {
+        self.try_load_with(env)?.ok_or_else(|| {
+            let mut tried = vec![];
+            if let Some(v) = self.env_file_var {
+                tried.push(format!("${v}"));
+            }
+            if let Some(c) = self.credential {
+                tried.push(format!("credential {c:?} in $CREDENTIALS_DIRECTORY"));
+            }
+            crate::exit::coded(
+                Exit::Config,
+                anyhow::anyhow!("no secret given: pass the file flag, or set {}", tried.join(", or ")),
+            )
+        })
+    }
+
+    /// Like [`load_with`](Self::load_with), but `None` when no source is configured at all.
+    pub fn try_load_with(&self, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> anyhow::Result<Option<Secret>> {
+        let policy = self.policy.unwrap_or(Readable::OwnerOnly);
+        if let Some(f) = &self.file {
+            return Secret::from_file(f, policy).map(Some);
+        }
+        if let Some(p) = self.env_file_var.and_then(&env) {
+            return Secret::from_file(Path::new(&p), policy).map(Some);
+        }
+        if let (Some(name), Some(dir)) = (self.credential, env("CREDENTIALS_DIRECTORY")) {
+            let p = Path::new(&dir).join(name);
+            if p.exists() {
+                // systemd owns the credentials directory and its modes; trust them.
+                return Secret::from_file(&p, Readable::AllowWorldReadable).map(Some);
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn write(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+        p
+    }
+
+    #[test]
+    fn never_printed() {
+        let s = Secret::new("hunter2");
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(!format!("{:?}", Some(&s)).contains("hunter2"));
+    }
+
+    #[test]
+    fn file_drops_one_newline_and_refuses_world_readable() {
+        let d = tempfile::tempdir().unwrap();
+        let ok = write(d.path(), "ok", "pw\n", 0o600);
+        assert_eq!(Secret::from_file(&ok, Readable::OwnerOnly).unwrap().expose(), b"pw");
+        let open = write(d.path(), "open", "pw", 0o644);
+        let err = Secret::from_file(&open, Readable::OwnerOnly).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Config);
+        assert!(format!("{err:#}").contains("0644"), "{err:#}");
+        assert!(!format!("{err:#}").contains("pw\""));
+        assert!(Secret::from_file(&open, Readable::AllowWorldReadable).is_ok());
+    }
+
+    #[test]
+    fn sources_in_order_flag_env_credential() {
+        let d = tempfile::tempdir().unwrap();
+        let flag = write(d.path(), "flag", "from-flag", 0o600);
+        let envf = write(d.path(), "envf", "from-env", 0o600);
+        write(d.path(), "kuma-password", "from-cred", 0o400);
+        let dir = d.path().as_os_str().to_owned();
+        let env = |k: &str| match k {
+            "KUMA_PASSWORD_FILE" => Some(envf.as_os_str().to_owned()),
+            "CREDENTIALS_DIRECTORY" => Some(dir.clone()),
+            _ => None,
+        };
+        let src = Source::credential("kuma-password").env_file_var("KUMA_PASSWORD_FILE");
+        assert_eq!(src.clone().file(Some(flag)).load_with(env).unwrap().expose(), b"from-flag");
+        assert_eq!(src.load_with(env).unwrap().expose(), b"from-env");
+        let only_cred = |k: &str| if k == "CREDENTIALS_DIRECTORY" { Some(dir.clone()) } else { None };
+        assert_eq!(src.load_with(only_cred).unwrap().expose(), b"from-cred");
+        let err = src.load_with(|_| None).unwrap_err();
+        assert!(format!("{err}").contains("kuma-password"));
+    }
+}

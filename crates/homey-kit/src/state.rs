@@ -1,0 +1,207 @@
+//! The state directory, the hash gate and the run lock.
+//!
+//! systemd hands a unit its state directory in `$STATE_DIRECTORY` (`StateDirectory=`); by hand, a flag
+//! names it. The hash gate lets a oneshot skip work whose input has not changed since the last run
+//! that *fully* succeeded: the digest is stored only after success, so a failed or interrupted run is
+//! simply tried again next time.
+
+use crate::exit::{Exit, ResultExt};
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct StateDir(PathBuf);
+
+impl StateDir {
+    /// The flag wins; else `$STATE_DIRECTORY` (its first entry; systemd separates several with ':').
+    pub fn resolve(flag: Option<&Path>) -> anyhow::Result<StateDir> {
+        Self::resolve_with(flag, std::env::var_os("STATE_DIRECTORY"))
+    }
+
+    pub fn resolve_with(flag: Option<&Path>, env: Option<std::ffi::OsString>) -> anyhow::Result<StateDir> {
+        let dir = match (flag, env) {
+            (Some(f), _) => f.to_owned(),
+            (None, Some(e)) if !e.is_empty() => {
+                PathBuf::from(e.to_string_lossy().split(':').next().unwrap_or_default())
+            }
+            _ => crate::fail!(
+                Exit::Usage,
+                "no state directory: pass --state-dir, or run under systemd with StateDirectory="
+            ),
+        };
+        crate::fs::ensure_dir(&dir, 0o700).exit_code(Exit::Config)?;
+        Ok(StateDir(dir))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    pub fn gate(&self, name: &str) -> HashGate {
+        HashGate { path: self.join(&format!("{name}.hash")) }
+    }
+
+    /// Take the exclusive run lock `name.lock`; if another process holds it, fail with `TryAgain`
+    /// and say who holds it.
+    pub fn lock(&self, name: &str, holder: &str) -> anyhow::Result<Lock> {
+        Lock::acquire(&self.join(&format!("{name}.lock")), holder)
+    }
+}
+
+/// A SHA-256 over several parts, each length-prefixed so ("ab","c") and ("a","bc") differ.
+pub fn digest(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    hex::encode(h.finalize())
+}
+
+#[derive(Debug, Clone)]
+pub struct HashGate {
+    path: PathBuf,
+}
+
+impl HashGate {
+    pub fn at(path: PathBuf) -> Self {
+        HashGate { path }
+    }
+
+    pub fn stored(&self) -> Option<String> {
+        std::fs::read_to_string(&self.path).ok().map(|s| s.trim().to_owned())
+    }
+
+    /// True when `digest` is what the last fully successful run stored.
+    pub fn unchanged(&self, digest: &str) -> bool {
+        self.stored().as_deref() == Some(digest)
+    }
+
+    /// Store `digest`; call only after the job fully succeeded.
+    pub fn store(&self, digest: &str) -> anyhow::Result<()> {
+        crate::fs::write_atomic(&self.path, format!("{digest}\n").as_bytes(), 0o600)
+    }
+
+    /// Run `job` unless the input is unchanged (and not `force`d); store the digest only when the job
+    /// returns `Ok(true)` ("fully succeeded"). Returns `None` when skipped.
+    pub fn run<T>(
+        &self,
+        digest: &str,
+        force: bool,
+        job: impl FnOnce() -> anyhow::Result<(T, bool)>,
+    ) -> anyhow::Result<Option<T>> {
+        if !force && self.unchanged(digest) {
+            return Ok(None);
+        }
+        let (out, success) = job()?;
+        if success {
+            self.store(digest)?;
+        }
+        Ok(Some(out))
+    }
+}
+
+/// An exclusive `flock` on a file that also names its holder; released when dropped or when the
+/// process dies, so a crashed run never leaves a stale lock.
+#[derive(Debug)]
+pub struct Lock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Lock {
+    pub fn acquire(path: &Path, holder: &str) -> anyhow::Result<Lock> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("opening lock {}", path.display()))
+            .exit_code(Exit::Config)?;
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let mut who = String::new();
+            let _ = file.read_to_string(&mut who);
+            let who = who.trim();
+            crate::fail!(
+                Exit::TryAgain,
+                "another run holds the lock {}: {}",
+                path.display(),
+                if who.is_empty() { "unknown holder" } else { who }
+            );
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        write!(file, "{holder} (pid {})", std::process::id())?;
+        file.flush()?;
+        Ok(Lock { file, path: path.to_owned() })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gate_is_not_stored_after_a_failure() {
+        let d = tempfile::tempdir().unwrap();
+        let gate = StateDir::resolve_with(Some(d.path()), None).unwrap().gate("kuma");
+        let dg = digest(&[b"monitors", b"url"]);
+        let failed: anyhow::Result<Option<()>> = gate.run(&dg, false, || anyhow::bail!("server gone"));
+        assert!(failed.is_err());
+        assert_eq!(gate.stored(), None);
+        assert_eq!(gate.run(&dg, false, || Ok(((), false))).unwrap(), Some(()));
+        assert_eq!(gate.stored(), None, "partial success must not store");
+        assert_eq!(gate.run(&dg, false, || Ok(((), true))).unwrap(), Some(()));
+        assert!(gate.unchanged(&dg));
+        assert_eq!(gate.run(&dg, false, || -> anyhow::Result<((), bool)> { panic!("skipped") }).unwrap(), None);
+        assert_eq!(gate.run(&dg, true, || Ok(((), true))).unwrap(), Some(()));
+    }
+
+    #[test]
+    fn digest_parts_are_delimited() {
+        assert_ne!(digest(&[b"ab", b"c"]), digest(&[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn state_directory_from_systemd_or_flag() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a");
+        let env = format!("{}:/var/lib/other", a.display());
+        assert_eq!(StateDir::resolve_with(None, Some(env.into())).unwrap().path(), a);
+        assert!(a.is_dir());
+        let err = StateDir::resolve_with(None, None).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Usage);
+    }
+
+    #[test]
+    fn second_lock_is_refused_naming_the_holder() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StateDir::resolve_with(Some(d.path()), None).unwrap();
+        let held = s.lock("backup", "backup-hooks run").unwrap();
+        let err = s.lock("backup", "other").unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::TryAgain);
+        assert!(format!("{err}").contains("backup-hooks run"), "{err}");
+        drop(held);
+        s.lock("backup", "again").unwrap();
+    }
+}

@@ -1,0 +1,17 @@
+//! Integration tests of the `kuma-sync` binary: one test binary per crate.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kuma-sync"))
+}
+
+#[test]
+fn help_and_version_work() {
+    let help = bin().arg("--help").output().unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(text.contains("Exit codes:") && text.contains("78"), "{text}");
+    let version = bin().arg("--version").output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("kuma-sync ", env!("CARGO_PKG_VERSION")));
+}

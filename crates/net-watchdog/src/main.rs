@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    homey_kit::cli::main(|cli: &net_watchdog::Cli| cli.verbosity, net_watchdog::run)
+}

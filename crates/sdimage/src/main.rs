@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    homey_kit::cli::main(|cli: &sdimage::Cli| cli.verbosity, sdimage::run)
+}

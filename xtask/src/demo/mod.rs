@@ -1,0 +1,85 @@
+//! `cargo xtask demo [TOOL]`: build the tools and run each one's real job in a sandbox under
+//! `target/demo`, with local stand-ins for what lives elsewhere (a local restic repository instead of
+//! B2, a throwaway Attic secret, a stand-in Kuma server on loopback, a regular file as the SD card).
+//! Each tool's part lives in its own module.
+
+mod attic_token;
+mod authelia_rules;
+mod backup_hooks;
+mod kuma_sync;
+mod net_watchdog;
+mod sdimage;
+
+use crate::util::{cargo, root, run as sh};
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct Ctx {
+    /// `target/demo/<tool>`, emptied before the tool's part runs.
+    pub dir: PathBuf,
+    bin_dir: PathBuf,
+}
+
+impl Ctx {
+    pub fn bin(&self, tool: &str) -> PathBuf {
+        self.bin_dir.join(tool)
+    }
+
+    /// A command for one of the built tools.
+    pub fn tool(&self, tool: &str) -> Command {
+        let mut c = Command::new(self.bin(tool));
+        c.current_dir(&self.dir);
+        c
+    }
+
+    /// Run, print the command line and what it printed; return the exit code.
+    pub fn show(&self, cmd: &mut Command) -> anyhow::Result<i32> {
+        let line = crate::util::show(cmd).replace(&self.bin_dir.display().to_string(), "").replace("//", "");
+        println!("\n$ {}", line.trim_start_matches('/'));
+        let out = cmd.output().with_context(|| format!("running {line}"))?;
+        for l in String::from_utf8_lossy(&out.stdout).lines().chain(String::from_utf8_lossy(&out.stderr).lines()) {
+            println!("  {l}");
+        }
+        let code = out.status.code().unwrap_or(-1);
+        println!("  [exit {code}]");
+        Ok(code)
+    }
+
+    #[allow(dead_code)]
+    pub fn examples(&self) -> PathBuf {
+        root().join("examples")
+    }
+}
+
+type Part = (&'static str, fn(&Ctx) -> anyhow::Result<()>);
+
+const PARTS: &[Part] = &[
+    ("kuma-sync", kuma_sync::run),
+    ("authelia-rules", authelia_rules::run),
+    ("backup-hooks", backup_hooks::run),
+    ("attic-token", attic_token::run),
+    ("net-watchdog", net_watchdog::run),
+    ("sdimage", sdimage::run),
+];
+
+pub fn run(args: &[String]) -> anyhow::Result<()> {
+    sh(cargo().args(["build", "--quiet", "--workspace", "--bins"]))?;
+    let target = root().join("target");
+    let only = args.first().map(String::as_str);
+    let mut failed = vec![];
+    for (name, part) in PARTS.iter().filter(|(n, _)| only.is_none_or(|o| o == *n)) {
+        println!("\n=== {name} ===");
+        let dir = target.join("demo").join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let ctx = Ctx { dir, bin_dir: target.join("debug") };
+        if let Err(e) = part(&ctx) {
+            println!("demo of {name} failed: {e:#}");
+            failed.push(*name);
+        }
+    }
+    println!("\nThe sandbox is under {}", Path::new("target/demo").display());
+    anyhow::ensure!(failed.is_empty(), "demo parts failed: {}", failed.join(", "));
+    Ok(())
+}

@@ -1,0 +1,44 @@
+//! `cargo xtask demo | test | bench [TOOL]` — the workspace's automation, in Rust so it runs wherever
+//! cargo does. The justfile only gives these short names.
+
+mod bench;
+mod checks;
+mod demo;
+mod test;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  demo [TOOL]    build the tools and run each one's real job in a sandbox under target/demo
+  test           install what the tests need (apt-get, as root) and run every test
+  bench [TOOL]   build release binaries and measure the figures each issue names
+  deps           only install what the tests need";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = args.get(1..).unwrap_or_default();
+    let result = match args.first().map(String::as_str) {
+        Some("demo") => demo::run(rest),
+        Some("test") => test::run(rest),
+        Some("bench") => bench::run(rest),
+        Some("deps") => test::ensure_deps(),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

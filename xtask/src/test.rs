@@ -1,0 +1,62 @@
+//! `cargo xtask test`: install what the tests need, then run every test in the workspace.
+
+use crate::util::{cargo, have, is_root, run as sh};
+use anyhow::bail;
+use std::process::Command;
+
+/// (a program the tests run, the Debian package that brings it)
+const NEEDS: &[(&str, &str)] = &[
+    ("restic", "restic"),
+    ("/usr/sbin/slapd", "slapd"),
+    ("ldapadd", "ldap-utils"),
+    ("pg_ctlcluster", "postgresql"),
+    ("ip", "iproute2"),
+    ("zstd", "zstd"),
+    ("openssl", "openssl"),
+    ("losetup", "mount"),
+    ("nix-instantiate", "nix-bin"),
+    ("systemd-analyze", "systemd"),
+    ("sqlite3", "sqlite3"),
+];
+
+pub fn ensure_deps() -> anyhow::Result<()> {
+    let missing: Vec<&str> = NEEDS.iter().filter(|(p, _)| !have(p)).map(|(_, pkg)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "the tests need Debian packages that are missing; install them with:\n  sudo apt-get install -y {}",
+            missing.join(" ")
+        );
+    }
+    eprintln!("xtask: installing {}", missing.join(" "));
+    sh(Command::new("apt-get").arg("update").arg("-q"))?;
+    sh(Command::new("apt-get")
+        .args(["install", "-y", "-q", "--no-install-recommends"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    Ok(())
+}
+
+pub fn run_tests(extra: &[String]) -> anyhow::Result<()> {
+    // The fake executable is a binary of test-support; build it once so every crate's tests find it.
+    sh(cargo().args(["build", "--quiet", "-p", "test-support", "--bins"]))?;
+    let nextest = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["nextest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if nextest {
+        sh(cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]).args(extra))?;
+        // nextest does not run doctests.
+        sh(cargo().args(["test", "--workspace", "--doc", "--quiet"]))
+    } else {
+        sh(cargo().args(["test", "--workspace", "--no-fail-fast"]).args(extra))
+    }
+}
+
+pub fn run(extra: &[String]) -> anyhow::Result<()> {
+    ensure_deps()?;
+    crate::checks::run()?;
+    run_tests(extra)
+}
