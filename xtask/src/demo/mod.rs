@@ -64,9 +64,14 @@ const PARTS: &[Part] = &[
 ];
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
-    sh(cargo().args(["build", "--quiet", "--workspace", "--bins"]))?;
-    let target = root().join("target");
     let only = args.first().map(String::as_str);
+    // One tool asked for: build only it (and the test doubles its part may start).
+    let scope: Vec<&str> = match only {
+        Some(tool) => vec!["-p", tool, "-p", "test-support"],
+        None => vec!["--workspace"],
+    };
+    sh(cargo().args(["build", "--quiet"]).args(&scope).arg("--bins"))?;
+    let target = root().join("target");
     let mut failed = vec![];
     for (name, part) in PARTS.iter().filter(|(n, _)| only.is_none_or(|o| o == *n)) {
         println!("\n=== {name} ===");
