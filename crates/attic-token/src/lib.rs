@@ -1,16 +1,610 @@
 //! attic-token: Attic tokens minted natively (byte-compatible with atticadm), the runtime server config, the Nix netrc.
+//!
+//! The pure parts (claims, the token reader, the config checks, the netrc merge, the words) live in
+//! their modules; this file reads the inputs, calls them, and writes the outputs.
 
-use homey_kit::Exit;
+pub mod config;
+pub mod keys;
+pub mod netrc;
+pub mod token;
+pub mod validity;
+pub mod words;
+
+use anyhow::Context;
 use homey_kit::cli::Verbosity;
+use homey_kit::clock::{Clock, SystemClock};
+use homey_kit::process::{Cmd, Runner, SystemRunner};
+use homey_kit::secret::{Readable, Secret, Source};
+use homey_kit::{Exit, ResultExt, fail};
+use keys::{Key, Kind};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The systemd credential the secret is read from when no flag or variable names one.
+pub const CREDENTIAL: &str = "attic-token-secret";
 
 #[derive(Debug, clap::Parser)]
 #[command(name = "attic-token", version, about = "Attic tokens minted natively (byte-compatible with atticadm), the runtime server config, the Nix netrc.", after_help = homey_kit::exit::EXIT_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    homey_kit::warn!("attic-token: no subcommands yet");
-    Ok(Exit::Usage)
+// Parsed once per process; the size of the enum does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Mint a token, as `atticadm make-token` does, byte for byte.
+    Mint(MintArgs),
+    /// Show a token's header, claims, permissions and expiry; with a key, check its signature.
+    Inspect(InspectArgs),
+    /// Ask an Attic server whether a token works for a cache.
+    Check(CheckArgs),
+    /// Render atticd's runtime config from a template, with the signing key under [jwt.signing].
+    RenderConfig(RenderArgs),
+    /// Add or replace one host's entry in a netrc file (for the Nix daemon).
+    Netrc(NetrcArgs),
+    /// Make a new signing secret in the base64 form Attic reads.
+    Keygen(KeygenArgs),
+}
+
+fn pattern(s: &str) -> Result<String, String> {
+    token::check_pattern(s).map(|()| s.to_owned())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MintArgs {
+    /// The token's subject (who it is for).
+    #[arg(long)]
+    pub sub: String,
+    /// How long it is valid, in atticadm's syntax: `3 months`, `1y`, `90d`, `12h` (m = minutes, M = months).
+    #[arg(long, value_parser = validity::parse_validity)]
+    pub validity: u64,
+    /// Cache pattern the token may pull from (repeatable; `*` is a wildcard).
+    #[arg(long, value_name = "PATTERN", value_parser = pattern)]
+    pub pull: Vec<String>,
+    #[arg(long, value_name = "PATTERN", value_parser = pattern)]
+    pub push: Vec<String>,
+    #[arg(long, value_name = "PATTERN", value_parser = pattern)]
+    pub delete: Vec<String>,
+    #[arg(long, value_name = "PATTERN", value_parser = pattern)]
+    pub create_cache: Vec<String>,
+    #[arg(long, value_name = "PATTERN", value_parser = pattern)]
+    pub configure_cache: Vec<String>,
+    #[arg(long, value_name = "PATTERN", value_parser = pattern)]
+    pub configure_cache_retention: Vec<String>,
+    #[arg(long, value_name = "PATTERN", value_parser = pattern)]
+    pub destroy_cache: Vec<String>,
+    /// File with the signing secret, base64 as Attic reads it (HS256 secret or RS256 PEM key).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// atticd's server.toml: its [jwt.signing] key, token-bound-issuer and token-bound-audiences.
+    #[arg(long, value_name = "SERVER_TOML")]
+    pub config: Option<PathBuf>,
+    /// The issuer to bind the token to (overrides the config's token-bound-issuer).
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// An audience to bind the token to (repeatable; overrides the config's token-bound-audiences).
+    #[arg(long)]
+    pub audience: Vec<String>,
+    /// Print the claims (unsigned JSON) instead of the token.
+    #[arg(long)]
+    pub dump_claims: bool,
+    /// Write the token to FILE (mode 0600, atomically) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Mint as if it were this Unix time (to reproduce a token).
+    #[arg(long, hide = true, value_name = "UNIX_SECONDS")]
+    pub now: Option<i64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct InspectArgs {
+    /// The token, or `-` to read it from stdin.
+    pub token: String,
+    /// Check the signature with this key (base64 as Attic reads it; an RS256 public key will do).
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long, hide = true, value_name = "UNIX_SECONDS")]
+    pub now: Option<i64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The server's API endpoint, e.g. https://attic.example.com/
+    #[arg(long)]
+    pub endpoint: String,
+    /// The cache to ask about.
+    #[arg(long)]
+    pub cache: String,
+    /// File holding the token.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: PathBuf,
+    /// Give up on the server after this long (30s, 1m).
+    #[arg(long, default_value = "15s", value_parser = homey_kit::units::parse_duration)]
+    pub timeout: Duration,
+    #[arg(long, hide = true, value_name = "UNIX_SECONDS")]
+    pub now: Option<i64>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RenderArgs {
+    /// The server.toml template (no secret in it; it may live in the Nix store).
+    #[arg(long, value_name = "SERVER_TOML")]
+    pub template: PathBuf,
+    /// Where to write the runtime config, e.g. /run/attic-config.toml.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// File with the signing key, base64 as Attic reads it.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Permission bits of the output, in octal.
+    #[arg(long, default_value = "0600", value_parser = octal_mode)]
+    pub mode: u32,
+}
+
+fn octal_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s, 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!("{s:?}: expected permission bits in octal, like 0600 or 0640")),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NetrcArgs {
+    /// The cache's host name, without scheme or port (attic.example.com).
+    #[arg(long)]
+    pub host: String,
+    /// File holding the token (the password of the entry).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: PathBuf,
+    /// The netrc file to update (created if missing), e.g. the one nix.conf's netrc-file names.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// The entry's login; Attic ignores it, but some curl versions break on entries without one.
+    #[arg(long, default_value = "attic")]
+    pub login: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Algorithm {
+    Hs256,
+    Rs256,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct KeygenArgs {
+    #[arg(long, value_enum)]
+    pub algorithm: Algorithm,
+    /// Where to write the secret (mode 0600, atomically).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// RSA key size for rs256.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(2048..=8192))]
+    pub bits: u32,
+    /// Write `ATTIC_SERVER_TOKEN_…_BASE64="…"`, for an atticd EnvironmentFile, instead of the bare base64.
+    #[arg(long)]
+    pub env_file: bool,
+    /// Replace an existing file (every token signed with the old secret stops working).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// What the commands reach outside themselves: time, child processes, the environment.
+pub struct World<'a> {
+    pub clock: &'a dyn Clock,
+    pub runner: &'a dyn Runner,
+    pub env: &'a dyn Fn(&str) -> Option<OsString>,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let env = |k: &str| std::env::var_os(k);
+    run_in(cli, &World { clock: &SystemClock, runner: &SystemRunner, env: &env })
+}
+
+pub fn run_in(cli: Cli, world: &World) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Mint(a) => mint(a, world),
+        Command::Inspect(a) => inspect(a, world),
+        Command::Check(a) => check(a, world),
+        Command::RenderConfig(a) => render_config(a, world),
+        Command::Netrc(a) => netrc_cmd(a),
+        Command::Keygen(a) => keygen(a, world),
+    }
+}
+
+fn now(flag: Option<i64>, world: &World) -> i64 {
+    flag.unwrap_or_else(|| world.clock.unix() as i64)
+}
+
+/// Read, parse and check a server config; any problem is a config error naming the file.
+fn load_server_config(path: &Path) -> anyhow::Result<toml_edit::DocumentMut> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("server config {}", path.display()))
+        .exit_code(Exit::Config)?;
+    let doc = config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())).exit_code(Exit::Config)?;
+    let findings = config::check(&doc);
+    for w in &findings.warnings {
+        homey_kit::warn!("{}: {w}", path.display());
+    }
+    match findings.problems.len() {
+        0 => Ok(doc),
+        1 => fail!(Exit::Config, "{}: {}", path.display(), findings.problems[0]),
+        n => fail!(Exit::Config, "{}: {n} problems: {}", path.display(), findings.problems.join("; ")),
+    }
+}
+
+fn key_from(secret: &Secret, kind: Option<Kind>, source: &str) -> anyhow::Result<Key> {
+    Key::from_base64(secret.expose(), kind).map_err(|e| anyhow::anyhow!("{source}: {e}")).exit_code(Exit::Config)
+}
+
+/// The signing key, from the first place that has one: the flag's file, the server config's
+/// [jwt.signing], `$ATTIC_SERVER_TOKEN_RS256_SECRET_BASE64`, `$ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64`,
+/// the credential. Returns `None` when none has one.
+fn find_key(
+    secret_file: Option<&Path>,
+    from_config: Option<(&Path, Kind, &Secret)>,
+    world: &World,
+) -> anyhow::Result<Option<(Key, String)>> {
+    if let Some(f) = secret_file {
+        let s = Secret::from_file(f, Readable::OwnerOnly)?;
+        let source = format!("secret file {}", f.display());
+        return Ok(Some((key_from(&s, None, &source)?, source)));
+    }
+    if let Some((path, kind, s)) = from_config {
+        let source = format!("server config {}: [jwt.signing] {}", path.display(), kind.config_key());
+        return Ok(Some((key_from(s, Some(kind), &source)?, source)));
+    }
+    for kind in [Kind::Rs256Secret, Kind::Hs256Secret] {
+        if let Some(v) = (world.env)(kind.env_var()).filter(|v| !v.is_empty()) {
+            let source = format!("${}", kind.env_var());
+            let s = Secret::new(v.into_encoded_bytes());
+            return Ok(Some((key_from(&s, Some(kind), &source)?, source)));
+        }
+    }
+    if let Some(s) = Source::credential(CREDENTIAL).try_load_with(world.env)? {
+        let source = format!("credential {CREDENTIAL}");
+        return Ok(Some((key_from(&s, None, &source)?, source)));
+    }
+    Ok(None)
+}
+
+const NO_KEY: &str = "no signing key: pass --secret-file, or set ATTIC_SERVER_TOKEN_RS256_SECRET_BASE64 or \
+ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64, or provide the credential attic-token-secret (LoadCredential=)";
+
+fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
+    let doc = a.config.as_deref().map(load_server_config).transpose()?;
+    let settings = doc.as_ref().map(config::token_settings).unwrap_or_default();
+    let caches = token::Caches::from_flags([
+        &a.pull,
+        &a.push,
+        &a.delete,
+        &a.create_cache,
+        &a.configure_cache,
+        &a.configure_cache_retention,
+        &a.destroy_cache,
+    ])
+    .map_err(anyhow::Error::msg)
+    .exit_code(Exit::Usage)?;
+    let req = token::MintRequest {
+        sub: a.sub,
+        validity_secs: a.validity,
+        now: now(a.now, world),
+        issuer: a.issuer.or(settings.issuer),
+        audiences: if a.audience.is_empty() { settings.audiences } else { a.audience },
+        caches,
+    };
+    let claims = req.claims();
+    if a.dump_claims {
+        println!("{}", claims.to_json());
+        return Ok(Exit::Ok);
+    }
+    let config_key = match (&a.config, &settings.signing) {
+        (Some(p), Some((kind, s))) => Some((p.as_path(), *kind, s)),
+        _ => None,
+    };
+    let Some((key, source)) = find_key(a.secret_file.as_deref(), config_key, world)? else {
+        fail!(Exit::Config, "{NO_KEY}");
+    };
+    let input = token::signing_input(key.alg(), &claims);
+    let sig = key.sign(input.as_bytes()).map_err(|e| anyhow::anyhow!("{source}: {e}")).exit_code(Exit::Config)?;
+    let jwt = token::assemble(&input, &sig);
+    let grants: Vec<String> =
+        claims.caches.0.iter().map(|(p, perms)| format!("{p} ({})", perms.words().join(", "))).collect();
+    homey_kit::info!(
+        "minted an {} token for {:?}, valid until {} (key from {source}); caches: {}",
+        key.alg().name(),
+        req.sub,
+        words::utc(claims.exp),
+        if grants.is_empty() { "none".into() } else { grants.join(", ") }
+    );
+    match &a.out {
+        Some(out) => {
+            homey_kit::fs::write_atomic(out, jwt.as_bytes(), 0o600)?;
+            homey_kit::info!("wrote the token to {} (mode 0600)", out.display());
+        }
+        None => println!("{jwt}"),
+    }
+    Ok(Exit::Ok)
+}
+
+fn read_token_arg(arg: &str) -> anyhow::Result<String> {
+    if arg == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).context("reading the token from stdin")?;
+        return Ok(s.trim().to_owned());
+    }
+    Ok(arg.trim().to_owned())
+}
+
+/// The verdict on a token as `inspect` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signature {
+    Valid,
+    Invalid,
+    Unchecked,
+}
+
+fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
+    let token_text = read_token_arg(&a.token)?;
+    let now = now(a.now, world);
+    let key = match &a.secret_file {
+        Some(f) => {
+            let s = Secret::from_file(f, Readable::OwnerOnly)?;
+            Some(key_from(&s, None, &format!("secret file {}", f.display()))?)
+        }
+        None => None,
+    };
+    let parsed = match token::parse(&token_text) {
+        Ok(p) => p,
+        Err(e) => {
+            if a.json {
+                println!("{}", serde_json::json!({"valid": false, "problems": [e.0]}));
+            } else {
+                println!("INVALID: {e}");
+            }
+            return Ok(Exit::Failed);
+        }
+    };
+    let sig = match &key {
+        None => Signature::Unchecked,
+        Some(k) if k.verify(parsed.alg, parsed.signing_input.as_bytes(), &parsed.signature) => Signature::Valid,
+        Some(_) => Signature::Invalid,
+    };
+    let time = token::time_status(&parsed.claims, now);
+    let mut problems = vec![];
+    if sig == Signature::Invalid {
+        let k = key.as_ref().expect("checked with a key");
+        problems.push(if k.alg() != parsed.alg {
+            format!("the token says {} but the key is {}: atticd refuses it", parsed.alg.name(), k.alg().name())
+        } else {
+            "the signature does not hold for this key (tampered, or signed with another key)".to_owned()
+        });
+    }
+    if time != token::TimeStatus::Valid {
+        problems.push(words::validity(&parsed, now));
+    }
+    let c = &parsed.claims;
+    if a.json {
+        let caches: Vec<serde_json::Value> = c
+            .caches
+            .0
+            .iter()
+            .map(|(p, perms)| serde_json::json!({"pattern": p, "permissions": perms.words()}))
+            .collect();
+        let out = serde_json::json!({
+            "valid": problems.is_empty(),
+            "problems": problems,
+            "header": serde_json::from_str::<serde_json::Value>(&parsed.header_json)?,
+            "claims": serde_json::from_str::<serde_json::Value>(&parsed.claims_json)?,
+            "algorithm": parsed.alg.name(),
+            "subject": c.sub,
+            "issuer": c.iss,
+            "audiences": c.aud,
+            "not_before": c.nbf,
+            "expires": c.exp,
+            "expires_utc": words::utc(c.exp),
+            "time": match time { token::TimeStatus::Valid => "valid", token::TimeStatus::Expired => "expired", token::TimeStatus::NotYetValid => "not yet valid" },
+            "signature": match sig { Signature::Valid => "valid", Signature::Invalid => "invalid", Signature::Unchecked => "unchecked" },
+            "caches": caches,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let mut lines = vec![
+            format!("header     {}", parsed.header_json),
+            format!("claims     {}", parsed.claims_json),
+            format!("subject    {}", c.sub.as_deref().unwrap_or("(none)")),
+        ];
+        if let Some(iss) = &c.iss {
+            lines.push(format!("issuer     {iss}"));
+        }
+        if !c.aud.is_empty() {
+            lines.push(format!("audiences  {}", c.aud.join(", ")));
+        }
+        if let Some(nbf) = c.nbf {
+            lines.push(format!("not before {}", words::utc(nbf)));
+        }
+        lines.push(format!("expiry     {}", words::validity(&parsed, now)));
+        lines.push(format!(
+            "signature  {}",
+            match sig {
+                Signature::Valid => format!("valid ({} with the given key)", parsed.alg.name()),
+                Signature::Invalid => format!("INVALID: {}", problems[0]),
+                Signature::Unchecked => format!("not checked ({}; pass --secret-file to check it)", parsed.alg.name()),
+            }
+        ));
+        if c.caches.0.is_empty() {
+            lines.push("caches     none (the token grants nothing)".into());
+        } else {
+            lines.push("caches     (exact names first, then patterns in this order; first match wins)".into());
+            let width = c.caches.0.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
+            for (p, perms) in &c.caches.0 {
+                let w = perms.words();
+                lines.push(format!("  {p:width$}  {}", if w.is_empty() { "nothing".into() } else { w.join(", ") }));
+            }
+        }
+        lines.push(if problems.is_empty() {
+            "verdict    usable".into()
+        } else {
+            format!("verdict    NOT USABLE: {}", problems.join("; "))
+        });
+        println!("{}", lines.join("\n"));
+    }
+    Ok(if problems.is_empty() { Exit::Ok } else { Exit::Failed })
+}
+
+fn check(a: CheckArgs, world: &World) -> anyhow::Result<Exit> {
+    if a.cache.contains('*') || token::check_pattern(&a.cache).is_err() {
+        fail!(Exit::Usage, "--cache {:?}: not a cache name (letters, digits, - _ +; at most 50)", a.cache);
+    }
+    if !(a.endpoint.starts_with("http://") || a.endpoint.starts_with("https://")) {
+        fail!(Exit::Usage, "--endpoint {:?}: expected an http:// or https:// URL", a.endpoint);
+    }
+    let tok = Secret::from_file(&a.token_file, Readable::OwnerOnly)?;
+    let tok_text = tok
+        .expose_str()
+        .map_err(|_| anyhow::anyhow!("token file {}: not text", a.token_file.display()))
+        .exit_code(Exit::BadInput)?
+        .trim()
+        .to_owned();
+    let tok = Secret::new(tok_text);
+    let text = tok.expose_str()?;
+    let parsed = token::parse(text);
+    let base = if a.endpoint.ends_with('/') { a.endpoint.clone() } else { format!("{}/", a.endpoint) };
+    let url = format!("{base}_api/v1/cache-config/{}", a.cache);
+    let agent: ureq::Agent =
+        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(a.timeout)).build().into();
+    let resp = agent.get(&url).header("Authorization", &format!("Bearer {text}")).call();
+    let status = match resp {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => fail!(Exit::Unavailable, "cannot reach the Attic server at {url}: {e}"),
+    };
+    let (exit, msg) =
+        words::check_answer(status, &a.cache, parsed.as_ref().map_err(|e| e.0.as_str()), now(a.now, world));
+    println!("{msg}");
+    Ok(exit)
+}
+
+fn render_config(a: RenderArgs, world: &World) -> anyhow::Result<Exit> {
+    let mut doc = load_server_config(&a.template)?;
+    let existing = config::token_settings(&doc).signing;
+    match find_key(a.secret_file.as_deref(), None, world)? {
+        Some((key, source)) => {
+            config::put_signing_key(&mut doc, &key).map_err(anyhow::Error::msg).exit_code(Exit::Config)?;
+            homey_kit::info!("{}: {} key from {source} put under [jwt.signing]", a.out.display(), key.alg().name());
+        }
+        None => match existing {
+            Some((kind, s)) => {
+                key_from(&s, Some(kind), &format!("{}: [jwt.signing] {}", a.template.display(), kind.config_key()))?;
+                homey_kit::warn!(
+                    "{}: no secret given, keeping the template's own [jwt.signing] {} (a template in the Nix store is world-readable)",
+                    a.template.display(),
+                    kind.config_key()
+                );
+            }
+            None => fail!(Exit::Config, "{}: {NO_KEY}", a.template.display()),
+        },
+    }
+    homey_kit::fs::write_atomic(&a.out, doc.to_string().as_bytes(), a.mode)?;
+    homey_kit::info!("wrote {} (mode {:04o})", a.out.display(), a.mode);
+    Ok(Exit::Ok)
+}
+
+fn netrc_cmd(a: NetrcArgs) -> anyhow::Result<Exit> {
+    netrc::check_host(&a.host).map_err(anyhow::Error::msg).exit_code(Exit::Usage)?;
+    if a.login.is_empty() || a.login.chars().any(|c| c.is_whitespace()) {
+        fail!(Exit::Usage, "--login {:?}: must be one word", a.login);
+    }
+    let tok = Secret::from_file(&a.token_file, Readable::OwnerOnly)?;
+    let text = tok
+        .expose_str()
+        .ok()
+        .map(str::trim)
+        .filter(|t| netrc::check_token(t).is_ok())
+        .ok_or_else(|| {
+            let why =
+                netrc::check_token(tok.expose_str().unwrap_or("\u{0}")).err().unwrap_or_else(|| "not text".into());
+            anyhow::anyhow!("token file {}: {why}", a.token_file.display())
+        })
+        .exit_code(Exit::BadInput)?;
+    let existing = match std::fs::read(&a.out) {
+        Ok(b) => String::from_utf8(b)
+            .map_err(|_| anyhow::anyhow!("netrc {}: not UTF-8 text; not touching it", a.out.display()))
+            .exit_code(Exit::BadInput)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading netrc {}", a.out.display())).exit_code(Exit::Config),
+    };
+    let merged = Secret::new(netrc::merge(&existing, &a.host, &a.login, text));
+    homey_kit::fs::write_atomic(&a.out, merged.expose(), 0o600)?;
+    let verb = if existing.split_whitespace().collect::<Vec<_>>().windows(2).any(|w| w == ["machine", a.host.as_str()])
+    {
+        "replaced"
+    } else {
+        "added"
+    };
+    homey_kit::info!("{}: {verb} the entry for {} (mode 0600; other entries kept)", a.out.display(), a.host);
+    Ok(Exit::Ok)
+}
+
+fn keygen(a: KeygenArgs, world: &World) -> anyhow::Result<Exit> {
+    if a.out.exists() && !a.force {
+        fail!(
+            Exit::Usage,
+            "{} exists; replacing the signing secret invalidates every token signed with it (pass --force to do it anyway)",
+            a.out.display()
+        );
+    }
+    let (kind, b64) = match a.algorithm {
+        Algorithm::Hs256 => (Kind::Hs256Secret, keys::new_hs256_secret().map_err(anyhow::Error::msg)?),
+        Algorithm::Rs256 => {
+            // ring cannot generate RSA keys; openssl makes exactly the PKCS#1 PEM attic's docs use.
+            let cmd = Cmd::new("openssl")
+                .args(["genrsa", "-traditional", &a.bits.to_string()])
+                .timeout(Duration::from_secs(600));
+            let out = world.runner.run_ok(&cmd).context("generating the RSA key").exit_code(Exit::Unavailable)?;
+            let pem = Secret::new(out.stdout);
+            use base64::Engine;
+            (Kind::Rs256Secret, Secret::new(base64::engine::general_purpose::STANDARD.encode(pem.expose())))
+        }
+    };
+    // Read back as attic would, so a broken key never lands.
+    let key = key_from(&b64, Some(kind), "the generated key")?;
+    let body =
+        if a.env_file { Secret::new(format!("{}=\"{}\"\n", kind.env_var(), key.base64().expose_str()?)) } else { b64 };
+    homey_kit::fs::write_atomic(&a.out, body.expose(), 0o600)?;
+    homey_kit::info!("wrote a new {} secret to {} (mode 0600)", key.alg().name(), a.out.display());
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use homey_kit::clock::FakeClock;
+    use homey_kit::process::{FakeRunner, Output};
+
+    #[test]
+    fn keygen_rs256_asks_openssl_for_a_traditional_key_and_checks_it() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("k");
+        let runner = FakeRunner::new(|_| Ok(Output::ok("not a key")));
+        let env = |_: &str| None;
+        let world = World { clock: &FakeClock::at_unix(0), runner: &runner, env: &env };
+        let cli = Cli::parse_from(
+            ["attic-token", "keygen", "--algorithm", "rs256", "--bits", "2048", "--out"]
+                .iter()
+                .copied()
+                .chain([out.to_str().unwrap()]),
+        );
+        let err = run_in(cli, &world).unwrap_err();
+        assert_eq!(runner.command_lines(), ["openssl genrsa -traditional 2048"]);
+        assert_eq!(Exit::of(&err), Exit::Config);
+        assert!(!out.exists(), "a key that does not read back must not land");
+    }
 }
