@@ -1,6 +1,374 @@
-//! Checks of the files that are not Rust, run by `cargo xtask test` before the Rust tests:
-//! every `.nix` file parses, and the systemd units in contrib/systemd stay hardened.
+//! Checks of the files that are not Rust, run by `cargo xtask test` before the Rust tests (and alone by
+//! `cargo xtask checks`):
+//! - every `.nix` file parses (`nix-instantiate --parse`);
+//! - every unit in contrib/systemd carries exactly the sandbox nix/hardening.nix gives the NixOS module,
+//!   plus the settings the project requires of every unit, and no secret in its environment;
+//! - `systemd-analyze security --offline=true` rates every service: the exposure is printed per unit,
+//!   and one above 3.0 fails.
+//!
+//! A missing checker (nix-instantiate, systemd-analyze) skips its check with a message; everything else
+//! that is wrong fails the run, listing every finding rather than the first.
+
+use crate::util::{have, root};
+use anyhow::{Context, bail};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The exposure no unit may exceed, and the one each should reach where its job allows.
+const EXPOSURE_LIMIT: f64 = 3.0;
+const EXPOSURE_GOAL: f64 = 2.0;
+
+/// A directive, a test of its values, and what it must be (for the message).
+type Requirement = (&'static str, fn(&[String]) -> bool, &'static str);
+
+/// What the project requires of every service unit, whatever nix/hardening.nix says.
+const REQUIRED: &[Requirement] = &[
+    ("ProtectSystem", |v| v == ["strict"], "strict"),
+    ("ProtectHome", |v| v == ["yes"] || v == ["read-only"] || v == ["tmpfs"], "yes, read-only or tmpfs"),
+    ("PrivateTmp", |v| v == ["yes"], "yes"),
+    ("NoNewPrivileges", |v| v == ["yes"], "yes"),
+    ("UMask", |v| v == ["0077"], "0077"),
+    ("CapabilityBoundingSet", |v| !v.is_empty(), "set (empty or minimal)"),
+    ("RestrictAddressFamilies", |v| !v.is_empty(), "set"),
+    ("SystemCallFilter", |v| v.first().is_some_and(|f| f == "@system-service"), "@system-service first"),
+];
 
 pub fn run() -> anyhow::Result<()> {
+    let root = root();
+    let mut findings = Vec::new();
+    println!("checks: the files that are not Rust");
+    parse_nix(&root, &mut findings)?;
+    let units = unit_files(&root.join("contrib/systemd"))?;
+    check_units(&root, &units, &mut findings)?;
+    analyze_security(&units, &mut findings)?;
+    if !findings.is_empty() {
+        bail!("{} check(s) failed:\n  {}", findings.len(), findings.join("\n  "));
+    }
+    println!("checks: all passed");
     Ok(())
+}
+
+fn parse_nix(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
+    let mut files = Vec::new();
+    find_files(root, "nix", &mut files)?;
+    if !have("nix-instantiate") {
+        println!(
+            "  SKIPPED: nix-instantiate is not installed (apt-get install nix-bin): {} .nix file(s) unparsed",
+            files.len()
+        );
+        return Ok(());
+    }
+    for file in &files {
+        let out =
+            Command::new("nix-instantiate").arg("--parse").arg(file).output().context("running nix-instantiate")?;
+        let name = file.strip_prefix(root).unwrap_or(file).display();
+        if out.status.success() {
+            println!("  parses: {name}");
+        } else {
+            findings.push(format!("{name} does not parse: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+    }
+    Ok(())
+}
+
+/// The `.nix` files of the repository, sorted; build output, VCS data and hidden directories are not ours.
+fn find_files(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) -> anyhow::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            if !name.starts_with('.') && name != "target" && name != "node_modules" {
+                find_files(&path, ext, out)?;
+            }
+        } else if path.extension().is_some_and(|e| e == ext) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn unit_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut units: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    units.retain(|p| p.extension().is_some_and(|e| e == "service" || e == "timer"));
+    units.sort();
+    if !units.iter().any(|u| u.extension().is_some_and(|e| e == "service")) {
+        bail!("no service units in {}", dir.display());
+    }
+    Ok(units)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().unwrap_or_default().to_string_lossy().into_owned()
+}
+
+fn check_units(root: &Path, units: &[PathBuf], findings: &mut Vec<String>) -> anyhow::Result<()> {
+    let expected = if have("nix-instantiate") {
+        Some(hardening_from_nix(&root.join("nix/hardening.nix"))?)
+    } else {
+        println!("  SKIPPED: contrib/systemd against nix/hardening.nix (nix-instantiate is not installed)");
+        None
+    };
+    let hardening_keys: Vec<&String> = {
+        let mut keys: Vec<&String> = expected.iter().flat_map(|e| e.values().flat_map(|u| u.keys())).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    };
+    let mut seen = Vec::new();
+    for path in units {
+        let name = file_name(path);
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        if let Some(stem) = name.strip_suffix(".timer") {
+            let target = section(&text, "Timer").get("Unit").and_then(|v| v.first().cloned());
+            let service = target.unwrap_or_else(|| format!("{stem}.service"));
+            if !units.iter().any(|u| file_name(u) == service) {
+                findings.push(format!("{name}: starts {service}, which contrib/systemd does not have"));
+            }
+            continue;
+        }
+        let Some(stem) = name.strip_suffix(".service") else { continue };
+        let service = section(&text, "Service");
+        let mut problems = required_problems(&service);
+        problems.extend(secret_problems(&service));
+        if let Some(expected) = &expected {
+            match expected.get(stem) {
+                None => problems.push(format!("has no entry in nix/hardening.nix's units (add \"{stem}\")")),
+                Some(want) => problems.extend(drift(&service, want, &hardening_keys)),
+            }
+            seen.push(stem.to_owned());
+        }
+        if problems.is_empty() {
+            println!("  hardened: {name}");
+        }
+        findings.extend(problems.into_iter().map(|p| format!("contrib/systemd/{name}: {p}")));
+    }
+    for name in expected.iter().flat_map(|e| e.keys()) {
+        if !seen.contains(name) {
+            findings
+                .push(format!("nix/hardening.nix names unit {name}, but contrib/systemd/{name}.service is missing"));
+        }
+    }
+    Ok(())
+}
+
+type Directives = BTreeMap<String, Vec<String>>;
+
+/// The directives of one `[section]`, each with its values in order (a directive may repeat). Values are
+/// whitespace-normalised; comments and line continuations are not used by our units.
+fn section(text: &str, wanted: &str) -> Directives {
+    let mut current = String::new();
+    let mut out = Directives::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = name.to_owned();
+        } else if current == wanted
+            && let Some((key, value)) = line.split_once('=')
+        {
+            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+            out.entry(key.trim().to_owned()).or_default().push(value);
+        }
+    }
+    out
+}
+
+fn required_problems(service: &Directives) -> Vec<String> {
+    REQUIRED
+        .iter()
+        .filter_map(|(key, ok, want)| {
+            let values = service.get(*key).map(Vec::as_slice).unwrap_or_default();
+            (!ok(values)).then(|| format!("{key}= must be {want} (has {values:?})"))
+        })
+        .collect()
+}
+
+/// Secrets reach a unit only through LoadCredential=: an Environment= that sets a password, token or key
+/// (other than a path to one, `…_FILE`) or an EnvironmentFile= is refused.
+fn secret_problems(service: &Directives) -> Vec<String> {
+    let mut problems = Vec::new();
+    for value in service.get("Environment").into_iter().flatten() {
+        for assignment in value.split_whitespace() {
+            let var = assignment.split('=').next().unwrap_or_default().trim_matches('"').to_ascii_uppercase();
+            let secretish = ["PASSWORD", "TOKEN", "SECRET", "KEY"].iter().any(|s| var.contains(s));
+            if secretish && !var.ends_with("_FILE") {
+                problems.push(format!("Environment= sets {var}: pass secrets with LoadCredential= instead"));
+            }
+        }
+    }
+    if service.contains_key("EnvironmentFile") {
+        problems.push("EnvironmentFile= can carry secrets into the environment: use LoadCredential=".to_owned());
+    }
+    problems
+}
+
+/// Where the unit's sandbox differs from nix/hardening.nix, for every directive that file governs.
+fn drift(service: &Directives, want: &Directives, keys: &[&String]) -> Vec<String> {
+    keys.iter()
+        .filter_map(|key| {
+            let have = service.get(*key);
+            let want = want.get(*key);
+            (have != want).then(|| format!("{key}= is {have:?}, nix/hardening.nix says {want:?}"))
+        })
+        .collect()
+}
+
+/// `units` of nix/hardening.nix, rendered the way NixOS writes serviceConfig: booleans as yes/no, a list as
+/// one line per element.
+fn hardening_from_nix(file: &Path) -> anyhow::Result<BTreeMap<String, Directives>> {
+    let out = Command::new("nix-instantiate")
+        .args(["--eval", "--strict", "--json", "-A", "units"])
+        .arg(file)
+        .output()
+        .context("running nix-instantiate --eval")?;
+    if !out.status.success() {
+        bail!("evaluating {}: {}", file.display(), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading nix-instantiate's JSON")?;
+    units_from_json(&json).with_context(|| format!("{}: units", file.display()))
+}
+
+fn units_from_json(json: &serde_json::Value) -> anyhow::Result<BTreeMap<String, Directives>> {
+    use serde_json::Value;
+    let render = |v: &Value| -> anyhow::Result<String> {
+        Ok(match v {
+            Value::Bool(b) => if *b { "yes" } else { "no" }.to_owned(),
+            Value::String(s) => s.split_whitespace().collect::<Vec<_>>().join(" "),
+            Value::Number(n) => n.to_string(),
+            other => bail!("unexpected value {other}"),
+        })
+    };
+    let units = json.as_object().context("not an attribute set")?;
+    let mut out = BTreeMap::new();
+    for (unit, settings) in units {
+        let settings = settings.as_object().with_context(|| format!("{unit}: not an attribute set"))?;
+        let mut directives = Directives::new();
+        for (key, value) in settings {
+            let values = match value {
+                Value::Array(items) => items.iter().map(render).collect::<Result<_, _>>(),
+                single => render(single).map(|v| vec![v]),
+            }
+            .with_context(|| format!("{unit}.{key}"))?;
+            directives.insert(key.clone(), values);
+        }
+        out.insert(unit.clone(), directives);
+    }
+    Ok(out)
+}
+
+fn analyze_security(units: &[PathBuf], findings: &mut Vec<String>) -> anyhow::Result<()> {
+    let services: Vec<&PathBuf> = units.iter().filter(|u| u.extension().is_some_and(|e| e == "service")).collect();
+    if !have("systemd-analyze") {
+        println!(
+            "  SKIPPED: systemd-analyze is not installed (apt-get install systemd): {} unit(s) unrated",
+            services.len()
+        );
+        return Ok(());
+    }
+    println!("  systemd-analyze security --offline=true (limit {EXPOSURE_LIMIT:.1}, goal {EXPOSURE_GOAL:.1}):");
+    for unit in services {
+        let name = file_name(unit);
+        let out = Command::new("systemd-analyze")
+            .args(["security", "--offline=true", "--no-pager"])
+            .arg(unit)
+            .output()
+            .context("running systemd-analyze")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let Some(exposure) = overall_exposure(&stdout) else {
+            findings.push(format!(
+                "systemd-analyze security rated no exposure for {name} (exit {}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+            continue;
+        };
+        let verdict = if exposure > EXPOSURE_LIMIT {
+            findings.push(format!("{name}: exposure {exposure:.1} is above {EXPOSURE_LIMIT:.1}"));
+            "ABOVE THE LIMIT"
+        } else if exposure > EXPOSURE_GOAL {
+            "ok, above the goal"
+        } else {
+            "ok"
+        };
+        println!("    {exposure:>4.1}  {name}  {verdict}");
+    }
+    Ok(())
+}
+
+/// The number in `→ Overall exposure level for NAME: 1.1 OK 🙂`.
+fn overall_exposure(report: &str) -> Option<f64> {
+    report
+        .lines()
+        .find_map(|l| l.split_once("Overall exposure level for ")?.1.split_once(": ")?.1.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UNIT: &str = "[Unit]\nDescription=x\n[Service]\n# a comment\nExecStart=/bin/true\n\
+        SystemCallFilter=@system-service\nSystemCallFilter=~@privileged   @resources\nCapabilityBoundingSet=\n\
+        Environment=KUMA_URL=http://127.0.0.1:3001\n[Install]\nWantedBy=multi-user.target\n";
+
+    #[test]
+    fn section_keeps_repeated_directives_in_order_and_only_its_own() {
+        let s = section(UNIT, "Service");
+        assert_eq!(s["SystemCallFilter"], ["@system-service", "~@privileged @resources"]);
+        assert_eq!(s["CapabilityBoundingSet"], [""]);
+        assert!(!s.contains_key("WantedBy") && !s.contains_key("Description"));
+    }
+
+    #[test]
+    fn required_settings_are_reported_by_name() {
+        let problems = required_problems(&section(UNIT, "Service"));
+        let named: Vec<&str> = problems.iter().map(|p| p.split('=').next().unwrap()).collect();
+        assert_eq!(
+            named,
+            ["ProtectSystem", "ProtectHome", "PrivateTmp", "NoNewPrivileges", "UMask", "RestrictAddressFamilies"]
+        );
+    }
+
+    #[test]
+    fn secrets_in_the_environment_are_refused_but_paths_to_them_are_not() {
+        let mut s = section(UNIT, "Service");
+        assert!(secret_problems(&s).is_empty());
+        s.insert("Environment".into(), vec!["KUMA_PASSWORD_FILE=/run/x".into(), "RESTIC_PASSWORD=hunter2".into()]);
+        let problems = secret_problems(&s);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("RESTIC_PASSWORD"));
+    }
+
+    #[test]
+    fn nix_values_render_like_nixos_and_drift_is_found() {
+        let json = serde_json::json!({"k": {"SystemCallFilter": ["@system-service", "~@privileged @resources"],
+            "CapabilityBoundingSet": "", "NoNewPrivileges": true, "PrivateUsers": false}});
+        let want = &units_from_json(&json).unwrap()["k"];
+        assert_eq!(want["NoNewPrivileges"], ["yes"]);
+        assert_eq!(want["PrivateUsers"], ["no"]);
+        let have = section(UNIT, "Service");
+        let keys: Vec<String> = want.keys().cloned().collect();
+        let keys: Vec<&String> = keys.iter().collect();
+        let drifted: Vec<String> = drift(&have, want, &keys);
+        assert_eq!(drifted.len(), 2, "{drifted:?}");
+        assert!(drifted[0].starts_with("NoNewPrivileges=") && drifted[1].starts_with("PrivateUsers="));
+    }
+
+    #[test]
+    fn exposure_is_read_from_the_report() {
+        let report = "✓ UMask=  ok\n\n→ Overall exposure level for kuma-sync.service: 1.1 OK 🙂\n";
+        assert_eq!(overall_exposure(report), Some(1.1));
+        assert_eq!(overall_exposure("Failed to load unit"), None);
+    }
 }

@@ -15,7 +15,8 @@ commands:
   demo [TOOL]    build the tools and run each one's real job in a sandbox under target/demo
   test           install what the tests need (apt-get, as root) and run every test
   bench [TOOL]   build release binaries and measure the figures each issue names
-  deps           only install what the tests need";
+  deps           only install what the tests need
+  checks         only the checks of .nix files and systemd units (run by test too)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -25,6 +26,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(rest),
         Some("bench") => bench::run(rest),
         Some("deps") => test::ensure_deps(),
+        Some("checks") => checks::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
