@@ -1,16 +1,165 @@
-//! backup-hooks: The nightly restic backup with Nextcloud maintenance mode and database/directory dumps.
+//! backup-hooks: the nightly restic backup with Nextcloud maintenance mode and database/directory dumps.
+//!
+//! The config is validated before anything runs; `plan` turns it into the commands of a run; `job`
+//! executes them with maintenance mode turned off on every way out.
+
+pub mod config;
+pub mod dumps;
+pub mod job;
+pub mod ldif;
+pub mod nextcloud;
+pub mod plan;
+pub mod report;
+pub mod restic;
 
 use homey_kit::Exit;
 use homey_kit::cli::Verbosity;
+use homey_kit::clock::SystemClock;
+use homey_kit::process::{Cancel, SystemRunner};
+use std::path::PathBuf;
 
 #[derive(Debug, clap::Parser)]
 #[command(name = "backup-hooks", version, about = "The nightly restic backup with Nextcloud maintenance mode and database/directory dumps.", after_help = homey_kit::exit::EXIT_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
+    /// The config file.
+    #[arg(long, short, global = true, env = "BACKUP_HOOKS_CONFIG", default_value = config::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    homey_kit::warn!("backup-hooks: no subcommands yet");
-    Ok(Exit::Usage)
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// The whole nightly job: dumps, restic backup, retention, check, report (ExecStart).
+    Run {
+        /// Print the plan (every command, secrets redacted) and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Maintenance mode on and the dumps into staging (for services.restic's backupPrepareCommand).
+    Pre,
+    /// Maintenance mode off (confirmed) and staging emptied; idempotent, safe at any time (ExecStopPost).
+    Post,
+    /// `restic copy` every snapshot into the [offload] repository (created when missing).
+    Offload,
+    /// The last run: outcome, snapshot, bytes added, each step, the maintenance window.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Pull a dump back out of restic into DIR; for PostgreSQL optionally restore it into a new database.
+    RestoreDb {
+        /// The dump's `name` in the config.
+        name: String,
+        #[arg(long, default_value = "latest")]
+        snapshot: String,
+        /// Where the dump file goes.
+        #[arg(long)]
+        to: PathBuf,
+        /// PostgreSQL: create this (new) database and pg_restore the dump into it.
+        #[arg(long, value_name = "SCRATCH")]
+        into_database: Option<String>,
+    },
+    /// Validate the config (keys, files, secret file modes) and exit.
+    CheckConfig,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    let env = |k: &str| std::env::var_os(k);
+    // Before anything that could be interrupted: SIGTERM/SIGINT raise the flag instead of killing us
+    // with maintenance mode on.
+    let cancel = Cancel::on_signals();
+    let runner = SystemRunner;
+    let clock = SystemClock;
+    let ctx = job::Ctx { runner: &runner, clock: &clock, cancel, env: &env };
+
+    if let Command::Status { json } = &cli.command {
+        return status(&cli, *json);
+    }
+    let cfg = config::load(&cli.config)?;
+    match &cli.command {
+        Command::CheckConfig => {
+            println!(
+                "{}: ok ({} dump(s), {} path(s), repository {})",
+                cli.config.display(),
+                cfg.dumps().len(),
+                cfg.backup.paths.len(),
+                cfg.repository.url
+            );
+            Ok(Exit::Ok)
+        }
+        Command::Run { dry_run: true } => {
+            let version = job::restic_version(&ctx)?;
+            let restic =
+                restic::Restic { program: "restic".into(), repo: job::source_repo(&cfg, &ctx)?, version, cancel: None };
+            print!("{}", plan::Plan::build(&cfg, &restic).render(&cfg));
+            println!("(dry run with restic {version}: nothing was changed)");
+            Ok(Exit::Ok)
+        }
+        Command::Run { dry_run: false } => {
+            let state = homey_kit::state::StateDir::resolve_with(Some(&cfg.state_dir), None)?;
+            let _lock = state.lock(job::LOCK, "backup-hooks run")?;
+            let version = job::restic_version(&ctx)?;
+            let status = job::run(&cfg, &ctx, version);
+            match status.outcome {
+                report::Outcome::Success => {
+                    homey_kit::notice!("backup done: {}", status.message);
+                    Ok(Exit::Ok)
+                }
+                report::Outcome::Warning => {
+                    homey_kit::warn!("backup done with warnings: {}", status.message);
+                    Ok(Exit::Warnings)
+                }
+                report::Outcome::Failed => homey_kit::fail!(Exit::Failed, "backup FAILED: {}", status.message),
+            }
+        }
+        Command::Pre => {
+            let state = homey_kit::state::StateDir::resolve_with(Some(&cfg.state_dir), None)?;
+            let _lock = state.lock(job::LOCK, "backup-hooks pre")?;
+            job::pre(&cfg, &ctx)
+        }
+        Command::Post => {
+            let state = homey_kit::state::StateDir::resolve_with(Some(&cfg.state_dir), None)?;
+            let _lock = state.lock(job::LOCK, "backup-hooks post")?;
+            job::post(&cfg, &ctx)
+        }
+        Command::Offload => {
+            let state = homey_kit::state::StateDir::resolve_with(Some(&cfg.state_dir), None)?;
+            let _lock = state.lock(job::LOCK, "backup-hooks offload")?;
+            let version = job::restic_version(&ctx)?;
+            job::offload(&cfg, &ctx, version)
+        }
+        Command::RestoreDb { name, snapshot, to, into_database } => {
+            let version = job::restic_version(&ctx)?;
+            job::restore_db(&cfg, &ctx, version, name, snapshot, to, into_database.as_deref())
+        }
+        Command::Status { .. } => unreachable!("handled above"),
+    }
+}
+
+/// `status` reads only the state dir, so it works even when the rest of the config no longer validates.
+fn status(cli: &Cli, json: bool) -> anyhow::Result<Exit> {
+    let text = std::fs::read_to_string(&cli.config)
+        .map_err(|e| homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("{}: {e}", cli.config.display())))?;
+    let cfg = config::parse(&cli.config, &text)?;
+    match report::Status::load(&cfg.state_dir)? {
+        None => {
+            if json {
+                println!("null");
+            } else {
+                println!("no run recorded yet in {}", cfg.state_dir.display());
+            }
+            Ok(Exit::Ok)
+        }
+        Some(s) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                print!("{}", s.render());
+            }
+            Ok(s.outcome.exit())
+        }
+    }
 }

@@ -1,0 +1,530 @@
+//! The one TOML file NixOS renders. Parsing is strict (unknown keys are errors) and validation runs
+//! before anything else, so a typo never turns into a half-run backup.
+
+use homey_kit::Exit;
+use homey_kit::secret::{Readable, Secret};
+use serde::{Deserialize, Serialize};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_CONFIG: &str = "/etc/backup-hooks/backup.toml";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub state_dir: PathBuf,
+    pub staging_dir: PathBuf,
+    pub repository: Repository,
+    pub backup: Backup,
+    pub nextcloud: Option<Nextcloud>,
+    #[serde(default)]
+    pub postgres: Vec<Postgres>,
+    #[serde(default)]
+    pub sqlite: Vec<Sqlite>,
+    #[serde(default)]
+    pub ldap: Vec<Ldap>,
+    pub retention: Option<Retention>,
+    pub check: Option<Check>,
+    pub offload: Option<Offload>,
+    #[serde(default)]
+    pub report: Report,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repository {
+    pub url: String,
+    pub password_file: PathBuf,
+    /// `KEY=value` lines (S3/B2 keys) handed to restic as environment, never as arguments.
+    pub environment_file: Option<PathBuf>,
+    /// Defaults to `$CACHE_DIRECTORY` (systemd `CacheDirectory=`), else restic's own default.
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backup {
+    pub paths: Vec<PathBuf>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum MaintenanceScope {
+    /// On for the dumps and the upload: files and database match exactly.
+    #[default]
+    WholeBackup,
+    /// On only while the databases are dumped: a shorter outage, files may be a little newer.
+    DumpsOnly,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Nextcloud {
+    #[serde(default = "default_occ")]
+    pub occ: String,
+    #[serde(default)]
+    pub maintenance: MaintenanceScope,
+}
+
+fn default_occ() -> String {
+    "nextcloud-occ".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Postgres {
+    pub name: String,
+    pub database: String,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    /// Given to pg_dump as `PGPASSWORD` in its environment; leave out for peer authentication.
+    pub password_file: Option<PathBuf>,
+    /// Run pg_dump as this system user (`runuser -u USER --`), for peer authentication as root.
+    pub run_as: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sqlite {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ldap {
+    pub name: String,
+    pub url: String,
+    pub base_dn: String,
+    pub bind_dn: String,
+    pub bind_password_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub keep_last: Option<u32>,
+    pub keep_hourly: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+    pub keep_yearly: Option<u32>,
+    pub keep_within: Option<String>,
+    #[serde(default = "yes")]
+    pub prune: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub read_data_subset: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Offload {
+    pub repository: String,
+    pub password_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Report {
+    pub kuma_push_url: Option<String>,
+    pub textfile_dir: Option<PathBuf>,
+}
+
+/// What a dump is, for file names, messages and restore.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DumpKind {
+    Postgres,
+    Sqlite,
+    Ldap,
+}
+
+impl DumpKind {
+    pub fn extension(self) -> &'static str {
+        match self {
+            DumpKind::Postgres => "pgdump",
+            DumpKind::Sqlite => "sqlite",
+            DumpKind::Ldap => "ldif",
+        }
+    }
+    pub fn section(self) -> &'static str {
+        match self {
+            DumpKind::Postgres => "postgres",
+            DumpKind::Sqlite => "sqlite",
+            DumpKind::Ldap => "ldap",
+        }
+    }
+}
+
+impl Config {
+    /// Every dump, in the order they run: (kind, name).
+    pub fn dumps(&self) -> Vec<(DumpKind, &str)> {
+        let pg = self.postgres.iter().map(|p| (DumpKind::Postgres, p.name.as_str()));
+        let sq = self.sqlite.iter().map(|s| (DumpKind::Sqlite, s.name.as_str()));
+        let ld = self.ldap.iter().map(|l| (DumpKind::Ldap, l.name.as_str()));
+        pg.chain(sq).chain(ld).collect()
+    }
+
+    /// Where a dump lands in the staging dir (and so inside the snapshot).
+    pub fn dump_path(&self, kind: DumpKind, name: &str) -> PathBuf {
+        self.staging_dir.join(format!("{name}.{}", kind.extension()))
+    }
+
+    pub fn maintenance_scope(&self) -> Option<MaintenanceScope> {
+        self.nextcloud.as_ref().map(|n| n.maintenance)
+    }
+}
+
+/// Parse without touching the file system beyond reading the file.
+pub fn parse(file: &Path, text: &str) -> anyhow::Result<Config> {
+    toml::from_str(text).map_err(|e| {
+        let (line, table) = match e.span() {
+            Some(span) => locate(text, span.start),
+            None => (0, String::new()),
+        };
+        let at = if line > 0 { format!(":{line}") } else { String::new() };
+        let within = if table.is_empty() { String::new() } else { format!(" in {table}") };
+        homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("{}{at}{within}: {}", file.display(), e.message().trim()))
+    })
+}
+
+/// The 1-based line of a byte offset and the table header (`[repository]`, `[[postgres]] #2`) it is in.
+fn locate(text: &str, offset: usize) -> (usize, String) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let mut table = String::new();
+    let mut counts: std::collections::HashMap<String, usize> = Default::default();
+    for l in before.lines() {
+        let t = l.trim();
+        if t.starts_with("[[") {
+            let name = t.trim_start_matches("[[").split("]]").next().unwrap_or("").trim().to_owned();
+            let n = counts.entry(name.clone()).or_default();
+            *n += 1;
+            table = format!("[[{name}]] #{n}");
+        } else if t.starts_with('[') {
+            table = t.split(']').next().unwrap_or(t).to_owned() + "]";
+        }
+    }
+    (line, table)
+}
+
+/// Read, parse and validate; every problem is one line naming the file, the entry and the key.
+pub fn load(file: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("{}: {e}", file.display())))?;
+    let cfg = parse(file, &text)?;
+    let problems = validate(&cfg, &|k| std::env::var_os(k));
+    if let Some(first) = problems.first() {
+        for p in &problems[1..] {
+            homey_kit::error!("{}: {p}", file.display());
+        }
+        let more = if problems.len() > 1 { format!(" (and {} more above)", problems.len() - 1) } else { String::new() };
+        homey_kit::fail!(Exit::Config, "{}: {first}{more}; nothing ran", file.display());
+    }
+    Ok(cfg)
+}
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<std::ffi::OsString>;
+
+/// Everything that can be checked before the first side effect.
+pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
+    let mut p = vec![];
+    for (key, dir) in [("state_dir", &cfg.state_dir), ("staging_dir", &cfg.staging_dir)] {
+        if !dir.is_absolute() {
+            p.push(format!("{key}: {} is not an absolute path", dir.display()));
+        }
+    }
+    if cfg.staging_dir == cfg.state_dir {
+        p.push("staging_dir: must differ from state_dir (it is emptied after every run)".into());
+    }
+    if cfg.repository.url.trim().is_empty() {
+        p.push("[repository] url: empty".into());
+    }
+    secret_file(&mut p, "[repository] password_file", &cfg.repository.password_file);
+    if let Some(f) = &cfg.repository.environment_file {
+        match Secret::from_file(f, Readable::OwnerOnly).and_then(|s| parse_env_file(&s)) {
+            Ok(_) => {}
+            Err(e) => p.push(format!("[repository] environment_file: {e:#}")),
+        }
+    }
+    if cfg.backup.paths.is_empty() {
+        p.push("[backup] paths: empty; name at least one directory to back up".into());
+    }
+    for path in &cfg.backup.paths {
+        if !path.is_absolute() {
+            p.push(format!("[backup] paths: {} is not an absolute path", path.display()));
+        } else if std::fs::symlink_metadata(path).is_err() {
+            p.push(format!("[backup] paths: {} does not exist", path.display()));
+        }
+    }
+    for t in &cfg.backup.tags {
+        if t.is_empty() || t.contains(',') {
+            p.push(format!("[backup] tags: {t:?} is not a valid restic tag (empty or contains a comma)"));
+        }
+    }
+    let mut programs = vec![("[repository]", "restic")];
+    if !cfg.postgres.is_empty() {
+        programs.extend([("[[postgres]]", "pg_dump"), ("[[postgres]]", "pg_restore")]);
+    }
+    for (entry, prog) in programs {
+        if find_program(prog, env).is_none() {
+            p.push(format!("{entry}: the program {prog:?} is not on PATH"));
+        }
+    }
+    if let Some(nc) = &cfg.nextcloud
+        && find_program(&nc.occ, env).is_none()
+    {
+        p.push(format!("[nextcloud] occ: {:?} not found on PATH", nc.occ));
+    }
+    let mut names = std::collections::BTreeSet::new();
+    for (kind, name) in cfg.dumps() {
+        let entry = format!("[[{}]] {name:?}", kind.section());
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            || name.starts_with('.')
+        {
+            p.push(format!("{entry} name: use letters, digits, '-', '_' and '.' (it becomes a file name)"));
+        }
+        if !names.insert(name) {
+            p.push(format!("{entry} name: used twice; dump names must be unique"));
+        }
+    }
+    for pg in &cfg.postgres {
+        let entry = format!("[[postgres]] {:?}", pg.name);
+        if pg.database.is_empty() {
+            p.push(format!("{entry} database: empty"));
+        }
+        if let Some(f) = &pg.password_file {
+            secret_file(&mut p, &format!("{entry} password_file"), f);
+        }
+        if let Some(h) = &pg.host
+            && h.starts_with('/')
+            && !Path::new(h).is_dir()
+        {
+            p.push(format!("{entry} host: socket directory {h} does not exist"));
+        }
+    }
+    for sq in &cfg.sqlite {
+        if !sq.path.is_file() {
+            p.push(format!("[[sqlite]] {:?} path: {} does not exist", sq.name, sq.path.display()));
+        }
+    }
+    for l in &cfg.ldap {
+        let entry = format!("[[ldap]] {:?}", l.name);
+        if !["ldap://", "ldaps://", "ldapi://"].iter().any(|s| l.url.starts_with(s)) {
+            p.push(format!("{entry} url: {:?} must start with ldap://, ldaps:// or ldapi://", l.url));
+        }
+        if l.base_dn.is_empty() {
+            p.push(format!("{entry} base_dn: empty"));
+        }
+        secret_file(&mut p, &format!("{entry} bind_password_file"), &l.bind_password_file);
+    }
+    if let Some(r) = &cfg.retention {
+        let keeps = [r.keep_last, r.keep_hourly, r.keep_daily, r.keep_weekly, r.keep_monthly, r.keep_yearly];
+        if keeps.iter().all(Option::is_none) && r.keep_within.is_none() {
+            p.push("[retention]: no keep_* key; it would forget every snapshot. Set one, or drop [retention]".into());
+        }
+        if let Some(w) = &r.keep_within
+            && !valid_restic_duration(w)
+        {
+            p.push(format!("[retention] keep_within: {w:?} is not a restic duration like 7d, 2y5m, 12h"));
+        }
+    }
+    if let Some(c) = &cfg.check
+        && let Some(s) = &c.read_data_subset
+        && !valid_subset(s)
+    {
+        p.push(format!("[check] read_data_subset: {s:?} is not n/t, x% or a size like 500M"));
+    }
+    if let Some(o) = &cfg.offload {
+        if o.repository.trim().is_empty() {
+            p.push("[offload] repository: empty".into());
+        }
+        if o.repository == cfg.repository.url {
+            p.push("[offload] repository: is the same repository as [repository] url".into());
+        }
+        secret_file(&mut p, "[offload] password_file", &o.password_file);
+    }
+    if let Some(u) = &cfg.report.kuma_push_url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        p.push("[report] kuma_push_url: must start with http:// or https://".into());
+    }
+    if let Some(d) = &cfg.report.textfile_dir
+        && !d.is_dir()
+    {
+        p.push(format!("[report] textfile_dir: {} is not a directory", d.display()));
+    }
+    p
+}
+
+fn secret_file(p: &mut Vec<String>, key: &str, path: &Path) {
+    // Reading it proves it exists, is a file, is not empty and not world-readable; the bytes are wiped at once.
+    if let Err(e) = Secret::from_file(path, Readable::OwnerOnly) {
+        p.push(format!("{key}: {e:#}"));
+    } else if let Ok(m) = std::fs::metadata(path)
+        && m.mode() & 0o004 != 0
+    {
+        p.push(format!("{key}: {} is readable by every user", path.display()));
+    }
+}
+
+/// `KEY=value` lines as in systemd's `EnvironmentFile=`: blank lines and `#` comments skipped, optional
+/// `export `, optional surrounding quotes. Errors name the line, never the value.
+pub fn parse_env_file(secret: &Secret) -> anyhow::Result<Vec<(String, Secret)>> {
+    let text = secret.expose_str()?;
+    let mut out = vec![];
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            anyhow::bail!("line {}: expected KEY=value", i + 1);
+        };
+        let k = k.trim();
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            anyhow::bail!("line {}: {k:?} is not a variable name", i + 1);
+        }
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|v| v.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+            .unwrap_or(v);
+        out.push((k.to_owned(), Secret::new(v)));
+    }
+    Ok(out)
+}
+
+pub fn find_program(name: &str, env: Env) -> Option<PathBuf> {
+    if name.contains('/') {
+        return Path::new(name).is_file().then(|| PathBuf::from(name));
+    }
+    let path = env("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+fn valid_restic_duration(s: &str) -> bool {
+    let re = regex::Regex::new(r"^(\d+[yMwdh])+$").expect("static regex");
+    // restic also accepts m (months) in lower case in older versions; both are accepted here.
+    re.is_match(s) || regex::Regex::new(r"^(\d+[ymwdh])+$").expect("static regex").is_match(s)
+}
+
+fn valid_subset(s: &str) -> bool {
+    regex::Regex::new(r"^(\d+/\d+|\d+(\.\d+)?%|\d+(\.\d+)?[KMGT]?)$").expect("static regex").is_match(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    pub(crate) const EXAMPLE: &str = include_str!("../../../examples/backup.toml");
+
+    #[test]
+    fn the_example_parses() {
+        let cfg = parse(Path::new("backup.toml"), EXAMPLE).unwrap();
+        assert_eq!(cfg.postgres[0].database, "nextcloud");
+        assert_eq!(cfg.maintenance_scope(), Some(MaintenanceScope::WholeBackup));
+        assert_eq!(
+            cfg.dumps(),
+            [(DumpKind::Postgres, "nextcloud"), (DumpKind::Sqlite, "uptime-kuma"), (DumpKind::Ldap, "directory")]
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_table() {
+        let text = EXAMPLE.replace("keep_weekly = 4", "keep_weekley = 4");
+        let err = parse(Path::new("/etc/b.toml"), &text).unwrap_err();
+        let msg = format!("{err:#}");
+        assert_eq!(Exit::of(&err), Exit::Config);
+        assert!(msg.starts_with("/etc/b.toml:"), "{msg}");
+        assert!(msg.contains("in [retention]") && msg.contains("keep_weekley"), "{msg}");
+        assert!(!msg.contains('\n'), "{msg}");
+    }
+
+    #[test]
+    fn second_array_entry_is_named() {
+        let text = "state_dir = \"/s\"\nstaging_dir = \"/t\"\n[repository]\nurl = \"x\"\npassword_file = \"/p\"\n\
+                    [backup]\npaths = []\n[[sqlite]]\nname = \"a\"\npath = \"/a\"\n[[sqlite]]\nname = \"b\"\npth = \"/b\"\n";
+        let msg = format!("{:#}", parse(Path::new("c.toml"), text).unwrap_err());
+        assert!(msg.contains("c.toml:13 in [[sqlite]] #2") && msg.contains("pth"), "{msg}");
+    }
+
+    fn sandbox() -> (tempfile::TempDir, Config) {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let pw = root.join("pw");
+        std::fs::write(&pw, "hunter2\n").unwrap();
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::create_dir(root.join("data")).unwrap();
+        let text = format!(
+            "state_dir = \"{r}/state\"\nstaging_dir = \"{r}/staging\"\n[repository]\nurl = \"{r}/repo\"\n\
+             password_file = \"{r}/pw\"\n[backup]\npaths = [\"{r}/data\"]\n",
+            r = root.display()
+        );
+        let cfg = parse(Path::new("c.toml"), &text).unwrap();
+        (d, cfg)
+    }
+
+    #[test]
+    fn a_valid_sandbox_has_no_problems() {
+        let (_d, cfg) = sandbox();
+        assert_eq!(validate(&cfg, &|k| std::env::var_os(k)), Vec::<String>::new());
+    }
+
+    #[test]
+    fn missing_paths_and_open_secrets_are_named() {
+        let (d, mut cfg) = sandbox();
+        cfg.backup.paths.push(d.path().join("nope"));
+        std::fs::set_permissions(d.path().join("pw"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        cfg.sqlite.push(Sqlite { name: "kuma".into(), path: d.path().join("kuma.db") });
+        cfg.ldap.push(Ldap {
+            name: "kuma".into(),
+            url: "http://x".into(),
+            base_dn: "dc=example,dc=com".into(),
+            bind_dn: "cn=admin".into(),
+            bind_password_file: d.path().join("ldap-pw"),
+        });
+        let p = validate(&cfg, &|_| None);
+        let all = p.join("\n");
+        assert!(all.contains("[backup] paths:") && all.contains("nope does not exist"), "{all}");
+        assert!(all.contains("[repository] password_file:") && all.contains("0644"), "{all}");
+        assert!(all.contains("[[sqlite]] \"kuma\" path:"), "{all}");
+        assert!(all.contains("[[ldap]] \"kuma\" name: used twice"), "{all}");
+        assert!(all.contains("[[ldap]] \"kuma\" url:"), "{all}");
+        assert!(all.contains("[[ldap]] \"kuma\" bind_password_file:"), "{all}");
+        assert!(!all.contains("hunter2"), "{all}");
+    }
+
+    #[test]
+    fn env_file_lines() {
+        let s = Secret::new("# keys\nAWS_ACCESS_KEY_ID=abc\nexport AWS_SECRET_ACCESS_KEY=\"d=e\"\n\n");
+        let kv = parse_env_file(&s).unwrap();
+        assert_eq!(kv.len(), 2);
+        assert_eq!(kv[1].0, "AWS_SECRET_ACCESS_KEY");
+        assert_eq!(kv[1].1.expose(), b"d=e");
+        let err = parse_env_file(&Secret::new("AWS_KEY hunter2")).unwrap_err();
+        assert!(format!("{err}").contains("line 1") && !format!("{err}").contains("hunter2"));
+    }
+
+    #[test]
+    fn retention_and_subset_formats() {
+        assert!(valid_subset("5%") && valid_subset("1/10") && valid_subset("500M") && !valid_subset("five"));
+        assert!(valid_restic_duration("7d") && valid_restic_duration("2y5m") && !valid_restic_duration("7 days"));
+    }
+}

@@ -1,0 +1,144 @@
+//! The run as data: which commands, in which order, under which guarantees. `run --dry-run` prints it;
+//! the executor in `job` walks it.
+
+use crate::config::{Config, DumpKind, MaintenanceScope};
+use crate::dumps;
+use crate::nextcloud::Occ;
+use crate::restic::Restic;
+use homey_kit::process::Cmd;
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Read the repository's config first: a missing repository or a wrong password stops the run
+    /// before maintenance mode is touched.
+    pub preflight: Cmd,
+    pub maintenance: Option<(Occ, MaintenanceScope)>,
+    pub dumps: Vec<(DumpKind, String)>,
+    pub backup: Cmd,
+    pub forget: Option<Cmd>,
+    pub check: Option<Cmd>,
+}
+
+impl Plan {
+    pub fn build(cfg: &Config, restic: &Restic) -> Plan {
+        Plan {
+            preflight: restic.cat_config(),
+            maintenance: cfg.nextcloud.as_ref().map(|n| (Occ { program: n.occ.clone() }, n.maintenance)),
+            dumps: cfg.dumps().into_iter().map(|(k, n)| (k, n.to_owned())).collect(),
+            backup: restic.backup(&cfg.backup, &cfg.staging_dir),
+            forget: cfg.retention.as_ref().map(|r| restic.forget(r, &cfg.backup.tags)),
+            check: cfg.check.as_ref().map(|c| restic.check(c)),
+        }
+    }
+
+    /// The plan for people: numbered steps with the exact commands (secrets show as `<redacted>`).
+    pub fn render(&self, cfg: &Config) -> String {
+        let mut lines: Vec<String> = vec![];
+        let env = |c: &Cmd| {
+            let e: Vec<String> = c.env_redacted().iter().map(|(k, v)| format!("{k}={v}")).collect();
+            if e.is_empty() { String::new() } else { format!("\n      env: {}", e.join(" ")) }
+        };
+        lines.push(format!("take the lock {}", cfg.state_dir.join("backup.lock").display()));
+        if cfg.report.kuma_push_url.is_some() {
+            lines.push("tell Uptime Kuma: up, \"start\"".into());
+        }
+        lines.push(format!("check the repository: {}{}", self.preflight, env(&self.preflight)));
+        lines.push(format!("empty our files from {} (0700)", cfg.staging_dir.display()));
+        if let Some((occ, _)) = &self.maintenance {
+            lines.push(format!("maintenance on: {}", occ.on_cmd()));
+        }
+        for (kind, name) in &self.dumps {
+            let target = cfg.dump_path(*kind, name);
+            let how = match kind {
+                DumpKind::Postgres => {
+                    let pg = cfg.postgres.iter().find(|p| &p.name == name).expect("planned from config");
+                    match dumps::pg_dump_cmd(pg) {
+                        Ok(c) => format!("{c} > temp; pg_restore --list temp"),
+                        Err(e) => format!("(cannot build pg_dump: {e:#})"),
+                    }
+                }
+                DumpKind::Sqlite => {
+                    let sq = cfg.sqlite.iter().find(|s| &s.name == name).expect("planned from config");
+                    format!("VACUUM INTO temp from {}; PRAGMA integrity_check", sq.path.display())
+                }
+                DumpKind::Ldap => {
+                    let l = cfg.ldap.iter().find(|s| &s.name == name).expect("planned from config");
+                    format!("search {} under {:?} as {:?}, attributes * +, paged; LDIF", l.url, l.base_dn, l.bind_dn)
+                }
+            };
+            lines.push(format!("dump {name} → {}: {how}; fsync; rename", target.display()));
+        }
+        let off = |lines: &mut Vec<String>, occ: &Occ| {
+            lines.push(format!(
+                "maintenance off (always, also after a failure or SIGTERM): {}; read back with {}; retried",
+                occ.off_cmd(),
+                occ.state_cmd()
+            ))
+        };
+        if let Some((occ, MaintenanceScope::DumpsOnly)) = &self.maintenance {
+            off(&mut lines, occ);
+        }
+        lines.push(format!("back up: {}{}", self.backup, env(&self.backup)));
+        if let Some((occ, MaintenanceScope::WholeBackup)) = &self.maintenance {
+            off(&mut lines, occ);
+        }
+        lines.push(format!("empty our files from {}", cfg.staging_dir.display()));
+        if let Some(f) = &self.forget {
+            lines.push(format!("retention (only after a saved snapshot): {f}"));
+        }
+        if let Some(c) = &self.check {
+            lines.push(format!("check (only after a saved snapshot): {c}"));
+        }
+        let mut report = vec![format!("{}", cfg.state_dir.join(crate::report::STATUS_FILE).display())];
+        if let Some(d) = &cfg.report.textfile_dir {
+            report.push(d.join("backup-hooks.prom").display().to_string());
+        }
+        if cfg.report.kuma_push_url.is_some() {
+            report.push("Uptime Kuma up/down".into());
+        }
+        lines.push(format!("report: {}", report.join(", ")));
+        lines.iter().enumerate().map(|(i, l)| format!("{:>2}. {l}\n", i + 1)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::restic::{Repo, Version};
+    use std::path::Path;
+
+    fn restic(v: Version) -> Restic {
+        Restic {
+            program: "restic".into(),
+            repo: Repo {
+                url: "s3:https://s3.eu-central-003.backblazeb2.com/example-com-backup".into(),
+                password_file: "/run/credentials/backup.service/restic-password".into(),
+                env: vec![("AWS_ACCESS_KEY_ID".into(), homey_kit::secret::Secret::new("AKIA"))],
+                cache_dir: None,
+            },
+            version: v,
+            cancel: None,
+        }
+    }
+
+    #[test]
+    fn example_plan_on_restic_0_14() {
+        let cfg =
+            crate::config::parse(Path::new("backup.toml"), include_str!("../../../examples/backup.toml")).unwrap();
+        let plan = Plan::build(&cfg, &restic(Version(0, 14, 0)));
+        let text = plan.render(&cfg);
+        assert!(!text.contains("AKIA"));
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn dumps_only_turns_maintenance_off_before_the_upload() {
+        let text = include_str!("../../../examples/backup.toml").replace("\"whole-backup\"", "\"dumps-only\"");
+        let cfg = crate::config::parse(Path::new("backup.toml"), &text).unwrap();
+        let rendered = Plan::build(&cfg, &restic(Version(0, 18, 0))).render(&cfg);
+        let off = rendered.find("maintenance off").unwrap();
+        let up = rendered.find("back up:").unwrap();
+        assert!(off < up, "{rendered}");
+        assert!(rendered.contains("--retry-lock 10m"));
+    }
+}

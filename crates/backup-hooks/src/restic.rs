@@ -1,0 +1,356 @@
+//! restic as data: the commands we run (built from the config and the installed version) and what
+//! their exit codes and `--json` output mean. Nothing here starts a process.
+
+use crate::config::{Backup, Check, Retention};
+use homey_kit::process::{Cancel, Cmd, Status};
+use homey_kit::secret::Secret;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Version(pub u32, pub u32, pub u32);
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.0, self.1, self.2)
+    }
+}
+
+impl Version {
+    /// `restic 0.14.0 compiled with go1.19.8 on linux/amd64`
+    pub fn parse(text: &str) -> Option<Version> {
+        let word = text.split_whitespace().skip_while(|w| *w != "restic").nth(1)?;
+        let mut nums = word.trim_start_matches('v').split(['.', '-']).map(|n| n.parse::<u32>());
+        Some(Version(nums.next()?.ok()?, nums.next()?.ok()?, nums.next().and_then(Result::ok).unwrap_or(0)))
+    }
+
+    /// `--retry-lock` arrived in 0.16: a repository briefly locked by `check` elsewhere is waited for.
+    pub fn has_retry_lock(self) -> bool {
+        self >= Version(0, 16, 0)
+    }
+}
+
+/// How to reach one repository: everything secret is in files or in the child's environment.
+#[derive(Debug, Clone)]
+pub struct Repo {
+    pub url: String,
+    pub password_file: PathBuf,
+    pub env: Vec<(String, Secret)>,
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// The restic commands for one repository at one installed version.
+#[derive(Debug, Clone)]
+pub struct Restic {
+    pub program: String,
+    pub repo: Repo,
+    pub version: Version,
+    pub cancel: Option<Cancel>,
+}
+
+/// Long enough for a slow upload to B2 of a night's changes; a hung restic still ends.
+pub const BACKUP_TIMEOUT: Duration = Duration::from_secs(6 * 3600);
+const RETRY_LOCK: &str = "10m";
+
+impl Restic {
+    pub fn cmd<I: IntoIterator<Item = S>, S: AsRef<std::ffi::OsStr>>(&self, args: I) -> Cmd {
+        let mut c = Cmd::new(&self.program)
+            .args(args)
+            .env("RESTIC_REPOSITORY", &self.repo.url)
+            .env("RESTIC_PASSWORD_FILE", &self.repo.password_file)
+            // Progress lines are only noise in the journal and in memory.
+            .env("RESTIC_PROGRESS_FPS", "0.016666");
+        if let Some(d) = &self.repo.cache_dir {
+            c = c.env("RESTIC_CACHE_DIR", d);
+        }
+        for (k, v) in &self.repo.env {
+            c = c.secret_env(k, v);
+        }
+        if let Some(cancel) = &self.cancel {
+            c = c.cancel_on(cancel);
+        }
+        c
+    }
+
+    fn retry_lock(&self) -> Vec<&'static str> {
+        if self.version.has_retry_lock() { vec!["--retry-lock", RETRY_LOCK] } else { vec![] }
+    }
+
+    /// Reads the repository's config: proves it exists, is reachable and the password opens it,
+    /// before anything (maintenance mode) is changed.
+    pub fn cat_config(&self) -> Cmd {
+        self.cmd(["cat", "config"]).timeout(Duration::from_secs(300))
+    }
+
+    pub fn backup(&self, backup: &Backup, staging: &Path) -> Cmd {
+        let mut args: Vec<String> = vec!["backup".into(), "--json".into()];
+        args.extend(self.retry_lock().into_iter().map(String::from));
+        for t in &backup.tags {
+            args.extend(["--tag".into(), t.clone()]);
+        }
+        for e in &backup.exclude {
+            args.extend(["--exclude".into(), e.clone()]);
+        }
+        args.push("--".into());
+        args.extend(backup.paths.iter().map(|p| p.display().to_string()));
+        args.push(staging.display().to_string());
+        self.cmd(args).timeout(BACKUP_TIMEOUT)
+    }
+
+    pub fn forget(&self, r: &Retention, tags: &[String]) -> Cmd {
+        let mut args: Vec<String> = vec!["forget".into()];
+        args.extend(self.retry_lock().into_iter().map(String::from));
+        let keeps = [
+            ("--keep-last", r.keep_last),
+            ("--keep-hourly", r.keep_hourly),
+            ("--keep-daily", r.keep_daily),
+            ("--keep-weekly", r.keep_weekly),
+            ("--keep-monthly", r.keep_monthly),
+            ("--keep-yearly", r.keep_yearly),
+        ];
+        for (flag, n) in keeps {
+            if let Some(n) = n {
+                args.extend([flag.to_owned(), n.to_string()]);
+            }
+        }
+        if let Some(w) = &r.keep_within {
+            args.extend(["--keep-within".into(), w.clone()]);
+        }
+        // Only our own snapshots: others in the same repository are someone else's to forget.
+        if !tags.is_empty() {
+            args.extend(["--tag".into(), tags.join(",")]);
+        }
+        if r.prune {
+            args.push("--prune".into());
+        }
+        self.cmd(args).timeout(BACKUP_TIMEOUT)
+    }
+
+    pub fn check(&self, c: &Check) -> Cmd {
+        let mut args: Vec<String> = vec!["check".into()];
+        args.extend(self.retry_lock().into_iter().map(String::from));
+        if let Some(s) = &c.read_data_subset {
+            args.extend(["--read-data-subset".into(), s.clone()]);
+        }
+        self.cmd(args).timeout(BACKUP_TIMEOUT)
+    }
+
+    /// One file of a snapshot to stdout.
+    pub fn dump(&self, snapshot: &str, tags: &[String], path: &Path) -> Cmd {
+        let mut args: Vec<String> = vec!["dump".into()];
+        if snapshot == "latest" && !tags.is_empty() {
+            args.extend(["--tag".into(), tags.join(",")]);
+        }
+        args.extend([snapshot.to_owned(), path.display().to_string()]);
+        self.cmd(args).timeout(BACKUP_TIMEOUT)
+    }
+
+    /// `init` of `self` (the destination) with `from`'s chunker parameters, so copies deduplicate.
+    pub fn init_copy_of(&self, from: &Repo) -> Cmd {
+        from_env(self.cmd(["init", "--copy-chunker-params"]), from)
+    }
+
+    /// `copy` every snapshot of `from` that `self` does not have yet.
+    pub fn copy_from(&self, from: &Repo) -> Cmd {
+        let mut args = vec!["copy"];
+        args.extend(self.retry_lock());
+        from_env(self.cmd(args), from).timeout(BACKUP_TIMEOUT)
+    }
+}
+
+fn from_env(mut c: Cmd, from: &Repo) -> Cmd {
+    c = c.env("RESTIC_FROM_REPOSITORY", &from.url).env("RESTIC_FROM_PASSWORD_FILE", &from.password_file);
+    for (k, v) in &from.env {
+        c = c.secret_env(k, v);
+    }
+    c
+}
+
+/// What a restic exit means (codes from the restic docs; unknown codes are failures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// Some source files could not be read; the snapshot was saved.
+    Incomplete,
+    RepoMissing,
+    Locked,
+    WrongPassword,
+    Interrupted,
+    Failed,
+}
+
+pub fn classify(status: &Status, stderr: &str) -> Outcome {
+    if status.cancelled {
+        return Outcome::Interrupted;
+    }
+    match status.code {
+        Some(0) if !status.timed_out => Outcome::Ok,
+        Some(3) => Outcome::Incomplete,
+        Some(10) => Outcome::RepoMissing,
+        Some(11) => Outcome::Locked,
+        Some(12) => Outcome::WrongPassword,
+        Some(130) => Outcome::Interrupted,
+        // Before 0.17 every fatal error is 1; the message is the only way to tell.
+        Some(1) if stderr.contains("Is there a repository at the following location?") => Outcome::RepoMissing,
+        Some(1) if stderr.contains("wrong password or no key found") => Outcome::WrongPassword,
+        Some(1) if stderr.contains("unable to create lock") || stderr.contains("repository is already locked") => {
+            Outcome::Locked
+        }
+        _ => Outcome::Failed,
+    }
+}
+
+impl Outcome {
+    pub fn explain(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Incomplete => "some files could not be read (the snapshot was saved without them)",
+            Outcome::RepoMissing => "the repository does not exist (create it once with `restic init`)",
+            Outcome::Locked => "the repository is locked by another restic",
+            Outcome::WrongPassword => "the password does not open the repository",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// The `summary` line of `restic backup --json`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+pub struct Summary {
+    #[serde(default)]
+    pub files_new: u64,
+    #[serde(default)]
+    pub files_changed: u64,
+    #[serde(default)]
+    pub files_unmodified: u64,
+    #[serde(default)]
+    pub data_added: u64,
+    /// Since 0.17.
+    #[serde(default)]
+    pub data_added_packed: Option<u64>,
+    #[serde(default)]
+    pub total_files_processed: u64,
+    #[serde(default)]
+    pub total_bytes_processed: u64,
+    #[serde(default)]
+    pub total_duration: f64,
+    pub snapshot_id: String,
+}
+
+pub fn parse_summary(stdout: &str) -> Option<Summary> {
+    stdout.lines().rev().find_map(|l| {
+        let v: serde_json::Value = serde_json::from_str(l.trim()).ok()?;
+        (v.get("message_type")?.as_str()? == "summary").then(|| serde_json::from_value(v).ok())?
+    })
+}
+
+/// Error lines from restic's stderr, shortest useful form (0.17.1+ writes JSON errors with --json).
+pub fn error_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            if l.is_empty() {
+                return None;
+            }
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(l) {
+                let msg = v.pointer("/error/message").and_then(|m| m.as_str()).unwrap_or(l);
+                let item = v.get("item").and_then(|m| m.as_str()).unwrap_or("");
+                return Some(if item.is_empty() { msg.to_owned() } else { format!("{item}: {msg}") });
+            }
+            Some(l.to_owned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn restic(v: Version) -> Restic {
+        Restic {
+            program: "restic".into(),
+            repo: Repo {
+                url: "s3:https://s3.example.com/b".into(),
+                password_file: "/run/credentials/pw".into(),
+                env: vec![("AWS_SECRET_ACCESS_KEY".into(), Secret::new("k3y"))],
+                cache_dir: None,
+            },
+            version: v,
+            cancel: None,
+        }
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(Version::parse("restic 0.14.0 compiled with go1.19.8 on linux/amd64"), Some(Version(0, 14, 0)));
+        assert_eq!(Version::parse("restic 0.18.1 compiled with go1.24.4 on linux/arm64"), Some(Version(0, 18, 1)));
+        assert_eq!(Version::parse("restic 0.17.0-dev (compiled manually)"), Some(Version(0, 17, 0)));
+        assert_eq!(Version::parse("nonsense"), None);
+    }
+
+    #[test]
+    fn retry_lock_only_where_it_exists() {
+        let b =
+            Backup { paths: vec!["/data".into()], exclude: vec!["/data/media".into()], tags: vec!["nightly".into()] };
+        let old = restic(Version(0, 14, 0)).backup(&b, Path::new("/st"));
+        assert_eq!(old.argv().join(" "), "restic backup --json --tag nightly --exclude /data/media -- /data /st");
+        let new = restic(Version(0, 18, 0)).backup(&b, Path::new("/st"));
+        assert!(new.argv().join(" ").contains("--retry-lock 10m"));
+    }
+
+    #[test]
+    fn secrets_go_by_environment_only() {
+        let c = restic(Version(0, 14, 0)).cat_config();
+        assert!(!c.argv().join(" ").contains("k3y"));
+        let env = c.env_redacted();
+        assert!(env.contains(&("AWS_SECRET_ACCESS_KEY".into(), "<redacted>".into())));
+        assert!(env.contains(&("RESTIC_PASSWORD_FILE".into(), "/run/credentials/pw".into())));
+    }
+
+    #[test]
+    fn forget_keeps_only_what_is_set_and_only_our_tags() {
+        let r = Retention { keep_daily: Some(7), keep_monthly: Some(12), prune: true, ..Retention::default() };
+        let c = restic(Version(0, 14, 0)).forget(&r, &["nightly".into()]);
+        assert_eq!(c.argv().join(" "), "restic forget --keep-daily 7 --keep-monthly 12 --tag nightly --prune");
+    }
+
+    #[test]
+    fn exit_codes_old_and_new() {
+        let st = |c| Status::exited(c);
+        assert_eq!(classify(&st(0), ""), Outcome::Ok);
+        assert_eq!(classify(&st(3), ""), Outcome::Incomplete);
+        assert_eq!(classify(&st(10), ""), Outcome::RepoMissing);
+        assert_eq!(
+            classify(
+                &st(1),
+                "Fatal: unable to open config file: stat /r/config: no such file or directory\nIs there a repository at the following location?\n/r"
+            ),
+            Outcome::RepoMissing
+        );
+        assert_eq!(classify(&st(130), ""), Outcome::Interrupted);
+        assert_eq!(classify(&Status { cancelled: true, code: Some(1), ..Status::default() }, ""), Outcome::Interrupted);
+        assert_eq!(classify(&st(1), "Fatal: boom"), Outcome::Failed);
+        assert_eq!(classify(&st(42), ""), Outcome::Failed);
+    }
+
+    #[test]
+    fn summary_is_the_last_summary_line() {
+        let out = r#"{"message_type":"status","percent_done":0.5}
+{"message_type":"summary","files_new":3,"files_changed":0,"files_unmodified":0,"dirs_new":2,"data_added":1234,"total_files_processed":3,"total_bytes_processed":99,"total_duration":0.5,"snapshot_id":"abcdef12"}
+"#;
+        let s = parse_summary(out).unwrap();
+        assert_eq!((s.files_new, s.data_added, s.snapshot_id.as_str()), (3, 1234, "abcdef12"));
+        assert_eq!(s.data_added_packed, None);
+        assert_eq!(parse_summary("{\"message_type\":\"status\"}"), None);
+    }
+
+    #[test]
+    fn error_lines_read_json_and_text() {
+        let e = error_lines(
+            "{\"message_type\":\"error\",\"error\":{\"message\":\"permission denied\"},\"during\":\"archival\",\"item\":\"/d/x\"}\nerror: open /d/y: denied\n",
+        );
+        assert_eq!(e, ["/d/x: permission denied", "error: open /d/y: denied"]);
+    }
+}
