@@ -1,9 +1,137 @@
 //! Integration tests of the `attic-token` binary: one test binary per crate.
+//!
+//! Tokens are checked by implementations other than ours: openssl for HMAC-SHA256 and RSA signatures,
+//! a stand-in Attic server (tests/it/check.rs) that decides as atticd does.
 
-use std::process::Command;
+mod check;
+mod inspect;
+mod keygen;
+mod mint;
+mod netrc;
+mod render;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_attic-token"))
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+pub const SAMPLE_SECRET: &str = "attic-token research throwaway secret 0123456789abcdef";
+pub const SAMPLE_NOW: &str = "1795757240";
+pub const SAMPLE_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE4MDM2NDcyODgsIm5iZiI6MTc5NTc1NzI0MCwic3ViIjoiY2ktcHVzaCIsImh0dHBzOi8vand0LmF0dGljLnJzL3YxIjp7ImNhY2hlcyI6eyJtYWluIjp7InIiOjEsInciOjEsImNyIjoxfSwidGVhbS0qIjp7InIiOjEsImNjIjoxLCJjZCI6MX19fX0.J8fCq8HeNoQIYW80ByUv6SdfI13To56TnvuTxN_cQD8";
+/// `mint` with the sample's flags, in the order the spec gives them.
+pub const SAMPLE_FLAGS: &[&str] = &[
+    "mint",
+    "--sub",
+    "ci-push",
+    "--validity",
+    "3 months",
+    "--pull",
+    "main",
+    "--push",
+    "main",
+    "--pull",
+    "team-*",
+    "--create-cache",
+    "team-*",
+    "--destroy-cache",
+    "team-*",
+    "--configure-cache",
+    "main",
+];
+
+/// The binary with no secret reachable from the test's own environment.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_attic-token"));
+    for v in [
+        "ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64",
+        "ATTIC_SERVER_TOKEN_RS256_SECRET_BASE64",
+        "ATTIC_SERVER_TOKEN_RS256_PUBKEY_BASE64",
+        "CREDENTIALS_DIRECTORY",
+        "JOURNAL_STREAM",
+    ] {
+        c.env_remove(v);
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Out {
+    let o = cmd.output().expect("running attic-token");
+    Out {
+        code: o.status.code().expect("not killed"),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+pub fn write(dir: &Path, name: &str, body: impl AsRef<[u8]>, mode: u32) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+    p
+}
+
+pub fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// The sample's secret in a 0600 file, as attic reads it.
+pub fn sample_secret(dir: &Path) -> PathBuf {
+    write(dir, "hs256.b64", STANDARD.encode(SAMPLE_SECRET), 0o600)
+}
+
+pub fn openssl(args: &[&str], cwd: &Path) -> Vec<u8> {
+    let o = Command::new("openssl").args(args).current_dir(cwd).output().expect("running openssl");
+    assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o.stdout
+}
+
+/// One 2048-bit RSA key (PKCS#1 PEM) for the whole test binary: generating one is the slow part.
+pub fn rsa_pem() -> &'static [u8] {
+    static KEY: OnceLock<Vec<u8>> = OnceLock::new();
+    KEY.get_or_init(|| openssl(&["genrsa", "-traditional", "2048"], Path::new("/")))
+}
+
+/// Split a token into (signing input, signature bytes, claims JSON).
+pub fn split(token: &str) -> (String, Vec<u8>, String) {
+    let parts: Vec<&str> = token.trim().split('.').collect();
+    assert_eq!(parts.len(), 3, "{token}");
+    let claims = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    (format!("{}.{}", parts[0], parts[1]), URL_SAFE_NO_PAD.decode(parts[2]).unwrap(), claims)
+}
+
+/// HMAC-SHA256 computed by openssl, not by our code.
+pub fn openssl_hmac(dir: &Path, key: &[u8], input: &str) -> Vec<u8> {
+    let f = write(dir, "hmac-input", input, 0o600);
+    let hexkey: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    openssl(
+        &["dgst", "-sha256", "-mac", "HMAC", "-macopt", &format!("hexkey:{hexkey}"), "-binary", f.to_str().unwrap()],
+        dir,
+    )
+}
+
+/// Does openssl accept `sig` over `input` for the public half of `pem`?
+pub fn openssl_rsa_verifies(dir: &Path, pem: &[u8], input: &str, sig: &[u8]) -> bool {
+    let key = write(dir, "rsa-key.pem", pem, 0o600);
+    let public = openssl(&["rsa", "-in", key.to_str().unwrap(), "-pubout"], dir);
+    let public = write(dir, "rsa-pub.pem", public, 0o600);
+    let input = write(dir, "rsa-input", input, 0o600);
+    let sig = write(dir, "rsa-sig", sig, 0o600);
+    Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify", public.to_str().unwrap(), "-signature", sig.to_str().unwrap()])
+        .arg(&input)
+        .output()
+        .unwrap()
+        .status
+        .success()
 }
 
 #[test]
@@ -12,6 +140,9 @@ fn help_and_version_work() {
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("Exit codes:") && text.contains("78"), "{text}");
+    for sub in ["mint", "inspect", "check", "render-config", "netrc", "keygen"] {
+        assert!(text.contains(sub), "{sub} missing from {text}");
+    }
     let version = bin().arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("attic-token ", env!("CARGO_PKG_VERSION")));
 }
