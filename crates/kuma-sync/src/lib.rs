@@ -1,16 +1,238 @@
-//! kuma-sync: Make Uptime Kuma's monitors match a declared list, over its socket.io API; hash-gated.
+//! kuma-sync: make Uptime Kuma's monitors match a declared list, over its socket.io API; hash-gated.
+//!
+//! `monitors` reads and checks the file (offline), `plan` compares it with the server (pure),
+//! `socketio`/`session` talk to the server, `sync` carries the plan out. This file is the CLI.
 
-use homey_kit::Exit;
+pub mod monitors;
+pub mod plan;
+pub mod session;
+pub mod socketio;
+pub mod sync;
+
 use homey_kit::cli::Verbosity;
+use homey_kit::clock::{Clock, SystemClock};
+use homey_kit::secret::Source;
+use homey_kit::state::StateDir;
+use homey_kit::{Exit, ResultExt};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, clap::Parser)]
 #[command(name = "kuma-sync", version, about = "Make Uptime Kuma's monitors match a declared list, over its socket.io API; hash-gated.", after_help = homey_kit::exit::EXIT_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    homey_kit::warn!("kuma-sync: no subcommands yet");
-    Ok(Exit::Usage)
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Make the server's monitors match the file (skipped when the file has not changed since the
+    /// last fully successful sync).
+    Sync(SyncArgs),
+    /// Read-only: connect, compare, print what `sync` would do.
+    Plan(PlanArgs),
+    /// Offline checks of a monitors file.
+    Validate {
+        /// The monitors file (JSON).
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// The monitors file (a JSON array, or {"monitors": [...]}).
+    #[arg(long, value_name = "FILE")]
+    pub monitors: PathBuf,
+    /// Uptime Kuma's URL.
+    #[arg(long, env = "KUMA_URL", default_value = "http://127.0.0.1:3001")]
+    pub url: String,
+    /// The admin user to log in as.
+    #[arg(long, env = "KUMA_USERNAME")]
+    pub username: Option<String>,
+    /// A file holding the password (else $KUMA_PASSWORD_FILE, else the credential `kuma-password` in
+    /// $CREDENTIALS_DIRECTORY). Never on the command line.
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// How long to keep retrying while the server starts (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub wait: u64,
+    /// How long to wait for each acknowledgement from the server (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub ack_timeout: u64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep monitors of ours that are no longer declared (and report them).
+    #[arg(long)]
+    pub no_prune: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Where the hash of the last successful sync is kept (default: $STATE_DIRECTORY).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Sync even when the file has not changed since the last successful sync.
+    #[arg(long)]
+    pub force: bool,
+    /// Connect and compare, print what would change, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// On a fresh server, create the admin account from the given credentials first.
+    #[arg(long)]
+    pub setup: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    run_with(cli, &SystemClock, &mut std::io::stdout().lock())
+}
+
+pub fn run_with(cli: Cli, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Validate { file } => validate(&file, out),
+        Command::Plan(p) => sync(&p.server, None, clock, out),
+        Command::Sync(s) => sync(&s.server, Some(&s), clock, out),
+    }
+}
+
+fn validate(file: &Path, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let ms = monitors::load(file)?;
+    let groups = ms.iter().filter(|m| m.kind == monitors::Kind::Group).count();
+    writeln!(out, "{}: {} monitors ({groups} groups) OK", file.display(), ms.len())?;
+    Ok(Exit::Ok)
+}
+
+/// The hash gate's digest: the normalised monitors, the server, the mapping.
+pub fn digest(declared: &[monitors::Monitor], url: &str) -> String {
+    homey_kit::state::digest(&[
+        &monitors::canonical(declared),
+        url.trim_end_matches('/').as_bytes(),
+        plan::MAPPING_VERSION.as_bytes(),
+    ])
+}
+
+/// `plan` (args `None`), `sync --dry-run` and `sync`.
+fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    let file = s.monitors.display().to_string();
+    let declared = monitors::load(&s.monitors)?;
+    let writing = args.is_some_and(|a| !a.dry_run);
+    let digest = digest(&declared, &s.url);
+    let mut gate = None;
+    let mut _lock = None;
+    if let Some(a) = args.filter(|_| writing) {
+        let state = StateDir::resolve(a.state_dir.as_deref())?;
+        _lock = Some(state.lock("kuma-sync", "kuma-sync sync")?);
+        let g = state.gate("kuma-sync");
+        if !a.force && g.unchanged(&digest) {
+            homey_kit::info!(
+                "{file}: unchanged since the last successful sync; nothing to do (--force to compare anyway)"
+            );
+            if s.json {
+                writeln!(out, "{}", json!({"skipped": true, "reason": "unchanged since the last successful sync"}))?;
+            }
+            return Ok(Exit::Ok);
+        }
+        gate = Some(g);
+    }
+    let username = s.username.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
+        homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("no username: pass --username or set KUMA_USERNAME"))
+    })?;
+    let password = Source::credential("kuma-password")
+        .env_file_var("KUMA_PASSWORD_FILE")
+        .file(s.password_file.clone())
+        .load()
+        .exit_code(Exit::Config)?;
+    let opts = session::Options {
+        url: &s.url,
+        username: &username,
+        password: &password,
+        setup: args.is_some_and(|a| a.setup && writing),
+        wait: Duration::from_secs(s.wait),
+        ack_timeout: Duration::from_secs(s.ack_timeout.max(1)),
+    };
+    let mut session = session::Session::open(&opts, clock)?;
+    let server = session.read_server()?;
+    homey_kit::debug!("Uptime Kuma {} ({} monitors)", server.version, server.monitors.len());
+    let plan = plan::plan(&file, &declared, &server, !s.no_prune).map_err(monitors::BadInput::into_anyhow)?;
+
+    if !writing {
+        session.close();
+        if s.json {
+            writeln!(out, "{}", serde_json::to_string(&json!({"dry_run": true, "plan": plan}))?)?;
+        } else {
+            for l in plan.lines() {
+                writeln!(out, "{l}")?;
+            }
+        }
+        return Ok(Exit::Ok);
+    }
+
+    let json_mode = s.json;
+    let result = sync::execute(&mut session, &plan, &declared, &server, |line| {
+        if !json_mode {
+            let _ = writeln!(out, "{line}");
+        }
+    });
+    let (outcome, lost) = match result {
+        Ok(o) => (o, None),
+        Err(i) => (i.outcome, Some(i.error)),
+    };
+    if lost.is_none() {
+        session.close();
+    }
+    let kept: Vec<&plan::Action> = plan.actions.iter().filter(|a| matches!(a, plan::Action::Keep { .. })).collect();
+    let success = lost.is_none() && outcome.failures.is_empty();
+    if success && let Some(g) = &gate {
+        g.store(&digest)?;
+    }
+    if json_mode {
+        let doc = json!({
+            "server_version": plan.server_version,
+            "changes": plan.actions,
+            "new_tags": plan.new_tags,
+            "unchanged": plan.unchanged,
+            "done": outcome.done,
+            "failures": outcome.failures,
+            "writes": outcome.writes,
+            "connection_lost": lost.as_ref().map(|e| e.to_string()),
+            "hash_stored": success,
+        });
+        writeln!(out, "{}", serde_json::to_string(&doc)?)?;
+    } else {
+        for k in &kept {
+            writeln!(out, "{}", k.line())?;
+        }
+        writeln!(out, "= {} unchanged", plan.unchanged)?;
+    }
+    homey_kit::debug!("{} writes", outcome.writes);
+    if let Some(e) = lost {
+        homey_kit::fail!(
+            Exit::TryAgain,
+            "the connection to Uptime Kuma was lost part-way ({} changes done, {} writes): {e}; the hash is not stored, the next run finishes the job",
+            outcome.done.len(),
+            outcome.writes
+        );
+    }
+    if !outcome.failures.is_empty() {
+        homey_kit::error!(
+            "{} of {} changes failed ({}); the hash is not stored, so the next run tries again",
+            outcome.failures.len(),
+            plan.actions.len() - kept.len() + plan.new_tags.len(),
+            outcome.failures.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        return Ok(Exit::Failed);
+    }
+    Ok(Exit::Ok)
 }

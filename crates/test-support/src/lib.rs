@@ -6,6 +6,7 @@
 //! - [`http::Stub`]: a loopback HTTP/1.1 listener answering as a closure says and recording requests.
 
 pub mod http;
+pub mod kuma;
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

@@ -1,0 +1,694 @@
+//! The monitors file: parsed, checked and normalised offline (no server needed).
+//!
+//! The normalised form has every default filled in, so two files that mean the same monitors (the
+//! seed's five-field entries, or the same entries with the defaults spelled out, in any order) give
+//! the same digest.
+
+use homey_kit::Exit;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+pub const MIN_INTERVAL: u64 = 20;
+pub const MAX_INTERVAL: u64 = 2_073_600;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Http,
+    Keyword,
+    JsonQuery,
+    Ping,
+    Port,
+    Dns,
+    Push,
+    Group,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 8] =
+        [Kind::Http, Kind::Keyword, Kind::JsonQuery, Kind::Ping, Kind::Port, Kind::Dns, Kind::Push, Kind::Group];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Http => "http",
+            Kind::Keyword => "keyword",
+            Kind::JsonQuery => "json-query",
+            Kind::Ping => "ping",
+            Kind::Port => "port",
+            Kind::Dns => "dns",
+            Kind::Push => "push",
+            Kind::Group => "group",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn has_url(self) -> bool {
+        matches!(self, Kind::Http | Kind::Keyword | Kind::JsonQuery)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Tag {
+    pub name: String,
+    pub value: String,
+}
+
+/// One declared monitor with every default applied.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Monitor {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    pub url: Option<String>,
+    pub hostname: Option<String>,
+    pub port: Option<u16>,
+    pub method: String,
+    pub accepted_status_codes: Vec<String>,
+    pub interval: u64,
+    pub retry_interval: u64,
+    pub resend_interval: u64,
+    pub maxretries: u64,
+    pub timeout: f64,
+    pub max_redirects: u64,
+    pub ignore_tls: bool,
+    pub upside_down: bool,
+    pub keyword: Option<String>,
+    pub invert_keyword: bool,
+    pub json_path: Option<String>,
+    pub expected_value: Option<String>,
+    pub dns_resolve_type: String,
+    pub dns_resolve_server: String,
+    pub push_token: Option<String>,
+    pub description: Option<String>,
+    pub active: bool,
+    pub parent: Option<String>,
+    /// `None`: the file does not manage this monitor's tags (only the ownership mark is kept).
+    pub tags: Option<Vec<Tag>>,
+    /// `None`: the file does not manage notifications (new monitors get the server's defaults).
+    pub notifications: Option<Vec<String>>,
+}
+
+/// Every key an entry may have.
+pub const KEYS: &[&str] = &[
+    "name",
+    "url",
+    "interval",
+    "keyword",
+    "maxretries",
+    "type",
+    "hostname",
+    "port",
+    "method",
+    "accepted_status_codes",
+    "timeout",
+    "retry_interval",
+    "resend_interval",
+    "max_redirects",
+    "ignore_tls",
+    "upside_down",
+    "invert_keyword",
+    "json_path",
+    "expected_value",
+    "dns_resolve_type",
+    "dns_resolve_server",
+    "push_token",
+    "description",
+    "active",
+    "parent",
+    "tags",
+    "notifications",
+];
+
+/// Keys that only make sense for some types; anywhere else they are a mistake worth reporting.
+fn applies(key: &str, kind: Kind) -> bool {
+    match key {
+        "url" | "method" | "accepted_status_codes" | "max_redirects" | "ignore_tls" => kind.has_url(),
+        "keyword" | "invert_keyword" => kind == Kind::Keyword,
+        "json_path" | "expected_value" => kind == Kind::JsonQuery,
+        "hostname" => matches!(kind, Kind::Ping | Kind::Port | Kind::Dns),
+        "port" => matches!(kind, Kind::Port | Kind::Dns),
+        "dns_resolve_type" | "dns_resolve_server" => kind == Kind::Dns,
+        "push_token" => kind == Kind::Push,
+        _ => true,
+    }
+}
+
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+const DNS_TYPES: &[&str] = &["A", "AAAA", "CAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT"];
+
+/// An input error: which file, which entry, which field, what is wrong. Exit 65.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadInput {
+    pub file: String,
+    /// `entry 3 ("Nextcloud")`, or empty for the file as a whole.
+    pub entry: String,
+    pub field: Option<String>,
+    pub problem: String,
+}
+
+impl fmt::Display for BadInput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if !self.entry.is_empty() {
+            write!(f, ": {}", self.entry)?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": field {field:?}")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+impl std::error::Error for BadInput {}
+
+impl BadInput {
+    pub fn into_anyhow(self) -> anyhow::Error {
+        homey_kit::exit::coded(Exit::BadInput, self)
+    }
+}
+
+/// Read and check a monitors file.
+pub fn load(path: &Path) -> anyhow::Result<Vec<Monitor>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| homey_kit::exit::coded(Exit::BadInput, anyhow::anyhow!("{}: {e}", path.display())))?;
+    parse(&path.display().to_string(), &text).map_err(BadInput::into_anyhow)
+}
+
+pub fn parse(file: &str, text: &str) -> Result<Vec<Monitor>, BadInput> {
+    let whole = |problem: String| BadInput { file: file.into(), entry: String::new(), field: None, problem };
+    let doc: Value = serde_json::from_str(text).map_err(|e| whole(format!("not valid JSON: {e}")))?;
+    let entries = match doc {
+        Value::Array(a) => a,
+        Value::Object(mut o) => {
+            if let Some(k) = o.keys().find(|k| *k != "monitors") {
+                return Err(whole(format!(
+                    "unknown top-level key {k:?} (expected an array, or {{\"monitors\": [...]}})"
+                )));
+            }
+            match o.remove("monitors") {
+                Some(Value::Array(a)) => a,
+                _ => return Err(whole("\"monitors\" must be an array of monitor objects".into())),
+            }
+        }
+        _ => return Err(whole("expected an array of monitors, or {\"monitors\": [...]}".into())),
+    };
+    let mut monitors = Vec::with_capacity(entries.len());
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let m = entry_to_monitor(file, i + 1, entry)?;
+        if let Some(first) = seen.insert(m.name.clone(), i + 1) {
+            return Err(BadInput {
+                file: file.into(),
+                entry: entry_label(i + 1, Some(&m.name)),
+                field: Some("name".into()),
+                problem: format!(
+                    "duplicate name: entry {first} has the same name (the name is the monitor's identity)"
+                ),
+            });
+        }
+        monitors.push(m);
+    }
+    check_parents(file, &monitors)?;
+    Ok(monitors)
+}
+
+fn entry_label(n: usize, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("entry {n} ({name:?})"),
+        None => format!("entry {n}"),
+    }
+}
+
+struct Entry<'a> {
+    file: &'a str,
+    label: String,
+    obj: &'a Map<String, Value>,
+}
+
+impl Entry<'_> {
+    fn err(&self, field: &str, problem: impl Into<String>) -> BadInput {
+        BadInput {
+            file: self.file.into(),
+            entry: self.label.clone(),
+            field: Some(field.into()),
+            problem: problem.into(),
+        }
+    }
+
+    fn string(&self, key: &str) -> Result<Option<String>, BadInput> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.trim().is_empty() => Err(self.err(key, "must not be empty")),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(v) => Err(self.err(key, format!("expected a string, got {}", kind_of(v)))),
+        }
+    }
+
+    fn uint(&self, key: &str, range: std::ops::RangeInclusive<u64>) -> Result<Option<u64>, BadInput> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(v) if range.contains(&v) => Ok(Some(v)),
+                _ => Err(self.err(key, format!("{n} is outside {}…{}", range.start(), range.end()))),
+            },
+            Some(v) => Err(self.err(key, format!("expected a whole number, got {}", kind_of(v)))),
+        }
+    }
+
+    fn boolean(&self, key: &str) -> Result<Option<bool>, BadInput> {
+        match self.obj.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.err(key, format!("expected true or false, got {}", kind_of(v)))),
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("{b}"),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string {s:?}"),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadInput> {
+    let Value::Object(obj) = entry else {
+        return Err(BadInput {
+            file: file.into(),
+            entry: entry_label(n, None),
+            field: None,
+            problem: format!("expected an object, got {}", kind_of(entry)),
+        });
+    };
+    let name = obj.get("name").and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+    let e = Entry { file, label: entry_label(n, name), obj };
+    let name = match e.string("name")? {
+        Some(n) => n,
+        None => return Err(e.err("name", "required (it is the monitor's identity)")),
+    };
+    if let Some(k) = obj.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        let hint =
+            KEYS.iter().find(|known| close(k, known)).map(|s| format!("; did you mean {s:?}?")).unwrap_or_default();
+        return Err(e.err(k, format!("unknown key{hint}")));
+    }
+    let keyword = e.string("keyword")?;
+    let kind = match e.string("type")? {
+        Some(t) => Kind::parse(&t).ok_or_else(|| {
+            let all: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            e.err("type", format!("unknown type {t:?} (one of {})", all.join(", ")))
+        })?,
+        None if keyword.is_some() => Kind::Keyword,
+        None => Kind::Http,
+    };
+    for key in obj.keys() {
+        if !obj[key].is_null() && !applies(key, kind) {
+            return Err(e.err(key, format!("does not apply to a {} monitor", kind.as_str())));
+        }
+    }
+    let interval = e.uint("interval", MIN_INTERVAL..=MAX_INTERVAL)?.unwrap_or(60);
+    let url = e.string("url")?;
+    if let Some(u) = &url
+        && !(u.starts_with("http://") || u.starts_with("https://"))
+    {
+        return Err(e.err("url", format!("{u:?} is not an http:// or https:// URL")));
+    }
+    let hostname = e.string("hostname")?;
+    let port = e.uint("port", 1..=65535)?.map(|p| p as u16);
+    let method = match e.string("method")? {
+        Some(m) if METHODS.contains(&m.to_ascii_uppercase().as_str()) => m.to_ascii_uppercase(),
+        Some(m) => return Err(e.err("method", format!("unknown HTTP method {m:?} (one of {})", METHODS.join(", ")))),
+        None => "GET".into(),
+    };
+    let accepted_status_codes = match obj.get("accepted_status_codes") {
+        None | Some(Value::Null) => vec!["200-299".to_owned()],
+        Some(Value::Array(a)) if !a.is_empty() => {
+            let mut codes = vec![];
+            for v in a {
+                match v.as_str().or(None) {
+                    Some(s) if status_range_ok(s) => codes.push(s.to_owned()),
+                    _ => match v.as_u64() {
+                        Some(c) if (100..=599).contains(&c) => codes.push(c.to_string()),
+                        _ => {
+                            return Err(e.err(
+                                "accepted_status_codes",
+                                format!("{v} is not a status code or a range such as \"200-299\""),
+                            ));
+                        }
+                    },
+                }
+            }
+            codes
+        }
+        Some(v) => {
+            return Err(e.err(
+                "accepted_status_codes",
+                format!("expected a non-empty array such as [\"200-299\"], got {}", kind_of(v)),
+            ));
+        }
+    };
+    let timeout = match obj.get("timeout") {
+        None | Some(Value::Null) => (interval as f64 * 0.8).min(48.0),
+        Some(Value::Number(t)) => match t.as_f64() {
+            Some(t) if t > 0.0 && t <= interval as f64 => t,
+            _ => return Err(e.err("timeout", format!("{t} must be more than 0 and at most the interval ({interval})"))),
+        },
+        Some(v) => return Err(e.err("timeout", format!("expected a number of seconds, got {}", kind_of(v)))),
+    };
+    let retry_interval = e.uint("retry_interval", MIN_INTERVAL..=MAX_INTERVAL)?.unwrap_or(interval);
+    let resend_interval = e.uint("resend_interval", 0..=u32::MAX as u64)?.unwrap_or(0);
+    let maxretries = e.uint("maxretries", 0..=1000)?.unwrap_or(0);
+    let max_redirects = e.uint("max_redirects", 0..=1000)?.unwrap_or(10);
+    let dns_resolve_type = match e.string("dns_resolve_type")? {
+        Some(t) if DNS_TYPES.contains(&t.as_str()) => t,
+        Some(t) => {
+            return Err(
+                e.err("dns_resolve_type", format!("unknown record type {t:?} (one of {})", DNS_TYPES.join(", ")))
+            );
+        }
+        None => "A".into(),
+    };
+    let dns_resolve_server = e.string("dns_resolve_server")?.unwrap_or_else(|| "1.1.1.1".into());
+    let push_token = e.string("push_token")?;
+    if let Some(t) = &push_token
+        && (t.len() > 32 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    {
+        return Err(e.err("push_token", "must be at most 32 letters, digits, '-' or '_'"));
+    }
+    let json_path = e.string("json_path")?;
+    let expected_value = e.string("expected_value")?;
+    let required: &[(&str, bool)] = match kind {
+        Kind::Http => &[("url", url.is_some())],
+        Kind::Keyword => &[("url", url.is_some()), ("keyword", keyword.is_some())],
+        Kind::JsonQuery => {
+            &[("url", url.is_some()), ("json_path", json_path.is_some()), ("expected_value", expected_value.is_some())]
+        }
+        Kind::Ping => &[("hostname", hostname.is_some())],
+        Kind::Port => &[("hostname", hostname.is_some()), ("port", port.is_some())],
+        Kind::Dns => &[("hostname", hostname.is_some())],
+        Kind::Push => &[("push_token", push_token.is_some())],
+        Kind::Group => &[],
+    };
+    if let Some((field, _)) = required.iter().find(|(_, present)| !present) {
+        return Err(e.err(field, format!("required for a {} monitor", kind.as_str())));
+    }
+    let tags = match obj.get("tags") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => {
+            let mut tags = vec![];
+            for t in a {
+                let tag = match t {
+                    Value::String(n) if !n.trim().is_empty() => Tag { name: n.clone(), value: String::new() },
+                    Value::Object(o) => {
+                        if let Some(k) = o.keys().find(|k| *k != "name" && *k != "value") {
+                            return Err(e.err("tags", format!("unknown key {k:?} in a tag (a tag has name and value)")));
+                        }
+                        let name = o.get("name").and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+                        let value = match o.get("value") {
+                            None | Some(Value::Null) => Some(String::new()),
+                            Some(Value::String(s)) => Some(s.clone()),
+                            Some(Value::Number(n)) => Some(n.to_string()),
+                            _ => None,
+                        };
+                        match (name, value) {
+                            (Some(n), Some(v)) => Tag { name: n.into(), value: v },
+                            _ => {
+                                return Err(
+                                    e.err("tags", format!("{t} needs a non-empty \"name\" and a string \"value\""))
+                                );
+                            }
+                        }
+                    }
+                    _ => {
+                        return Err(e.err(
+                            "tags",
+                            format!("expected \"name\" or {{\"name\":…,\"value\":…}}, got {}", kind_of(t)),
+                        ));
+                    }
+                };
+                if tag.name == crate::plan::OWNER_TAG {
+                    return Err(e.err("tags", format!("{:?} is kuma-sync's own ownership tag", tag.name)));
+                }
+                tags.push(tag);
+            }
+            tags.sort();
+            tags.dedup();
+            Some(tags)
+        }
+        Some(v) => return Err(e.err("tags", format!("expected an array, got {}", kind_of(v)))),
+    };
+    let notifications = match obj.get("notifications") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(a)) => {
+            let mut names = BTreeSet::new();
+            for n in a {
+                match n.as_str().filter(|s| !s.trim().is_empty()) {
+                    Some(s) => names.insert(s.to_owned()),
+                    None => {
+                        return Err(e.err("notifications", format!("expected notification names, got {}", kind_of(n))));
+                    }
+                };
+            }
+            Some(names.into_iter().collect())
+        }
+        Some(v) => return Err(e.err("notifications", format!("expected an array of names, got {}", kind_of(v)))),
+    };
+    Ok(Monitor {
+        name,
+        kind,
+        url,
+        hostname,
+        port: port.or((kind == Kind::Dns).then_some(53)),
+        method,
+        accepted_status_codes,
+        interval,
+        retry_interval,
+        resend_interval,
+        maxretries,
+        timeout,
+        max_redirects,
+        ignore_tls: e.boolean("ignore_tls")?.unwrap_or(false),
+        upside_down: e.boolean("upside_down")?.unwrap_or(false),
+        keyword,
+        invert_keyword: e.boolean("invert_keyword")?.unwrap_or(false),
+        json_path,
+        expected_value,
+        dns_resolve_type,
+        dns_resolve_server,
+        push_token,
+        description: e.string("description")?,
+        active: e.boolean("active")?.unwrap_or(true),
+        parent: e.string("parent")?,
+        tags,
+        notifications,
+    })
+}
+
+fn status_range_ok(s: &str) -> bool {
+    let code = |c: &str| c.parse::<u16>().is_ok_and(|c| (100..=599).contains(&c));
+    match s.split_once('-') {
+        Some((a, b)) => code(a) && code(b) && a.parse::<u16>().ok() <= b.parse::<u16>().ok(),
+        None => code(s),
+    }
+}
+
+/// A likely typo: same letters but one, or snake_case written in camelCase.
+fn close(typed: &str, known: &str) -> bool {
+    let norm = |s: &str| s.to_ascii_lowercase().replace(['_', '-'], "");
+    if norm(typed) == norm(known) {
+        return true;
+    }
+    let (a, b): (Vec<char>, Vec<char>) = (typed.chars().collect(), known.chars().collect());
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut cur = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+        }
+        prev = cur;
+    }
+    prev[b.len()] <= 1
+}
+
+/// Parents must be group monitors in the same file, without cycles.
+fn check_parents(file: &str, monitors: &[Monitor]) -> Result<(), BadInput> {
+    let by_name: BTreeMap<&str, (usize, &Monitor)> =
+        monitors.iter().enumerate().map(|(i, m)| (m.name.as_str(), (i, m))).collect();
+    for (i, m) in monitors.iter().enumerate() {
+        let Some(parent) = &m.parent else { continue };
+        let err = |problem: String| BadInput {
+            file: file.into(),
+            entry: entry_label(i + 1, Some(&m.name)),
+            field: Some("parent".into()),
+            problem,
+        };
+        match by_name.get(parent.as_str()) {
+            None => return Err(err(format!("{parent:?} is not a monitor in this file"))),
+            Some((_, p)) if p.kind != Kind::Group => {
+                return Err(err(format!("{parent:?} is a {} monitor, not a group", p.kind.as_str())));
+            }
+            _ => {}
+        }
+        let mut cur = Some(parent.as_str());
+        let mut steps = 0;
+        while let Some(c) = cur {
+            if c == m.name || steps > monitors.len() {
+                return Err(err(format!("{parent:?} leads back to this monitor (a cycle of groups)")));
+            }
+            cur = by_name.get(c).and_then(|(_, p)| p.parent.as_deref());
+            steps += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Groups before their children (stable otherwise): the order monitors are created in.
+pub fn parents_first(monitors: &[Monitor]) -> Vec<&Monitor> {
+    let by_name: BTreeMap<&str, &Monitor> = monitors.iter().map(|m| (m.name.as_str(), m)).collect();
+    let depth = |m: &Monitor| {
+        let mut d = 0;
+        let mut cur = m.parent.as_deref();
+        while let Some(p) = cur {
+            d += 1;
+            cur = by_name.get(p).and_then(|p| p.parent.as_deref());
+            if d > monitors.len() {
+                break;
+            }
+        }
+        d
+    };
+    let mut out: Vec<&Monitor> = monitors.iter().collect();
+    out.sort_by_key(|m| depth(m));
+    out
+}
+
+/// The normalised set as bytes for the hash gate: sorted by name, defaults filled in.
+pub fn canonical(monitors: &[Monitor]) -> Vec<u8> {
+    let mut sorted: Vec<&Monitor> = monitors.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    serde_json::to_vec(&sorted).expect("monitors serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        parse("monitors.json", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn seed_format_keeps_working_with_ui_defaults() {
+        let ms = parse(
+            "m.json",
+            r#"[{"name":"Nextcloud","url":"https://cloud.example.com","interval":30},
+                {"name":"Grafana","url":"https://grafana.example.com","keyword":"Grafana","maxretries":3}]"#,
+        )
+        .unwrap();
+        assert_eq!(ms[0].kind, Kind::Http);
+        assert_eq!((ms[0].interval, ms[0].retry_interval, ms[0].maxretries), (30, 30, 0));
+        assert_eq!(ms[0].timeout, 24.0);
+        assert_eq!(ms[1].kind, Kind::Keyword);
+        assert_eq!((ms[1].interval, ms[1].timeout, ms[1].maxretries), (60, 48.0, 3));
+        assert_eq!(ms[1].accepted_status_codes, ["200-299"]);
+        assert!(ms[1].active && ms[1].tags.is_none() && ms[1].notifications.is_none());
+    }
+
+    #[test]
+    fn object_form_and_explicit_defaults_give_the_same_digest() {
+        let a = parse("a", r#"[{"name":"A","url":"https://a.example.com"}]"#).unwrap();
+        let b = parse(
+            "b",
+            r#"{"monitors":[{"name":"A","type":"http","url":"https://a.example.com","interval":60,"maxretries":0,"method":"get"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(canonical(&a), canonical(&b));
+    }
+
+    #[test]
+    fn each_bad_input_names_the_entry_and_the_field() {
+        let cases = [
+            (
+                r#"[{"name":"A","url":"https://a","intervall":30}]"#,
+                r#"entry 1 ("A"): field "intervall": unknown key; did you mean "interval"?"#,
+            ),
+            (
+                r#"[{"name":"A","url":"https://a","interval":"30"}]"#,
+                r#"field "interval": expected a whole number, got the string "30""#,
+            ),
+            (r#"[{"name":"A","url":"https://a","interval":10}]"#, r#"field "interval": 10 is outside 20…2073600"#),
+            (r#"[{"name":"A","url":"https://a","interval":2073601}]"#, "2073601 is outside 20…2073600"),
+            (
+                r#"[{"name":"A","url":"https://a"},{"name":"A","url":"https://b"}]"#,
+                r#"entry 2 ("A"): field "name": duplicate name: entry 1"#,
+            ),
+            (r#"[{"url":"https://a"}]"#, r#"entry 1: field "name": required"#),
+            (r#"[{"name":"P","type":"ping"}]"#, r#"entry 1 ("P"): field "hostname": required for a ping monitor"#),
+            (
+                r#"[{"name":"J","type":"json-query","url":"https://a","json_path":"$.x"}]"#,
+                r#"field "expected_value": required for a json-query monitor"#,
+            ),
+            (r#"[{"name":"T","type":"port","hostname":"h"}]"#, r#"field "port": required for a port monitor"#),
+            (r#"[{"name":"U","type":"push"}]"#, r#"field "push_token": required"#),
+            (r#"[{"name":"X","type":"tcp"}]"#, r#"field "type": unknown type "tcp""#),
+            (
+                r#"[{"name":"C","url":"https://a","parent":"G"}]"#,
+                r#"field "parent": "G" is not a monitor in this file"#,
+            ),
+            (
+                r#"[{"name":"G","url":"https://g"},{"name":"C","url":"https://a","parent":"G"}]"#,
+                r#"entry 2 ("C"): field "parent": "G" is a http monitor, not a group"#,
+            ),
+            (r#"[{"name":"A","url":"https://a","tags":"x"}]"#, r#"field "tags": expected an array"#),
+            (r#"[{"name":"A","url":"https://a","tags":[{"value":"x"}]}]"#, r#"field "tags""#),
+            (
+                r#"[{"name":"A","url":"https://a","notifications":[1]}]"#,
+                r#"field "notifications": expected notification names"#,
+            ),
+            (r#"[{"name":"A","url":"https://a","active":"no"}]"#, r#"field "active": expected true or false"#),
+            (
+                r#"[{"name":"P","type":"ping","hostname":"h","keyword":"k"}]"#,
+                r#"field "keyword": does not apply to a ping monitor"#,
+            ),
+            (r#"[{"name":"A","url":"ftp://a"}]"#, r#"field "url""#),
+            (r#"[{"name":"A","url":"https://a","accepted_status_codes":["2xx"]}]"#, r#"field "accepted_status_codes""#),
+            (r#"{"monitor":[]}"#, "unknown top-level key \"monitor\""),
+            ("[", "not valid JSON"),
+        ];
+        for (input, want) in cases {
+            let got = err(input);
+            assert!(got.starts_with("monitors.json: ") && got.contains(want), "{input}\n  got:  {got}\n  want: {want}");
+        }
+    }
+
+    #[test]
+    fn cycles_of_groups_are_refused() {
+        let got = err(r#"[{"name":"G","type":"group","parent":"H"},{"name":"H","type":"group","parent":"G"}]"#);
+        assert!(got.contains("cycle"), "{got}");
+    }
+
+    #[test]
+    fn groups_come_before_their_children() {
+        let ms = parse(
+            "m",
+            r#"[{"name":"C","url":"https://c","parent":"Inner"},{"name":"Inner","type":"group","parent":"Outer"},
+                {"name":"Outer","type":"group"},{"name":"Z","url":"https://z"}]"#,
+        )
+        .unwrap();
+        let order: Vec<&str> = parents_first(&ms).iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(order, ["Outer", "Z", "Inner", "C"]);
+    }
+}

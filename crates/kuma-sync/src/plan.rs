@@ -1,0 +1,660 @@
+//! The pure core: what the server has, what the file declares, and the changes between them.
+//!
+//! No I/O here. [`Server`] is read from the server's lists by the session layer; [`plan`] compares it
+//! with the declared monitors field by field and returns the changes as data; [`payload`] renders the
+//! JSON a monitor is written with, per server generation.
+
+use crate::monitors::{BadInput, Kind, Monitor, Tag, parents_first};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The tag that marks a monitor as kuma-sync's: ownership lives on the server, not in local state.
+pub const OWNER_TAG: &str = "managed-by";
+pub const OWNER_VALUE: &str = "kuma-sync";
+pub const OWNER_COLOR: &str = "#2563EB";
+pub const NEW_TAG_COLOR: &str = "#6B7280";
+/// Part of the hash gate's digest: bump it when the mapping from file to payload changes, so every
+/// server is compared again after an upgrade of the tool.
+pub const MAPPING_VERSION: &str = "kuma-sync mapping 1";
+
+/// Keys `getMonitor`/`monitorList` return that are not database columns: sending them back fails.
+pub const READ_ONLY_KEYS: &[&str] =
+    &["path", "pathName", "childrenIDs", "forceInactive", "maintenance", "screenshot", "includeSensitiveData", "tags"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Generation {
+    #[serde(rename = "1.x")]
+    V1,
+    #[serde(rename = "2.x")]
+    V2,
+}
+
+impl Generation {
+    /// From the `version` the server reports after login ("1.23.16", "2.0.1", "2.0.0-beta.2").
+    pub fn from_version(version: &str) -> Option<Generation> {
+        let major: u32 = version.trim_start_matches('v').split('.').next()?.parse().ok()?;
+        match major {
+            0 | 1 => Some(Generation::V1),
+            _ => Some(Generation::V2),
+        }
+    }
+
+    pub fn max_push_token(self) -> usize {
+        match self {
+            Generation::V1 => 20,
+            Generation::V2 => 32,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MonitorTag {
+    pub tag_id: i64,
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerMonitor {
+    pub id: i64,
+    pub name: String,
+    pub active: bool,
+    pub parent: Option<i64>,
+    pub notifications: BTreeSet<i64>,
+    pub tags: Vec<MonitorTag>,
+    pub raw: Map<String, Value>,
+}
+
+impl ServerMonitor {
+    pub fn owned(&self) -> bool {
+        self.tags.iter().any(|t| t.name == OWNER_TAG && t.value == OWNER_VALUE)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub id: i64,
+    pub name: String,
+    pub is_default: bool,
+}
+
+/// What the server has, as read after login.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub version: String,
+    pub generation: Generation,
+    pub monitors: Vec<ServerMonitor>,
+    pub notifications: Vec<Notification>,
+    /// Tag names → ids (the lowest id when the server holds duplicates).
+    pub tags: BTreeMap<String, i64>,
+}
+
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        _ => false,
+    }
+}
+
+fn as_id(v: &Value) -> Option<i64> {
+    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+impl Server {
+    /// Read the server's `monitorList` (an object keyed by id), `notificationList` and `getTags` answers.
+    pub fn from_lists(version: &str, monitors: &Value, notifications: &Value, tags: &Value) -> anyhow::Result<Server> {
+        let generation = Generation::from_version(version)
+            .ok_or_else(|| anyhow::anyhow!("the server reported a version kuma-sync cannot read: {version:?}"))?;
+        let Value::Object(list) = monitors else { anyhow::bail!("monitorList is not an object keyed by id") };
+        let mut out = vec![];
+        for (key, m) in list {
+            let Value::Object(raw) = m else { anyhow::bail!("monitorList entry {key} is not an object") };
+            let id = raw.get("id").and_then(as_id).or_else(|| key.parse().ok());
+            let Some(id) = id else { anyhow::bail!("monitorList entry {key} has no id") };
+            let tags = raw
+                .get("tags")
+                .and_then(Value::as_array)
+                .map(|ts| {
+                    ts.iter()
+                        .filter_map(|t| {
+                            Some(MonitorTag {
+                                tag_id: t.get("tag_id").and_then(as_id)?,
+                                name: t.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+                                value: match t.get("value") {
+                                    Some(Value::String(s)) => s.clone(),
+                                    Some(Value::Null) | None => String::new(),
+                                    Some(v) => v.to_string(),
+                                },
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let notifications = match raw.get("notificationIDList") {
+                Some(Value::Object(o)) => {
+                    o.iter().filter(|(_, v)| truthy(v)).filter_map(|(k, _)| k.parse().ok()).collect()
+                }
+                _ => BTreeSet::new(),
+            };
+            out.push(ServerMonitor {
+                id,
+                name: raw.get("name").and_then(Value::as_str).unwrap_or("").to_owned(),
+                active: raw.get("active").is_none_or(truthy),
+                parent: raw.get("parent").and_then(as_id),
+                notifications,
+                tags,
+                raw: raw.clone(),
+            });
+        }
+        out.sort_by_key(|m| m.id);
+        let notifications = notifications
+            .as_array()
+            .map(|ns| {
+                ns.iter()
+                    .filter_map(|n| {
+                        Some(Notification {
+                            id: n.get("id").and_then(as_id)?,
+                            name: n.get("name").and_then(Value::as_str)?.to_owned(),
+                            is_default: n.get("isDefault").is_some_and(truthy),
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut tag_ids = BTreeMap::new();
+        for t in tags.as_array().into_iter().flatten() {
+            if let (Some(id), Some(name)) = (t.get("id").and_then(as_id), t.get("name").and_then(Value::as_str)) {
+                let e = tag_ids.entry(name.to_owned()).or_insert(id);
+                *e = (*e).min(id);
+            }
+        }
+        Ok(Server { version: version.to_owned(), generation, monitors: out, notifications, tags: tag_ids })
+    }
+
+    fn notification_id(&self, name: &str) -> Option<i64> {
+        self.notifications.iter().filter(|n| n.name == name).map(|n| n.id).min()
+    }
+
+    fn notification_name(&self, id: i64) -> String {
+        self.notifications.iter().find(|n| n.id == id).map(|n| n.name.clone()).unwrap_or_else(|| format!("#{id}"))
+    }
+
+    fn monitor_name(&self, id: i64) -> String {
+        self.monitors.iter().find(|m| m.id == id).map(|m| m.name.clone()).unwrap_or_else(|| format!("#{id}"))
+    }
+}
+
+/// One field that differs, in the file's words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub field: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Create {
+        name: String,
+    },
+    Update {
+        name: String,
+        id: i64,
+        /// It was not marked as ours: it is marked now.
+        adopt: bool,
+        changes: Vec<Change>,
+        /// Some column differs: get → merge → editMonitor.
+        edit: bool,
+        tags_add: Vec<Tag>,
+        tags_remove: Vec<MonitorTagRef>,
+        set_active: Option<bool>,
+    },
+    Delete {
+        name: String,
+        id: i64,
+        /// Another monitor of ours with the same name is kept.
+        duplicate: bool,
+    },
+    /// Ours, no longer declared, kept because of `--no-prune`.
+    Keep {
+        name: String,
+        id: i64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MonitorTagRef {
+    pub tag_id: i64,
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub server_version: String,
+    pub generation: Generation,
+    /// Tags to create before anything uses them.
+    pub new_tags: Vec<String>,
+    pub actions: Vec<Action>,
+    pub unchanged: usize,
+    /// The server id of each declared monitor that exists already.
+    #[serde(skip)]
+    pub ids: BTreeMap<String, i64>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.new_tags.is_empty() && self.actions.iter().all(|a| matches!(a, Action::Keep { .. }))
+    }
+
+    /// One line per change, as the operator reads it.
+    pub fn lines(&self) -> Vec<String> {
+        let mut out: Vec<String> = self.actions.iter().map(Action::line).collect();
+        out.push(format!("= {} unchanged", self.unchanged));
+        out
+    }
+}
+
+impl Action {
+    pub fn name(&self) -> &str {
+        match self {
+            Action::Create { name }
+            | Action::Update { name, .. }
+            | Action::Delete { name, .. }
+            | Action::Keep { name, .. } => name,
+        }
+    }
+
+    pub fn line(&self) -> String {
+        match self {
+            Action::Create { name } => format!("+ create {name}"),
+            Action::Update { name, adopt, changes, .. } => {
+                let verb = if *adopt { "adopt" } else { "update" };
+                let detail: Vec<String> =
+                    changes.iter().map(|c| format!("{} {} → {}", c.field, c.from, c.to)).collect();
+                match (detail.is_empty(), *adopt) {
+                    (true, true) => format!(
+                        "~ adopt {name} (unmarked monitor with a declared name; now marked {OWNER_TAG}: {OWNER_VALUE})"
+                    ),
+                    (true, false) => format!("~ {verb} {name}"),
+                    _ => format!("~ {verb} {name}: {}", detail.join(", ")),
+                }
+            }
+            Action::Delete { name, duplicate: false, .. } => format!("- delete {name}"),
+            Action::Delete { name, duplicate: true, id } => format!("- delete {name} (duplicate #{id})"),
+            Action::Keep { name, id } => {
+                format!("! keep {name} (#{id}): no longer declared; kept because of --no-prune")
+            }
+        }
+    }
+}
+
+/// A number as the web UI would send it: whole numbers without a fraction.
+fn num(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 1e15 { json!(f as i64) } else { json!(f) }
+}
+
+/// A payload field: the server's key, the file's name for it, the value.
+pub struct Field {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub value: Value,
+}
+
+/// Every column kuma-sync manages for `m`, with an explicit value wherever the database default
+/// differs from what the web UI would send. `parent` is the group's id when known.
+pub fn fields(m: &Monitor, generation: Generation, parent: Option<i64>) -> Vec<Field> {
+    let f = |key, label, value| Field { key, label, value };
+    let opt = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
+    let mut out = vec![
+        f("type", "type", json!(m.kind.as_str())),
+        f("description", "description", opt(&m.description)),
+        f("interval", "interval", json!(m.interval)),
+        f("retryInterval", "retry_interval", json!(m.retry_interval)),
+        f("resendInterval", "resend_interval", json!(m.resend_interval)),
+        f("maxretries", "maxretries", json!(m.maxretries)),
+        f("timeout", "timeout", num(m.timeout)),
+        f("upsideDown", "upside_down", json!(m.upside_down)),
+        f("parent", "parent", parent.map(Value::from).unwrap_or(Value::Null)),
+        f("accepted_statuscodes", "accepted_status_codes", json!(m.accepted_status_codes)),
+        f("method", "method", json!(m.method)),
+        f("maxredirects", "max_redirects", json!(m.max_redirects)),
+        f("ignoreTls", "ignore_tls", json!(m.ignore_tls)),
+        f("expiryNotification", "expiry_notification", json!(false)),
+        f("httpBodyEncoding", "http_body_encoding", json!("json")),
+        f("dns_resolve_type", "dns_resolve_type", json!(m.dns_resolve_type)),
+        f("dns_resolve_server", "dns_resolve_server", json!(m.dns_resolve_server)),
+    ];
+    if m.kind.has_url() {
+        out.push(f("url", "url", opt(&m.url)));
+    }
+    if matches!(m.kind, Kind::Ping | Kind::Port | Kind::Dns) {
+        out.push(f("hostname", "hostname", opt(&m.hostname)));
+    }
+    if matches!(m.kind, Kind::Port | Kind::Dns) {
+        out.push(f("port", "port", m.port.map(Value::from).unwrap_or(Value::Null)));
+    }
+    if m.kind == Kind::Keyword {
+        out.push(f("keyword", "keyword", opt(&m.keyword)));
+        out.push(f("invertKeyword", "invert_keyword", json!(m.invert_keyword)));
+    }
+    if m.kind == Kind::JsonQuery {
+        out.push(f("jsonPath", "json_path", opt(&m.json_path)));
+        out.push(f("expectedValue", "expected_value", opt(&m.expected_value)));
+        if generation == Generation::V2 {
+            out.push(f("jsonPathOperator", "json_path_operator", json!("==")));
+        }
+    }
+    if m.kind == Kind::Push {
+        out.push(f("pushToken", "push_token", opt(&m.push_token)));
+    }
+    match generation {
+        Generation::V1 => out.push(f("packetSize", "packet_size", json!(56))),
+        Generation::V2 => out.push(f("conditions", "conditions", json!([]))),
+    }
+    out
+}
+
+/// The JSON `add` is sent: the managed fields, the name, the notifications. Never an `id`.
+pub fn payload(
+    m: &Monitor,
+    generation: Generation,
+    parent: Option<i64>,
+    notifications: &BTreeSet<i64>,
+) -> Map<String, Value> {
+    let mut p = Map::new();
+    p.insert("name".into(), json!(m.name));
+    for f in fields(m, generation, parent) {
+        p.insert(f.key.into(), f.value);
+    }
+    p.insert("notificationIDList".into(), notification_list(notifications));
+    p
+}
+
+pub fn notification_list(ids: &BTreeSet<i64>) -> Value {
+    Value::Object(ids.iter().map(|id| (id.to_string(), Value::Bool(true))).collect())
+}
+
+/// `getMonitor`'s answer with our fields laid over it, minus what the server would refuse.
+pub fn merge_for_edit(
+    current: &Map<String, Value>,
+    m: &Monitor,
+    generation: Generation,
+    parent: Option<i64>,
+    notifications: Option<&BTreeSet<i64>>,
+) -> Map<String, Value> {
+    let mut p = current.clone();
+    for k in READ_ONLY_KEYS {
+        p.remove(*k);
+    }
+    if generation == Generation::V1 {
+        // 1.23 has no such columns; a value that came from somewhere else must not be echoed back.
+        p.remove("conditions");
+        p.remove("jsonPathOperator");
+    }
+    p.insert("name".into(), json!(m.name));
+    for f in fields(m, generation, parent) {
+        p.insert(f.key.into(), f.value);
+    }
+    if let Some(ids) = notifications {
+        p.insert("notificationIDList".into(), notification_list(ids));
+    }
+    p
+}
+
+/// Equal as the server means it: 1 is true, "30" is 30, null is "".
+pub fn same(want: &Value, have: Option<&Value>) -> bool {
+    let have = have.unwrap_or(&Value::Null);
+    match (want, have) {
+        (Value::Null, Value::String(s)) | (Value::String(s), Value::Null) => s.is_empty(),
+        (Value::Bool(b), Value::Number(n)) | (Value::Number(n), Value::Bool(b)) => {
+            n.as_f64() == Some(if *b { 1.0 } else { 0.0 })
+        }
+        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Value::Number(a), Value::String(s)) | (Value::String(s), Value::Number(a)) => {
+            s.trim().parse::<f64>().ok() == a.as_f64()
+        }
+        (Value::Array(_), Value::String(s)) => serde_json::from_str::<Value>(s).is_ok_and(|h| same(want, Some(&h))),
+        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same(x, Some(y))),
+        _ => want == have,
+    }
+}
+
+fn show(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "none".into(),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn show_names<'a>(names: impl IntoIterator<Item = &'a String>) -> String {
+    let names: Vec<&String> = names.into_iter().collect();
+    if names.is_empty() {
+        "[]".into()
+    } else {
+        format!("[{}]", names.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", "))
+    }
+}
+
+fn show_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let parts: Vec<String> =
+        tags.into_iter().map(|(n, v)| if v.is_empty() { n.to_owned() } else { format!("{n}={v}") }).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Which server monitor stands for each declared name, and which of ours are left over.
+struct Matching<'a> {
+    matched: BTreeMap<&'a str, &'a ServerMonitor>,
+    leftover: Vec<(&'a ServerMonitor, bool)>,
+}
+
+fn match_monitors<'a>(declared: &'a [Monitor], server: &'a Server) -> Matching<'a> {
+    let names: BTreeSet<&str> = declared.iter().map(|m| m.name.as_str()).collect();
+    let mut matched: BTreeMap<&str, &ServerMonitor> = BTreeMap::new();
+    let mut leftover = vec![];
+    // Ours first (lowest id), then an unmarked one to adopt; other monitors of ours with the same name
+    // are duplicates to remove, other unmarked ones are not ours to touch.
+    for owned_pass in [true, false] {
+        for sm in server.monitors.iter().filter(|m| m.owned() == owned_pass) {
+            let declared_name = names.get(sm.name.as_str()).copied();
+            match declared_name {
+                Some(n) if !matched.contains_key(n) => {
+                    matched.insert(n, sm);
+                }
+                Some(_) if owned_pass => leftover.push((sm, true)),
+                None if owned_pass => leftover.push((sm, false)),
+                _ => {}
+            }
+        }
+    }
+    Matching { matched, leftover }
+}
+
+/// Compare the declared monitors with the server and return what to change. Errors are input
+/// errors that only the server can reveal (an unknown notification name, a push token too long for
+/// this server): they are found before anything is written.
+pub fn plan(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> Result<Plan, BadInput> {
+    let generation = server.generation;
+    let label = |m: &Monitor| {
+        let n = declared.iter().position(|d| d.name == m.name).unwrap_or(0) + 1;
+        format!("entry {n} ({:?})", m.name)
+    };
+    for m in declared {
+        for n in m.notifications.iter().flatten() {
+            if server.notification_id(n).is_none() {
+                let known: Vec<&str> = server.notifications.iter().map(|n| n.name.as_str()).collect();
+                return Err(BadInput {
+                    file: file.into(),
+                    entry: label(m),
+                    field: Some("notifications".into()),
+                    problem: format!(
+                        "the server has no notification named {n:?} (it has: {})",
+                        if known.is_empty() { "none".into() } else { known.join(", ") }
+                    ),
+                });
+            }
+        }
+        if let Some(t) = &m.push_token
+            && t.len() > generation.max_push_token()
+        {
+            return Err(BadInput {
+                file: file.into(),
+                entry: label(m),
+                field: Some("push_token".into()),
+                problem: format!(
+                    "{} characters; Uptime Kuma {} takes at most {}",
+                    t.len(),
+                    server.version,
+                    generation.max_push_token()
+                ),
+            });
+        }
+    }
+
+    let matching = match_monitors(declared, server);
+    let mut new_tags: BTreeSet<String> = BTreeSet::new();
+    if !server.tags.contains_key(OWNER_TAG) {
+        new_tags.insert(OWNER_TAG.into());
+    }
+    for m in declared {
+        for t in m.tags.iter().flatten() {
+            if !server.tags.contains_key(&t.name) {
+                new_tags.insert(t.name.clone());
+            }
+        }
+    }
+
+    let mut actions = vec![];
+    let mut unchanged = 0;
+    for m in parents_first(declared) {
+        let Some(sm) = matching.matched.get(m.name.as_str()) else {
+            actions.push(Action::Create { name: m.name.clone() });
+            continue;
+        };
+        let parent_id = m.parent.as_deref().and_then(|p| matching.matched.get(p)).map(|p| p.id);
+        let mut changes = vec![];
+        let mut edit = false;
+        for f in fields(m, generation, parent_id) {
+            if f.key == "parent" {
+                let have = sm.parent;
+                let differs = match (&m.parent, parent_id) {
+                    (None, _) => have.is_some(),
+                    (Some(_), Some(want)) => have != Some(want),
+                    // The group is created in this run: the child moves to it.
+                    (Some(_), None) => true,
+                };
+                if differs {
+                    edit = true;
+                    changes.push(Change {
+                        field: "parent".into(),
+                        from: have.map(|id| server.monitor_name(id)).unwrap_or_else(|| "none".into()),
+                        to: m.parent.clone().unwrap_or_else(|| "none".into()),
+                    });
+                }
+                continue;
+            }
+            if !same(&f.value, sm.raw.get(f.key)) {
+                edit = true;
+                changes.push(Change { field: f.label.into(), from: show(sm.raw.get(f.key)), to: show(Some(&f.value)) });
+            }
+        }
+        if let Some(names) = &m.notifications {
+            let want: BTreeSet<i64> = names.iter().filter_map(|n| server.notification_id(n)).collect();
+            if want != sm.notifications {
+                edit = true;
+                let have: Vec<String> = sm.notifications.iter().map(|id| server.notification_name(*id)).collect();
+                changes.push(Change { field: "notifications".into(), from: show_names(&have), to: show_names(names) });
+            }
+        }
+        let mut want_tags: Vec<Tag> = m.tags.clone().unwrap_or_default();
+        want_tags.push(Tag { name: OWNER_TAG.into(), value: OWNER_VALUE.into() });
+        let has = |t: &Tag| sm.tags.iter().any(|h| h.name == t.name && h.value == t.value);
+        let tags_add: Vec<Tag> = want_tags.iter().filter(|t| !has(t)).cloned().collect();
+        let tags_remove: Vec<MonitorTagRef> = match &m.tags {
+            None => vec![],
+            Some(_) => sm
+                .tags
+                .iter()
+                .filter(|h| !want_tags.iter().any(|t| t.name == h.name && t.value == h.value))
+                .map(|h| MonitorTagRef { tag_id: h.tag_id, name: h.name.clone(), value: h.value.clone() })
+                .collect(),
+        };
+        if m.tags.is_some() && (tags_remove.len() + tags_add.iter().filter(|t| t.name != OWNER_TAG).count()) > 0 {
+            let shown = |ts: Vec<(&str, &str)>| show_tags(ts);
+            changes.push(Change {
+                field: "tags".into(),
+                from: shown(
+                    sm.tags
+                        .iter()
+                        .filter(|t| t.name != OWNER_TAG)
+                        .map(|t| (t.name.as_str(), t.value.as_str()))
+                        .collect(),
+                ),
+                to: shown(m.tags.iter().flatten().map(|t| (t.name.as_str(), t.value.as_str())).collect()),
+            });
+        }
+        let set_active = (m.active != sm.active).then_some(m.active);
+        if let Some(a) = set_active {
+            changes.push(Change { field: "active".into(), from: (!a).to_string(), to: a.to_string() });
+        }
+        let adopt = !sm.owned();
+        if changes.is_empty() && tags_add.is_empty() && tags_remove.is_empty() {
+            unchanged += 1;
+            continue;
+        }
+        actions.push(Action::Update {
+            name: m.name.clone(),
+            id: sm.id,
+            adopt,
+            changes,
+            edit,
+            tags_add,
+            tags_remove,
+            set_active,
+        });
+    }
+    // Children before their groups, so no monitor is ever left pointing at a deleted group.
+    let mut leftover = matching.leftover.clone();
+    leftover.sort_by_key(|(m, _)| std::cmp::Reverse(depth(server, m)));
+    for (sm, duplicate) in leftover {
+        let (name, id) = (sm.name.clone(), sm.id);
+        actions.push(if prune { Action::Delete { name, id, duplicate } } else { Action::Keep { name, id } });
+    }
+    Ok(Plan {
+        server_version: server.version.clone(),
+        generation,
+        new_tags: new_tags.into_iter().collect(),
+        actions,
+        unchanged,
+        ids: matching.matched.iter().map(|(n, m)| ((*n).to_owned(), m.id)).collect(),
+    })
+}
+
+fn depth(server: &Server, m: &ServerMonitor) -> usize {
+    let mut d = 0;
+    let mut cur = m.parent;
+    while let Some(p) = cur {
+        d += 1;
+        cur = server.monitors.iter().find(|x| x.id == p).and_then(|x| x.parent);
+        if d > server.monitors.len() {
+            break;
+        }
+    }
+    d
+}
+
+/// The notification ids a new monitor gets: the declared ones, or the server's defaults (what the
+/// web UI pre-selects) when the file does not say.
+pub fn notifications_for_create(m: &Monitor, server: &Server) -> BTreeSet<i64> {
+    match &m.notifications {
+        Some(names) => names.iter().filter_map(|n| server.notification_id(n)).collect(),
+        None => server.notifications.iter().filter(|n| n.is_default).map(|n| n.id).collect(),
+    }
+}
+
+pub fn notifications_declared(m: &Monitor, server: &Server) -> Option<BTreeSet<i64>> {
+    m.notifications.as_ref().map(|names| names.iter().filter_map(|n| server.notification_id(n)).collect())
+}

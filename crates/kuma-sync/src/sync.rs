@@ -1,0 +1,232 @@
+//! The thin layer that carries a [`Plan`] out, one acknowledged write at a time.
+//!
+//! A monitor the server rejects is reported and the rest carry on; a lost connection stops the run
+//! (the caller does not store the hash, so the next run compares again and finishes the job: ownership
+//! lives on the server, so nothing is created twice).
+
+use crate::monitors::Monitor;
+use crate::plan::{self, Action, OWNER_TAG, OWNER_VALUE, Plan, Server};
+use crate::session::{Session, server_message};
+use crate::socketio::SockError;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub name: String,
+    pub action: String,
+    pub error: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Outcome {
+    /// The lines of the actions that were carried out.
+    pub done: Vec<String>,
+    pub failures: Vec<Failure>,
+    pub writes: usize,
+}
+
+/// The connection failed part-way: what was done before it, and why it stopped.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub outcome: Outcome,
+    pub error: SockError,
+}
+
+fn ok(answer: &Value) -> Result<&Value, String> {
+    if answer.get("ok") == Some(&Value::Bool(true)) { Ok(answer) } else { Err(server_message(answer)) }
+}
+
+enum Step {
+    Done,
+    Rejected(String),
+}
+
+/// Carry out `plan`. `on_done` is called with each action's line as it completes.
+pub fn execute(
+    session: &mut Session,
+    plan: &Plan,
+    declared: &[Monitor],
+    server: &Server,
+    mut on_done: impl FnMut(&str),
+) -> Result<Outcome, Interrupted> {
+    let mut out = Outcome::default();
+    let by_name: BTreeMap<&str, &Monitor> = declared.iter().map(|m| (m.name.as_str(), m)).collect();
+    let mut tag_ids = server.tags.clone();
+    let mut ids = plan.ids.clone();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    let start_writes = session.writes;
+
+    macro_rules! net {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(error) => {
+                    out.writes = session.writes - start_writes;
+                    return Err(Interrupted { outcome: out, error });
+                }
+            }
+        };
+    }
+
+    for name in &plan.new_tags {
+        let color = if name == OWNER_TAG { plan::OWNER_COLOR } else { plan::NEW_TAG_COLOR };
+        let answer = net!(session.write("addTag", &[json!({"name": name, "color": color})]));
+        match ok(&answer).map(|a| a.pointer("/tag/id").and_then(Value::as_i64)) {
+            Ok(Some(id)) => {
+                tag_ids.insert(name.clone(), id);
+                on_done(&format!("+ tag {name}"));
+                out.done.push(format!("+ tag {name}"));
+            }
+            Ok(None) | Err(_) => {
+                let error = ok(&answer).err().unwrap_or_else(|| "no tag id in the answer".into());
+                out.failures.push(Failure { name: name.clone(), action: "create tag".into(), error });
+            }
+        }
+    }
+
+    for action in &plan.actions {
+        let name = action.name().to_owned();
+        let step = match action {
+            Action::Keep { .. } => continue,
+            Action::Create { .. } => {
+                let m = by_name[name.as_str()];
+                match parent_id(m, &ids, &failed) {
+                    Err(why) => Step::Rejected(why),
+                    Ok(parent) => {
+                        let notifications = plan::notifications_for_create(m, server);
+                        let payload = plan::payload(m, plan.generation, parent, &notifications);
+                        let answer = net!(session.write("add", &[Value::Object(payload)]));
+                        match ok(&answer).map(|a| a.get("monitorID").and_then(Value::as_i64)) {
+                            Ok(Some(id)) => {
+                                ids.insert(name.clone(), id);
+                                let mut tags = vec![(OWNER_TAG.to_owned(), OWNER_VALUE.to_owned())];
+                                tags.extend(m.tags.iter().flatten().map(|t| (t.name.clone(), t.value.clone())));
+                                let mut step = Step::Done;
+                                for (tag, value) in tags {
+                                    let Some(tag_id) = tag_ids.get(&tag) else {
+                                        step = Step::Rejected(format!("tag {tag:?} could not be created"));
+                                        break;
+                                    };
+                                    let a =
+                                        net!(session.write("addMonitorTag", &[json!(tag_id), json!(id), json!(value)]));
+                                    if let Err(e) = ok(&a) {
+                                        step = Step::Rejected(format!("tagging it {tag}: {e}"));
+                                        break;
+                                    }
+                                }
+                                if matches!(step, Step::Done) && !m.active {
+                                    let a = net!(session.write("pauseMonitor", &[json!(id)]));
+                                    if let Err(e) = ok(&a) {
+                                        step = Step::Rejected(format!("pausing it: {e}"));
+                                    }
+                                }
+                                step
+                            }
+                            Ok(None) => Step::Rejected("the server answered ok but sent no monitorID".into()),
+                            Err(e) => Step::Rejected(e),
+                        }
+                    }
+                }
+            }
+            Action::Update { id, edit, tags_add, tags_remove, set_active, .. } => {
+                let m = by_name[name.as_str()];
+                let mut step = Step::Done;
+                if *edit {
+                    step = match parent_id(m, &ids, &failed) {
+                        Err(why) => Step::Rejected(why),
+                        Ok(parent) => {
+                            let got = net!(session.read("getMonitor", &[json!(id)]));
+                            match ok(&got).map(|a| a.get("monitor").and_then(Value::as_object)) {
+                                Ok(Some(current)) => {
+                                    let notifications = plan::notifications_declared(m, server);
+                                    let merged = plan::merge_for_edit(
+                                        current,
+                                        m,
+                                        plan.generation,
+                                        parent,
+                                        notifications.as_ref(),
+                                    );
+                                    let answer = net!(session.write("editMonitor", &[Value::Object(merged)]));
+                                    match ok(&answer) {
+                                        Ok(_) => Step::Done,
+                                        Err(e) => Step::Rejected(e),
+                                    }
+                                }
+                                Ok(None) => Step::Rejected("getMonitor sent no monitor".into()),
+                                Err(e) => Step::Rejected(format!("getMonitor: {e}")),
+                            }
+                        }
+                    };
+                }
+                if matches!(step, Step::Done) {
+                    for t in tags_add {
+                        let Some(tag_id) = tag_ids.get(&t.name) else {
+                            step = Step::Rejected(format!("tag {:?} could not be created", t.name));
+                            break;
+                        };
+                        let a = net!(session.write("addMonitorTag", &[json!(tag_id), json!(id), json!(t.value)]));
+                        if let Err(e) = ok(&a) {
+                            step = Step::Rejected(format!("tagging it {}: {e}", t.name));
+                            break;
+                        }
+                    }
+                }
+                if matches!(step, Step::Done) {
+                    for t in tags_remove {
+                        let a = net!(session.write("deleteMonitorTag", &[json!(t.tag_id), json!(id), json!(t.value)]));
+                        if let Err(e) = ok(&a) {
+                            step = Step::Rejected(format!("removing tag {}: {e}", t.name));
+                            break;
+                        }
+                    }
+                }
+                if let (Step::Done, Some(active)) = (&step, set_active) {
+                    let event = if *active { "resumeMonitor" } else { "pauseMonitor" };
+                    let a = net!(session.write(event, &[json!(id)]));
+                    if let Err(e) = ok(&a) {
+                        step = Step::Rejected(format!("{event}: {e}"));
+                    }
+                }
+                step
+            }
+            Action::Delete { id, .. } => {
+                let answer = net!(session.write("deleteMonitor", &[json!(id)]));
+                match ok(&answer) {
+                    Ok(_) => Step::Done,
+                    Err(e) => Step::Rejected(e),
+                }
+            }
+        };
+        match step {
+            Step::Done => {
+                let line = action.line();
+                on_done(&line);
+                out.done.push(line);
+            }
+            Step::Rejected(error) => {
+                let verb = match action {
+                    Action::Create { .. } => "create",
+                    Action::Update { adopt: true, .. } => "adopt",
+                    Action::Update { .. } => "update",
+                    Action::Delete { .. } => "delete",
+                    Action::Keep { .. } => "keep",
+                };
+                homey_kit::error!("{verb} {name}: the server refused: {error}");
+                failed.insert(name.clone());
+                out.failures.push(Failure { name, action: verb.into(), error });
+            }
+        }
+    }
+    out.writes = session.writes - start_writes;
+    Ok(out)
+}
+
+fn parent_id(m: &Monitor, ids: &BTreeMap<String, i64>, failed: &BTreeSet<String>) -> Result<Option<i64>, String> {
+    match &m.parent {
+        None => Ok(None),
+        Some(p) if failed.contains(p) => Err(format!("its group {p:?} failed, so it was not written")),
+        Some(p) => ids.get(p).copied().map(Some).ok_or_else(|| format!("its group {p:?} has no id on the server")),
+    }
+}

@@ -1,0 +1,917 @@
+//! A stand-in Uptime Kuma: Engine.IO v4 / Socket.IO v5 over a real WebSocket on loopback, behaving like
+//! 1.23.x or 2.x as /work/shared/specs/uptime-kuma.md describes — the traps included: unknown-column
+//! errors, `conditions` (required by 2.x, refused by 1.23), `accepted_statuscodes` required, explicit
+//! nulls on NOT NULL columns, database defaults that differ from the web UI, the notification
+//! foreign-key failure after the row was created, `add` with an `id` that stores nothing, login-ack vs
+//! `monitorList` ordering, heartbeats (a client that does not answer is dropped), the login rate
+//! limit, duplicate names, i18n error keys on 2.x, a server that accepts connections but answers no
+//! event until its database is "ready", and a socket dropped in the middle of a sync.
+//!
+//! Every event it receives is recorded so tests can assert what a client sent.
+
+// tungstenite's error type is large; this is test code on loopback, not a hot path.
+#![allow(clippy::result_large_err)]
+
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tungstenite::Message;
+use tungstenite::handshake::server::{ErrorResponse, Request, Response};
+
+/// Which server generation to imitate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// 1.23.x: acks `login` before it pushes the lists; sends the whole list after every write; no
+    /// `conditions` column; English error texts; push tokens up to 20 characters.
+    V1,
+    /// 2.x: pushes the lists before the login ack; partial list updates; `conditions` required;
+    /// i18n error keys; push tokens up to 32 characters.
+    V2,
+}
+
+impl Flavor {
+    pub fn version(self) -> &'static str {
+        match self {
+            Flavor::V1 => "1.23.16",
+            // The 2.0.2 tag reports 2.0.1.
+            Flavor::V2 => "2.0.1",
+        }
+    }
+}
+
+/// The events that change something on the server.
+pub const WRITE_EVENTS: &[&str] = &[
+    "add",
+    "editMonitor",
+    "deleteMonitor",
+    "pauseMonitor",
+    "resumeMonitor",
+    "addTag",
+    "addMonitorTag",
+    "editMonitorTag",
+    "deleteMonitorTag",
+    "setup",
+];
+
+/// One event a client sent.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub connection: usize,
+    pub name: String,
+    pub args: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub flavor: Flavor,
+    pub ping_interval: Duration,
+    pub ping_timeout: Duration,
+    /// Login attempts allowed per minute (the real server: 20).
+    pub login_limit: usize,
+    /// Answer no socket.io event for this long after start (the database is "not ready").
+    pub silent_for: Duration,
+    /// Close the socket, once, when this many write events have been handled.
+    pub drop_after_writes: Option<usize>,
+    /// Refuse (close) this many connections right after the WebSocket handshake.
+    pub refuse_connections: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            flavor: Flavor::V2,
+            ping_interval: Duration::from_millis(25_000),
+            ping_timeout: Duration::from_millis(20_000),
+            login_limit: 20,
+            silent_for: Duration::ZERO,
+            drop_after_writes: None,
+            refuse_connections: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct User {
+    name: String,
+    password: String,
+    totp: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    user: Option<User>,
+    monitors: BTreeMap<i64, Map<String, Value>>,
+    next_monitor: i64,
+    tags: Vec<(i64, String, String)>,
+    monitor_tags: Vec<(i64, i64, String)>,
+    notifications: Vec<(i64, String, bool)>,
+    monitor_notifications: Vec<(i64, i64)>,
+    login_attempts: VecDeque<Instant>,
+    log: Vec<Recorded>,
+    writes: usize,
+    connections: usize,
+    pongs: usize,
+    dropped_for_heartbeat: usize,
+}
+
+pub struct Kuma {
+    addr: SocketAddr,
+    flavor: Flavor,
+    state: Arc<Mutex<State>>,
+}
+
+/// Builds a stand-in; [`Builder::start`] binds and serves on a background thread.
+pub struct Builder {
+    config: Config,
+    state: State,
+}
+
+impl Kuma {
+    pub fn v1() -> Builder {
+        Builder::new(Flavor::V1)
+    }
+    pub fn v2() -> Builder {
+        Builder::new(Flavor::V2)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URL a client is given (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every monitor as `getMonitor` would show it.
+    pub fn monitors(&self) -> Vec<Value> {
+        let st = self.state.lock().unwrap();
+        st.monitors.keys().map(|id| monitor_json(&st, *id, self.flavor)).collect()
+    }
+
+    pub fn monitor_named(&self, name: &str) -> Vec<Value> {
+        self.monitors().into_iter().filter(|m| m["name"] == name).collect()
+    }
+
+    /// Every event received, in order.
+    pub fn events(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// The write events received (including rejected ones), in order.
+    pub fn writes(&self) -> Vec<Recorded> {
+        self.events().into_iter().filter(|e| WRITE_EVENTS.contains(&e.name.as_str())).collect()
+    }
+
+    pub fn tags(&self) -> Vec<(i64, String)> {
+        self.state.lock().unwrap().tags.iter().map(|(id, n, _)| (*id, n.clone())).collect()
+    }
+
+    pub fn connections(&self) -> usize {
+        self.state.lock().unwrap().connections
+    }
+
+    /// Heartbeat answers (`3`) received.
+    pub fn pongs(&self) -> usize {
+        self.state.lock().unwrap().pongs
+    }
+
+    pub fn dropped_for_heartbeat(&self) -> usize {
+        self.state.lock().unwrap().dropped_for_heartbeat
+    }
+
+    /// Insert a monitor directly (as if someone clicked it in the web UI), returning its id.
+    pub fn insert_monitor(&self, monitor: Value) -> i64 {
+        let mut st = self.state.lock().unwrap();
+        insert_row(&mut st, monitor)
+    }
+
+    /// Tag a monitor directly, creating the tag when it does not exist.
+    pub fn tag_monitor(&self, monitor_id: i64, tag: &str, value: &str) {
+        let mut st = self.state.lock().unwrap();
+        let tag_id = match st.tags.iter().find(|t| t.1 == tag) {
+            Some(t) => t.0,
+            None => {
+                let id = st.tags.len() as i64 + 1;
+                st.tags.push((id, tag.to_owned(), "#808080".into()));
+                id
+            }
+        };
+        st.monitor_tags.push((tag_id, monitor_id, value.to_owned()));
+    }
+}
+
+impl Builder {
+    fn new(flavor: Flavor) -> Builder {
+        let state = State { next_monitor: 1, ..State::default() };
+        Builder { config: Config { flavor, ..Config::default() }, state }
+    }
+
+    pub fn user(mut self, name: &str, password: &str) -> Builder {
+        self.state.user = Some(User { name: name.into(), password: password.into(), totp: false });
+        self
+    }
+
+    /// The user has 2FA on: a login without a TOTP code answers `tokenRequired`.
+    pub fn totp(mut self) -> Builder {
+        if let Some(u) = &mut self.state.user {
+            u.totp = true;
+        }
+        self
+    }
+
+    pub fn notification(mut self, name: &str, is_default: bool) -> Builder {
+        let id = self.state.notifications.len() as i64 + 1;
+        self.state.notifications.push((id, name.into(), is_default));
+        self
+    }
+
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Builder {
+        self.config.ping_interval = interval;
+        self.config.ping_timeout = timeout;
+        self
+    }
+
+    pub fn login_limit(mut self, n: usize) -> Builder {
+        self.config.login_limit = n;
+        self
+    }
+
+    pub fn silent_for(mut self, d: Duration) -> Builder {
+        self.config.silent_for = d;
+        self
+    }
+
+    pub fn drop_after_writes(mut self, n: usize) -> Builder {
+        self.config.drop_after_writes = Some(n);
+        self
+    }
+
+    pub fn refuse_connections(mut self, n: usize) -> Builder {
+        self.config.refuse_connections = n;
+        self
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn start(self) -> Kuma {
+        self.start_on("127.0.0.1:0".parse().unwrap())
+    }
+
+    /// Serve on `addr` (a test may pick the port first and start the server later: "down, then up").
+    pub fn start_on(self, addr: SocketAddr) -> Kuma {
+        let listener = TcpListener::bind(addr).expect("binding the stand-in Kuma");
+        let addr = listener.local_addr().unwrap();
+        let flavor = self.config.flavor;
+        let state = Arc::new(Mutex::new(self.state));
+        let config = Arc::new(Mutex::new(self.config));
+        let started = Instant::now();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { continue };
+                let (st, config) = (st.clone(), config.clone());
+                std::thread::spawn(move || {
+                    let _ = serve(conn, &st, &config, started);
+                });
+            }
+        });
+        Kuma { addr, flavor, state }
+    }
+}
+
+fn check_request(req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
+    let refuse = |status: u16, why: &str| {
+        let mut r = ErrorResponse::new(Some(why.to_owned()));
+        *r.status_mut() = tungstenite::http::StatusCode::from_u16(status).unwrap();
+        Err(r)
+    };
+    let uri = req.uri();
+    let query = uri.query().unwrap_or("");
+    if uri.path() != "/socket.io/" || !query.split('&').any(|p| p == "transport=websocket") {
+        return refuse(400, "Transport unknown");
+    }
+    if !query.split('&').any(|p| p == "EIO=4") {
+        return refuse(400, "Unsupported protocol version");
+    }
+    if let Some(origin) = req.headers().get("origin") {
+        let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or("");
+        let origin_host = origin.to_str().unwrap_or("").split("://").nth(1).unwrap_or("");
+        if origin_host != host {
+            return refuse(403, "Origin host does not match Host");
+        }
+    }
+    Ok(resp)
+}
+
+struct Conn {
+    ws: tungstenite::WebSocket<TcpStream>,
+    logged_in: bool,
+}
+
+impl Conn {
+    fn send(&mut self, text: String) -> tungstenite::Result<()> {
+        self.ws.send(Message::text(text))
+    }
+    fn emit(&mut self, event: &str, args: &[Value]) -> tungstenite::Result<()> {
+        let mut arr = vec![Value::from(event)];
+        arr.extend_from_slice(args);
+        self.send(format!("42{}", Value::Array(arr)))
+    }
+    fn ack(&mut self, id: Option<u64>, value: Value) -> tungstenite::Result<()> {
+        match id {
+            Some(id) => self.send(format!("43{id}{}", json!([value]))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    state: &Mutex<State>,
+    config: &Mutex<Config>,
+    started: Instant,
+) -> Result<(), Box<dyn std::error::Error>> {
+    stream.set_nodelay(true)?;
+    let ws = tungstenite::accept_hdr(stream, check_request)?;
+    let cfg = config.lock().unwrap().clone();
+    let id = {
+        let mut st = state.lock().unwrap();
+        st.connections += 1;
+        st.connections
+    };
+    let mut c = Conn { ws, logged_in: false };
+    {
+        let mut cfgm = config.lock().unwrap();
+        if cfgm.refuse_connections > 0 {
+            cfgm.refuse_connections -= 1;
+            drop(cfgm);
+            c.ws.get_mut().shutdown(std::net::Shutdown::Both)?;
+            return Ok(());
+        }
+    }
+    c.send(format!(
+        "0{}",
+        json!({"sid": format!("sid{id}"), "upgrades": [], "pingInterval": cfg.ping_interval.as_millis() as u64,
+               "pingTimeout": cfg.ping_timeout.as_millis() as u64, "maxPayload": 1_000_000})
+    ))?;
+    let mut next_ping = Instant::now() + cfg.ping_interval;
+    let mut awaiting_pong: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if let Some(deadline) = awaiting_pong
+            && now >= deadline
+        {
+            state.lock().unwrap().dropped_for_heartbeat += 1;
+            c.ws.get_mut().shutdown(std::net::Shutdown::Both)?;
+            return Ok(());
+        }
+        if awaiting_pong.is_none() && now >= next_ping {
+            c.send("2".into())?;
+            awaiting_pong = Some(now + cfg.ping_timeout);
+            next_ping = now + cfg.ping_interval;
+        }
+        c.ws.get_mut().set_read_timeout(Some(Duration::from_millis(20)))?;
+        let msg = match c.ws.read() {
+            Ok(m) => m,
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let text = match msg {
+            Message::Text(t) => t.to_string(),
+            Message::Close(_) => return Ok(()),
+            _ => continue,
+        };
+        if text == "3" {
+            awaiting_pong = None;
+            state.lock().unwrap().pongs += 1;
+            continue;
+        }
+        if text == "40" || text.starts_with("40{") {
+            c.send(format!("40{}", json!({"sid": format!("s{id}")})))?;
+            let needs_setup = state.lock().unwrap().user.is_none();
+            c.emit("info", &[json!({"primaryBaseURL": null, "serverTimezone": "UTC", "isContainer": true})])?;
+            if needs_setup {
+                c.emit("setup", &[])?;
+            }
+            continue;
+        }
+        let Some(rest) = text.strip_prefix("42") else { continue };
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let ack_id: Option<u64> = rest[..digits].parse().ok();
+        let Ok(Value::Array(mut arr)) = serde_json::from_str::<Value>(&rest[digits..]) else { continue };
+        if arr.is_empty() {
+            continue;
+        }
+        let name = arr.remove(0).as_str().unwrap_or("").to_owned();
+        {
+            let mut st = state.lock().unwrap();
+            st.log.push(Recorded { connection: id, name: name.clone(), args: arr.clone() });
+        }
+        if started.elapsed() < cfg.silent_for {
+            continue;
+        }
+        if WRITE_EVENTS.contains(&name.as_str()) {
+            let mut cfgm = config.lock().unwrap();
+            let writes = state.lock().unwrap().writes;
+            if cfgm.drop_after_writes.is_some_and(|n| writes >= n) {
+                cfgm.drop_after_writes = None;
+                drop(cfgm);
+                c.ws.get_mut().shutdown(std::net::Shutdown::Both)?;
+                return Ok(());
+            }
+            state.lock().unwrap().writes += 1;
+        }
+        handle(&mut c, state, cfg.flavor, cfg.login_limit, &name, arr, ack_id)?;
+    }
+}
+
+fn not_logged_in() -> Value {
+    json!({"ok": false, "msg": "You are not logged in."})
+}
+
+fn handle(
+    c: &mut Conn,
+    state: &Mutex<State>,
+    flavor: Flavor,
+    login_limit: usize,
+    name: &str,
+    args: Vec<Value>,
+    ack: Option<u64>,
+) -> tungstenite::Result<()> {
+    let arg = |i: usize| args.get(i).cloned().unwrap_or(Value::Null);
+    match name {
+        "needSetup" => {
+            let need = state.lock().unwrap().user.is_none();
+            c.ack(ack, Value::Bool(need))
+        }
+        "setup" => {
+            let (user, pass) = (arg(0).as_str().unwrap_or("").to_owned(), arg(1).as_str().unwrap_or("").to_owned());
+            let mut st = state.lock().unwrap();
+            let answer = if st.user.is_some() {
+                json!({"ok": false, "msg": "Uptime Kuma has been initialized. If you want to run setup again, please delete the database."})
+            } else if pass.len() < 6 {
+                json!({"ok": false, "msg": "Password is too weak. It should contain alphabetic and numeric characters. It must be at least 6 characters in length."})
+            } else {
+                st.user = Some(User { name: user, password: pass, totp: false });
+                json!({"ok": true, "msg": "Added Successfully."})
+            };
+            drop(st);
+            c.ack(ack, answer)
+        }
+        "login" => {
+            let data = arg(0);
+            let answer = {
+                let mut st = state.lock().unwrap();
+                let now = Instant::now();
+                while st.login_attempts.front().is_some_and(|t| now.duration_since(*t) > Duration::from_secs(60)) {
+                    st.login_attempts.pop_front();
+                }
+                if st.login_attempts.len() >= login_limit {
+                    json!({"ok": false, "msg": "Too frequently, try again later."})
+                } else {
+                    st.login_attempts.push_back(now);
+                    let ok = st.user.as_ref().is_some_and(|u| {
+                        data["username"].as_str() == Some(&u.name) && data["password"].as_str() == Some(&u.password)
+                    });
+                    let totp = st.user.as_ref().is_some_and(|u| u.totp);
+                    if !ok {
+                        match flavor {
+                            Flavor::V1 => json!({"ok": false, "msg": "Incorrect username or password."}),
+                            Flavor::V2 => json!({"ok": false, "msg": "authIncorrectCreds", "msgi18n": true}),
+                        }
+                    } else if totp && data["token"].as_str().unwrap_or("").is_empty() {
+                        json!({"tokenRequired": true})
+                    } else if totp {
+                        match flavor {
+                            Flavor::V1 => json!({"ok": false, "msg": "Invalid Token!"}),
+                            Flavor::V2 => json!({"ok": false, "msg": "authInvalidToken", "msgi18n": true}),
+                        }
+                    } else {
+                        json!({"ok": true, "token": "eyJhbGciOiJIUzI1NiJ9.stand-in.jwt"})
+                    }
+                }
+            };
+            if answer["ok"] != true {
+                return c.ack(ack, answer);
+            }
+            c.logged_in = true;
+            match flavor {
+                Flavor::V1 => {
+                    c.ack(ack, answer)?;
+                    after_login(c, state, flavor)
+                }
+                Flavor::V2 => {
+                    after_login(c, state, flavor)?;
+                    c.ack(ack, answer)
+                }
+            }
+        }
+        _ if !c.logged_in => c.ack(ack, not_logged_in()),
+        "getMonitorList" => {
+            send_monitor_list(c, state, flavor)?;
+            c.ack(ack, json!({"ok": true}))
+        }
+        "getMonitor" => {
+            let id = arg(0).as_i64().unwrap_or(-1);
+            let st = state.lock().unwrap();
+            let answer = if st.monitors.contains_key(&id) {
+                json!({"ok": true, "monitor": monitor_json(&st, id, flavor)})
+            } else {
+                json!({"ok": false, "msg": "Cannot read properties of null (reading 'toJSON')"})
+            };
+            drop(st);
+            c.ack(ack, answer)
+        }
+        "add" => {
+            let answer = add(&mut state.lock().unwrap(), flavor, arg(0));
+            if answer["ok"] == true && flavor == Flavor::V1 {
+                send_monitor_list(c, state, flavor)?;
+            } else if let Some(id) = answer["monitorID"].as_i64() {
+                let m = monitor_json(&state.lock().unwrap(), id, flavor);
+                c.emit("updateMonitorIntoList", &[json!({ id.to_string(): m })])?;
+            }
+            c.ack(ack, answer)
+        }
+        "editMonitor" => {
+            let answer = edit(&mut state.lock().unwrap(), flavor, arg(0));
+            if answer["ok"] == true {
+                if flavor == Flavor::V1 {
+                    send_monitor_list(c, state, flavor)?;
+                } else {
+                    let id = answer["monitorID"].as_i64().unwrap_or(0);
+                    let m = monitor_json(&state.lock().unwrap(), id, flavor);
+                    c.emit("updateMonitorIntoList", &[json!({ id.to_string(): m })])?;
+                }
+            }
+            c.ack(ack, answer)
+        }
+        "deleteMonitor" => {
+            let id = arg(0).as_i64().unwrap_or(-1);
+            {
+                let mut st = state.lock().unwrap();
+                st.monitors.remove(&id);
+                st.monitor_tags.retain(|t| t.1 != id);
+                st.monitor_notifications.retain(|n| n.0 != id);
+                for m in st.monitors.values_mut() {
+                    if m.get("parent").and_then(Value::as_i64) == Some(id) {
+                        m.insert("parent".into(), Value::Null);
+                    }
+                }
+            }
+            if flavor == Flavor::V2 {
+                c.emit("deleteMonitorFromList", &[json!(id)])?;
+            } else {
+                send_monitor_list(c, state, flavor)?;
+            }
+            c.ack(ack, json!({"ok": true, "msg": "Deleted Successfully."}))
+        }
+        "pauseMonitor" | "resumeMonitor" => {
+            let id = arg(0).as_i64().unwrap_or(-1);
+            let active = name == "resumeMonitor";
+            let mut st = state.lock().unwrap();
+            let answer = match st.monitors.get_mut(&id) {
+                Some(m) => {
+                    m.insert("active".into(), Value::Bool(active));
+                    json!({"ok": true, "msg": if active { "Resumed Successfully." } else { "Paused Successfully." }})
+                }
+                None => json!({"ok": false, "msg": "Monitor not found"}),
+            };
+            drop(st);
+            c.ack(ack, answer)
+        }
+        "getTags" => {
+            let st = state.lock().unwrap();
+            let tags: Vec<Value> =
+                st.tags.iter().map(|(id, n, color)| json!({"id": id, "name": n, "color": color})).collect();
+            drop(st);
+            c.ack(ack, json!({"ok": true, "tags": tags}))
+        }
+        "addTag" => {
+            let t = arg(0);
+            let mut st = state.lock().unwrap();
+            let id = st.tags.iter().map(|t| t.0).max().unwrap_or(0) + 1;
+            let (n, color) =
+                (t["name"].as_str().unwrap_or("").to_owned(), t["color"].as_str().unwrap_or("").to_owned());
+            st.tags.push((id, n.clone(), color.clone()));
+            drop(st);
+            c.ack(ack, json!({"ok": true, "tag": {"id": id, "name": n, "color": color}}))
+        }
+        "addMonitorTag" | "deleteMonitorTag" | "editMonitorTag" => {
+            let (tag, monitor) = (arg(0).as_i64().unwrap_or(-1), arg(1).as_i64().unwrap_or(-1));
+            let value = match arg(2) {
+                Value::String(s) => s,
+                Value::Null => String::new(),
+                v => v.to_string(),
+            };
+            let mut st = state.lock().unwrap();
+            let answer = if !st.tags.iter().any(|t| t.0 == tag) || !st.monitors.contains_key(&monitor) {
+                json!({"ok": false, "msg": "FOREIGN KEY constraint failed"})
+            } else {
+                match name {
+                    "addMonitorTag" => st.monitor_tags.push((tag, monitor, value)),
+                    "deleteMonitorTag" => st.monitor_tags.retain(|t| !(t.0 == tag && t.1 == monitor && t.2 == value)),
+                    _ => {
+                        for t in st.monitor_tags.iter_mut().filter(|t| t.0 == tag && t.1 == monitor) {
+                            t.2 = value.clone();
+                        }
+                    }
+                }
+                json!({"ok": true, "msg": "Added Successfully."})
+            };
+            drop(st);
+            c.ack(ack, answer)
+        }
+        _ => c.ack(ack, json!({"ok": false, "msg": format!("unknown event {name}")})),
+    }
+}
+
+fn after_login(c: &mut Conn, state: &Mutex<State>, flavor: Flavor) -> tungstenite::Result<()> {
+    c.emit(
+        "info",
+        &[json!({"version": flavor.version(), "latestVersion": flavor.version(), "primaryBaseURL": null,
+                  "serverTimezone": "UTC", "isContainer": true})],
+    )?;
+    send_monitor_list(c, state, flavor)?;
+    let list: Vec<Value> = state
+        .lock()
+        .unwrap()
+        .notifications
+        .iter()
+        .map(|(id, n, d)| {
+            json!({"id": id, "name": n, "active": true, "isDefault": d,
+                   "config": json!({"name": n, "type": "ntfy", "isDefault": d}).to_string()})
+        })
+        .collect();
+    c.emit("notificationList", &[Value::Array(list)])
+}
+
+fn send_monitor_list(c: &mut Conn, state: &Mutex<State>, flavor: Flavor) -> tungstenite::Result<()> {
+    let list = {
+        let st = state.lock().unwrap();
+        let mut obj = Map::new();
+        for id in st.monitors.keys() {
+            obj.insert(id.to_string(), monitor_json(&st, *id, flavor));
+        }
+        Value::Object(obj)
+    };
+    c.emit("monitorList", &[list])
+}
+
+/// The database columns an `add`/`editMonitor` payload may name (camelCase as the server's JSON has it).
+fn columns(flavor: Flavor) -> Vec<&'static str> {
+    let mut cols = vec![
+        "name",
+        "description",
+        "type",
+        "url",
+        "method",
+        "hostname",
+        "port",
+        "maxretries",
+        "weight",
+        "active",
+        "timeout",
+        "interval",
+        "retryInterval",
+        "resendInterval",
+        "keyword",
+        "invertKeyword",
+        "expiryNotification",
+        "ignoreTls",
+        "upsideDown",
+        "packetSize",
+        "maxredirects",
+        "accepted_statuscodes",
+        "dns_resolve_type",
+        "dns_resolve_server",
+        "dns_last_result",
+        "docker_container",
+        "docker_host",
+        "proxyId",
+        "pushToken",
+        "jsonPath",
+        "expectedValue",
+        "httpBodyEncoding",
+        "headers",
+        "body",
+        "basic_auth_user",
+        "basic_auth_pass",
+        "authMethod",
+        "parent",
+        "mqttTopic",
+        "mqttUsername",
+        "mqttPassword",
+        "databaseConnectionString",
+        "grpcUrl",
+    ];
+    if flavor == Flavor::V2 {
+        cols.extend(["conditions", "jsonPathOperator", "cacheBust", "snmpVersion", "ipFamily"]);
+    }
+    cols
+}
+
+const NOT_NULL: &[&str] =
+    &["name", "type", "interval", "maxretries", "method", "maxredirects", "accepted_statuscodes", "active", "weight"];
+
+fn snake(key: &str) -> String {
+    let mut s = String::new();
+    for ch in key.chars() {
+        if ch.is_ascii_uppercase() {
+            s.push('_');
+            s.push(ch.to_ascii_lowercase());
+        } else {
+            s.push(ch);
+        }
+    }
+    s
+}
+
+/// The checks the real server's `add` and `editMonitor` make before and while storing.
+fn check_payload(flavor: Flavor, m: &Map<String, Value>, adding: bool) -> Result<(), String> {
+    let cols = columns(flavor);
+    for key in m.keys() {
+        if key == "notificationIDList" || (key == "id" && !adding) {
+            continue;
+        }
+        if !cols.contains(&key.as_str()) {
+            return Err(format!("SQLITE_ERROR: table monitor has no column named {}", snake(key)));
+        }
+    }
+    for key in NOT_NULL {
+        if m.get(*key).is_some_and(Value::is_null) {
+            return Err(format!("SQLITE_CONSTRAINT: NOT NULL constraint failed: monitor.{}", snake(key)));
+        }
+    }
+    if flavor == Flavor::V2 && !m.get("conditions").is_some_and(Value::is_array) {
+        return Err("SQLITE_CONSTRAINT: NOT NULL constraint failed: monitor.conditions".into());
+    }
+    if !m.get("accepted_statuscodes").is_some_and(Value::is_array) {
+        return Err("Cannot read properties of undefined (reading 'every')".into());
+    }
+    if let Some(i) = m.get("interval").and_then(Value::as_f64) {
+        if i < 20.0 {
+            return Err("Interval cannot be less than 20 seconds".into());
+        }
+        if i > 2_073_600.0 {
+            return Err("Interval cannot be more than 24 days".into());
+        }
+    }
+    let max_token = if flavor == Flavor::V1 { 20 } else { 32 };
+    if m.get("pushToken").and_then(Value::as_str).is_some_and(|t| t.len() > max_token) {
+        return Err(format!("SQLITE_ERROR: value too long for monitor.push_token (max {max_token})"));
+    }
+    Ok(())
+}
+
+/// What omitted columns become: the database defaults, which differ from the web UI's.
+fn db_defaults() -> Map<String, Value> {
+    let d = json!({
+        "description": null, "url": null, "method": "GET", "hostname": null, "port": null, "maxretries": 0,
+        "weight": 2000, "active": true, "timeout": 0, "retryInterval": 0, "resendInterval": 0, "keyword": null,
+        "invertKeyword": false, "expiryNotification": true, "ignoreTls": false, "upsideDown": false,
+        "packetSize": 56, "maxredirects": 10, "dns_resolve_type": "A", "dns_resolve_server": "1.1.1.1",
+        "pushToken": null, "jsonPath": null, "expectedValue": null, "httpBodyEncoding": null, "parent": null,
+    });
+    d.as_object().unwrap().clone()
+}
+
+fn insert_row(st: &mut State, m: Value) -> i64 {
+    let mut row = db_defaults();
+    if let Value::Object(o) = m {
+        for (k, v) in o {
+            if k != "notificationIDList" && k != "id" {
+                row.insert(k, v);
+            }
+        }
+    }
+    row.entry("accepted_statuscodes").or_insert(json!(["200-299"]));
+    row.entry("type").or_insert(json!("http"));
+    row.entry("interval").or_insert(json!(60));
+    let id = st.next_monitor;
+    st.next_monitor += 1;
+    st.monitors.insert(id, row);
+    id
+}
+
+fn notification_ids(list: &Value) -> Vec<i64> {
+    match list {
+        Value::Object(o) => {
+            o.iter().filter(|(_, v)| v.as_bool() == Some(true)).filter_map(|(k, _)| k.parse().ok()).collect()
+        }
+        // An array is iterated by index, as `for … in` does in JavaScript: the ids are 0, 1, …
+        Value::Array(a) => (0..a.len() as i64).collect(),
+        _ => vec![],
+    }
+}
+
+fn set_notifications(st: &mut State, id: i64, list: &Value) -> Result<(), String> {
+    st.monitor_notifications.retain(|n| n.0 != id);
+    for n in notification_ids(list) {
+        if !st.notifications.iter().any(|x| x.0 == n) {
+            return Err("SQLITE_CONSTRAINT: FOREIGN KEY constraint failed".into());
+        }
+        st.monitor_notifications.push((id, n));
+    }
+    Ok(())
+}
+
+fn add(st: &mut State, flavor: Flavor, monitor: Value) -> Value {
+    let Value::Object(m) = monitor else { return json!({"ok": false, "msg": "monitor is not an object"}) };
+    if let Some(id) = m.get("id") {
+        // The real server imports the id into the bean, which turns the insert into an update of nothing.
+        return json!({"ok": true, "msg": "Added Successfully.", "monitorID": id});
+    }
+    if let Err(msg) = check_payload(flavor, &m, true) {
+        return json!({"ok": false, "msg": msg});
+    }
+    let list = m.get("notificationIDList").cloned().unwrap_or(json!({}));
+    let id = insert_row(st, Value::Object(m));
+    // The row is stored before the notifications: a bad id fails the ack with the monitor created.
+    if let Err(msg) = set_notifications(st, id, &list) {
+        return json!({"ok": false, "msg": msg});
+    }
+    json!({"ok": true, "msg": "Added Successfully.", "monitorID": id})
+}
+
+fn edit(st: &mut State, flavor: Flavor, monitor: Value) -> Value {
+    let Value::Object(m) = monitor else { return json!({"ok": false, "msg": "monitor is not an object"}) };
+    let Some(id) = m.get("id").and_then(Value::as_i64) else {
+        return json!({"ok": false, "msg": "Cannot read properties of null (reading 'user_id')"});
+    };
+    if !st.monitors.contains_key(&id) {
+        return json!({"ok": false, "msg": "Cannot read properties of null (reading 'user_id')"});
+    }
+    if let Err(msg) = check_payload(flavor, &m, false) {
+        return json!({"ok": false, "msg": msg});
+    }
+    let row = st.monitors.get_mut(&id).unwrap();
+    for (k, v) in &m {
+        // editMonitor does not change `active`: pausing is its own event.
+        if k != "id" && k != "notificationIDList" && k != "active" {
+            row.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(list) = m.get("notificationIDList")
+        && let Err(msg) = set_notifications(st, id, list)
+    {
+        return json!({"ok": false, "msg": msg});
+    }
+    json!({"ok": true, "msg": "Saved.", "monitorID": id})
+}
+
+/// A monitor as the server's `toJSON` shows it, with the keys a client must not send back.
+fn monitor_json(st: &State, id: i64, flavor: Flavor) -> Value {
+    let row = &st.monitors[&id];
+    let mut m = row.clone();
+    m.insert("id".into(), json!(id));
+    let notif: Map<String, Value> =
+        st.monitor_notifications.iter().filter(|n| n.0 == id).map(|n| (n.1.to_string(), Value::Bool(true))).collect();
+    m.insert("notificationIDList".into(), Value::Object(notif));
+    let tags: Vec<Value> = st
+        .monitor_tags
+        .iter()
+        .filter(|t| t.1 == id)
+        .map(|(tag, mon, value)| {
+            let (name, color) =
+                st.tags.iter().find(|t| t.0 == *tag).map(|t| (t.1.clone(), t.2.clone())).unwrap_or_default();
+            json!({"tag_id": tag, "monitor_id": mon, "value": value, "name": name, "color": color})
+        })
+        .collect();
+    m.insert("tags".into(), Value::Array(tags));
+    let mut path = vec![];
+    let mut cur = Some(id);
+    while let Some(c) = cur {
+        let Some(r) = st.monitors.get(&c) else { break };
+        path.insert(0, r["name"].clone());
+        cur = r.get("parent").and_then(Value::as_i64);
+        if path.len() > 32 {
+            break;
+        }
+    }
+    let path_name: Vec<String> = path.iter().map(|p| p.as_str().unwrap_or("").to_owned()).collect();
+    m.insert("pathName".into(), json!(path_name.join(" / ")));
+    let children: Vec<i64> = st
+        .monitors
+        .iter()
+        .filter(|(_, r)| r.get("parent").and_then(Value::as_i64) == Some(id))
+        .map(|(i, _)| *i)
+        .collect();
+    m.insert("childrenIDs".into(), json!(children));
+    m.insert("forceInactive".into(), json!(false));
+    m.insert("maintenance".into(), json!(false));
+    m.insert("includeSensitiveData".into(), json!(true));
+    if flavor == Flavor::V2 {
+        m.insert("path".into(), json!(path));
+        m.entry("conditions").or_insert(json!([]));
+    }
+    Value::Object(m)
+}
