@@ -459,6 +459,17 @@ fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
     Ok(if problems.is_empty() { Exit::Ok } else { Exit::Failed })
 }
 
+/// A token file: one JWT on one line (a trailing newline is fine). Anything else is bad input, named
+/// without showing the file's contents.
+fn read_token_file(path: &Path) -> anyhow::Result<Secret> {
+    let raw = Secret::from_file(path, Readable::OwnerOnly)?;
+    let text = raw.expose_str().map(str::trim).unwrap_or("\u{0}");
+    netrc::check_token(text)
+        .map_err(|why| anyhow::anyhow!("token file {}: {why}", path.display()))
+        .exit_code(Exit::BadInput)?;
+    Ok(Secret::new(text))
+}
+
 fn check(a: CheckArgs, world: &World) -> anyhow::Result<Exit> {
     if a.cache.contains('*') || token::check_pattern(&a.cache).is_err() {
         fail!(Exit::Usage, "--cache {:?}: not a cache name (letters, digits, - _ +; at most 50)", a.cache);
@@ -466,22 +477,29 @@ fn check(a: CheckArgs, world: &World) -> anyhow::Result<Exit> {
     if !(a.endpoint.starts_with("http://") || a.endpoint.starts_with("https://")) {
         fail!(Exit::Usage, "--endpoint {:?}: expected an http:// or https:// URL", a.endpoint);
     }
-    let tok = Secret::from_file(&a.token_file, Readable::OwnerOnly)?;
-    let tok_text = tok
-        .expose_str()
-        .map_err(|_| anyhow::anyhow!("token file {}: not text", a.token_file.display()))
-        .exit_code(Exit::BadInput)?
-        .trim()
-        .to_owned();
-    let tok = Secret::new(tok_text);
+    let tok = read_token_file(&a.token_file)?;
     let text = tok.expose_str()?;
     let parsed = token::parse(text);
     let base = if a.endpoint.ends_with('/') { a.endpoint.clone() } else { format!("{}/", a.endpoint) };
     let url = format!("{base}_api/v1/cache-config/{}", a.cache);
-    let agent: ureq::Agent =
-        ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(a.timeout)).build().into();
+    // No redirects: the bearer token goes to the endpoint named and nowhere else.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .timeout_global(Some(a.timeout))
+        .build()
+        .into();
     let resp = agent.get(&url).header("Authorization", &format!("Bearer {text}")).call();
     let status = match resp {
+        Ok(r) if r.status().is_redirection() => {
+            let to = r.headers().get("location").and_then(|v| v.to_str().ok()).unwrap_or("?").to_owned();
+            fail!(
+                Exit::Failed,
+                "{url} answered {} with a redirect to {to}; pass the server's API endpoint (api-endpoint in server.toml) as --endpoint",
+                r.status().as_u16()
+            );
+        }
         Ok(r) => r.status().as_u16(),
         Err(e) => fail!(Exit::Unavailable, "cannot reach the Attic server at {url}: {e}"),
     };
@@ -521,18 +539,8 @@ fn netrc_cmd(a: NetrcArgs) -> anyhow::Result<Exit> {
     if a.login.is_empty() || a.login.chars().any(|c| c.is_whitespace()) {
         fail!(Exit::Usage, "--login {:?}: must be one word", a.login);
     }
-    let tok = Secret::from_file(&a.token_file, Readable::OwnerOnly)?;
-    let text = tok
-        .expose_str()
-        .ok()
-        .map(str::trim)
-        .filter(|t| netrc::check_token(t).is_ok())
-        .ok_or_else(|| {
-            let why =
-                netrc::check_token(tok.expose_str().unwrap_or("\u{0}")).err().unwrap_or_else(|| "not text".into());
-            anyhow::anyhow!("token file {}: {why}", a.token_file.display())
-        })
-        .exit_code(Exit::BadInput)?;
+    let tok = read_token_file(&a.token_file)?;
+    let text = tok.expose_str()?;
     let existing = match std::fs::read(&a.out) {
         Ok(b) => String::from_utf8(b)
             .map_err(|_| anyhow::anyhow!("netrc {}: not UTF-8 text; not touching it", a.out.display()))
@@ -588,6 +596,49 @@ mod tests {
     use clap::Parser;
     use homey_kit::clock::FakeClock;
     use homey_kit::process::{FakeRunner, Output};
+
+    const SAMPLE_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE4MDM2NDcyODgsIm5iZiI6MTc5NTc1NzI0MCwic3ViIjoiY2ktcHVzaCIsImh0dHBzOi8vand0LmF0dGljLnJzL3YxIjp7ImNhY2hlcyI6eyJtYWluIjp7InIiOjEsInciOjEsImNyIjoxfSwidGVhbS0qIjp7InIiOjEsImNjIjoxLCJjZCI6MX19fX0.J8fCq8HeNoQIYW80ByUv6SdfI13To56TnvuTxN_cQD8";
+
+    #[test]
+    fn the_spec_sample_from_a_fixed_clock() {
+        use base64::Engine;
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("token");
+        let b64 =
+            base64::engine::general_purpose::STANDARD.encode("attic-token research throwaway secret 0123456789abcdef");
+        let env = |k: &str| (k == "ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64").then(|| OsString::from(&b64));
+        let runner = FakeRunner::new(|_| anyhow::bail!("minting runs no child"));
+        let world = World { clock: &FakeClock::at_unix(1_795_757_240), runner: &runner, env: &env };
+        let cli = Cli::parse_from(
+            [
+                "attic-token",
+                "mint",
+                "--sub",
+                "ci-push",
+                "--validity",
+                "3 months",
+                "--pull",
+                "main",
+                "--push",
+                "main",
+                "--pull",
+                "team-*",
+                "--create-cache",
+                "team-*",
+                "--destroy-cache",
+                "team-*",
+                "--configure-cache",
+                "main",
+                "--out",
+            ]
+            .iter()
+            .copied()
+            .chain([out.to_str().unwrap()]),
+        );
+        assert_eq!(run_in(cli, &world).unwrap(), Exit::Ok);
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), SAMPLE_TOKEN);
+        assert!(runner.calls().is_empty());
+    }
 
     #[test]
     fn keygen_rs256_asks_openssl_for_a_traditional_key_and_checks_it() {

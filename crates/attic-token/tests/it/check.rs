@@ -153,3 +153,19 @@ fn a_dead_server_is_unavailable_and_the_token_never_shows() {
     let bad = run(bin().args(["check", "--endpoint", "http://x/", "--cache", "te*", "--token-file"]).arg(&token));
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
+
+#[test]
+fn redirects_are_not_followed_and_server_errors_are_unavailable() {
+    let d = tempfile::tempdir().unwrap();
+    let token = mint(d.path(), "t", &["--validity", "1d", "--pull", "main"]);
+    let redirecting = Stub::start(|_| Response::new(302, ""));
+    let out = check(&redirecting.url("/"), "main", &token);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("answered 302 with a redirect") && out.stderr.contains("--endpoint"), "{}", out.stderr);
+    assert_eq!(redirecting.requests().len(), 1, "the token was not sent on");
+
+    let failing = Stub::start(|_| Response::new(503, "busy"));
+    let out = check(&failing.url("/"), "main", &token);
+    assert_eq!(out.code, 69, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("the server failed (503)"), "{}", out.stdout);
+}

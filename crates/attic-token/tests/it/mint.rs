@@ -150,7 +150,7 @@ fn bad_flags_and_missing_keys_are_refused_without_output() {
     let cases: &[(&[&str], i32, &str)] = &[
         (&["--validity", "0d"], 2, "at least one second"),
         (&["--validity", "90"], 2, "needs a unit"),
-        (&["--validity", "-3d"], 2, "validity"),
+        (&["--validity=-3d"], 2, "expected a number"),
         (&["--validity", "1y", "--pull", "ma.in"], 2, "'.' is not allowed"),
         (&["--validity", "1y", "--push=-x"], 2, "must start with"),
     ];
