@@ -1,16 +1,269 @@
 //! authelia-rules: Priority-sorted Authelia access control: render, lint, explain, check subjects against LDAP.
 
-use homey_kit::Exit;
+pub mod authz;
+pub mod explain;
+pub mod model;
+pub mod net;
+pub mod render;
+pub mod subjects;
+pub mod validate;
+
+use anyhow::Context;
 use homey_kit::cli::Verbosity;
+use homey_kit::{Exit, ResultExt};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use validate::{Finding, Severity};
 
 #[derive(Debug, clap::Parser)]
 #[command(name = "authelia-rules", version, about = "Priority-sorted Authelia access control: render, lint, explain, check subjects against LDAP.", after_help = homey_kit::exit::EXIT_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    homey_kit::warn!("authelia-rules: no subcommands yet");
-    Ok(Exit::Usage)
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print (or write) the `access_control:` section, rules in priority order. Refuses when lint finds errors.
+    Render {
+        /// The rules file (JSON from Nix) or an Authelia configuration (YAML or JSON).
+        rules: PathBuf,
+        /// Write here (atomically) instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "yaml")]
+        format: render::Format,
+    },
+    /// Report what Authelia would reject at start-up and what it would silently get wrong.
+    /// Exit 0 clean, 3 warnings only, 65 errors.
+    Lint {
+        rules: PathBuf,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        strict: bool,
+        /// Print the findings as JSON on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Which rule decides a request and the policy it requires, like `authelia access-control check-policy`.
+    Explain {
+        rules: PathBuf,
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value = "GET")]
+        method: String,
+        #[arg(long)]
+        username: Option<String>,
+        /// Comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// The client IP; without it, rules with networks do not match (as in Authelia).
+        #[arg(long)]
+        ip: Option<std::net::IpAddr>,
+        /// An OAuth2 client ID (for `oauth2:client:` subjects).
+        #[arg(long)]
+        client_id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check that every `user:` and `group:` named in the rules exists in the LDAP directory. Exit 1 if any is missing.
+    CheckSubjects {
+        rules: PathBuf,
+        #[arg(long)]
+        ldap_url: String,
+        #[arg(long)]
+        base_dn: String,
+        #[arg(long)]
+        bind_dn: Option<String>,
+        /// The bind password's file; else $AUTHELIA_RULES_BIND_PASSWORD_FILE, else the credential `ldap-bind-password`.
+        #[arg(long)]
+        bind_password_file: Option<PathBuf>,
+        /// `{name}` is replaced by the escaped user name.
+        #[arg(long, default_value = subjects::DEFAULT_USER_FILTER)]
+        user_filter: String,
+        /// `{name}` is replaced by the escaped group name.
+        #[arg(long, default_value = subjects::DEFAULT_GROUP_FILTER)]
+        group_filter: String,
+        /// Seconds to wait for the server.
+        #[arg(long, default_value = "10")]
+        timeout: u64,
+    },
+    /// Hex SHA-256 over the files' contents in the given order (as `cat FILES | sha256sum`): NIXOS_CONFIG_HASH.
+    Hash {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Render { rules, output, format } => render_cmd(&rules, output.as_deref(), format),
+        Command::Lint { rules, strict, json } => lint_cmd(&rules, strict, json),
+        Command::Explain { rules, url, method, username, groups, ip, client_id, json } => {
+            let rs = load(&rules)?;
+            let subject = authz::Subject { username, groups, client_id, ip };
+            let text = explain::explain(&rs, &url, &method, &subject, json).map_err(|e| match e {
+                explain::Error::Url(m) => homey_kit::exit::coded(Exit::Usage, anyhow::anyhow!("--url: {m}")),
+                explain::Error::Rules(errs) => bad_rules(&rules, &errs),
+            })?;
+            print(&text)?;
+            Ok(Exit::Ok)
+        }
+        Command::CheckSubjects {
+            rules,
+            ldap_url,
+            base_dn,
+            bind_dn,
+            bind_password_file,
+            user_filter,
+            group_filter,
+            timeout,
+        } => {
+            let rs = load(&rules)?;
+            let password = match &bind_dn {
+                Some(_) => Some(
+                    homey_kit::secret::Source::credential("ldap-bind-password")
+                        .env_file_var("AUTHELIA_RULES_BIND_PASSWORD_FILE")
+                        .file(bind_password_file)
+                        .load()?,
+                ),
+                None => None,
+            };
+            let bind = match (&bind_dn, &password) {
+                (Some(dn), Some(pw)) => Some((dn.as_str(), pw.expose_str().exit_code(Exit::Config)?)),
+                _ => None,
+            };
+            check_subjects(&rs, &ldap_url, &base_dn, bind, &user_filter, &group_filter, timeout)
+        }
+        Command::Hash { files } => {
+            print(&format!("{}\n", hash(&files)?))?;
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+fn print(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|_| out.flush()).context("writing to standard output")
+}
+
+fn load(path: &Path) -> anyhow::Result<model::RuleSet> {
+    model::load(path).exit_code(Exit::BadInput)
+}
+
+fn bad_rules(file: &Path, errs: &[authz::CompileError]) -> anyhow::Error {
+    let lines: Vec<String> = errs.iter().map(|(_, m)| format!("{}: {m}", file.display())).collect();
+    homey_kit::exit::coded(Exit::BadInput, anyhow::anyhow!("{}", lines.join("\n")))
+}
+
+fn log_findings(file: &Path, findings: &[Finding]) {
+    for f in findings {
+        match f.severity {
+            Severity::Error => homey_kit::error!("{}: {}", file.display(), f.line()),
+            Severity::Warning => homey_kit::warn!("{}: {}", file.display(), f.line()),
+        }
+    }
+}
+
+fn render_cmd(rules: &Path, output: Option<&Path>, format: render::Format) -> anyhow::Result<Exit> {
+    let rs = load(rules)?;
+    let findings = validate::lint(&rs);
+    log_findings(rules, &findings);
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    if errors > 0 {
+        let what =
+            output.map(|o| format!("{} left as it was", o.display())).unwrap_or_else(|| "nothing printed".into());
+        homey_kit::fail!(Exit::BadInput, "{}: {errors} error(s) above; refusing to render ({what})", rules.display());
+    }
+    let text = render::render(&rs, format);
+    match output {
+        Some(o) => {
+            homey_kit::fs::write_atomic(o, text.as_bytes(), 0o644)?;
+            homey_kit::info!("wrote {} rules to {}", rs.rules.len(), o.display());
+        }
+        None => print(&text)?,
+    }
+    Ok(Exit::Ok)
+}
+
+fn lint_cmd(rules: &Path, strict: bool, json: bool) -> anyhow::Result<Exit> {
+    let rs = load(rules)?;
+    let mut findings = validate::lint(&rs);
+    if strict {
+        for f in &mut findings {
+            f.severity = Severity::Error;
+        }
+    }
+    let errors = findings.iter().filter(|f| f.severity == Severity::Error).count();
+    let warnings = findings.len() - errors;
+    if json {
+        let doc = serde_json::json!({"file": rules.display().to_string(), "errors": errors, "warnings": warnings, "findings": findings});
+        print(&format!("{}\n", serde_json::to_string_pretty(&doc)?))?;
+    } else {
+        log_findings(rules, &findings);
+        homey_kit::info!("{}: {} rules, {errors} error(s), {warnings} warning(s)", rules.display(), rs.rules.len());
+    }
+    Ok(if errors > 0 {
+        Exit::BadInput
+    } else if warnings > 0 {
+        Exit::Warnings
+    } else {
+        Exit::Ok
+    })
+}
+
+fn check_subjects(
+    rs: &model::RuleSet,
+    url: &str,
+    base_dn: &str,
+    bind: Option<(&str, &str)>,
+    user_filter: &str,
+    group_filter: &str,
+    timeout: u64,
+) -> anyhow::Result<Exit> {
+    let named = subjects::named_subjects(rs);
+    if named.is_empty() {
+        homey_kit::info!("no user: or group: subjects in the rules; nothing to check");
+        return Ok(Exit::Ok);
+    }
+    let to_err = |e: subjects::DirError| match e {
+        subjects::DirError::Unavailable(m) => homey_kit::exit::coded(Exit::Unavailable, anyhow::anyhow!(m)),
+        subjects::DirError::Config(m) => homey_kit::exit::coded(Exit::Config, anyhow::anyhow!(m)),
+    };
+    let mut dir =
+        subjects::Directory::connect(url, base_dn, bind, std::time::Duration::from_secs(timeout)).map_err(to_err)?;
+    let mut missing = vec![];
+    for ((kind, name), positions) in &named {
+        let template = if *kind == subjects::Kind::User { user_filter } else { group_filter };
+        if !dir.exists(&subjects::filter_for(template, name)).map_err(to_err)? {
+            missing.push((kind, name, positions));
+        }
+    }
+    dir.close();
+    let mut out = String::new();
+    for (kind, name, positions) in &missing {
+        let rules: Vec<String> = positions
+            .iter()
+            .map(|p| match rs.rules[p - 1].label() {
+                l if l.is_empty() => format!("#{p}"),
+                l => format!("#{p} ({l})"),
+            })
+            .collect();
+        out.push_str(&format!("missing {} '{name}' (named by rule {})\n", kind.as_str(), rules.join(", ")));
+    }
+    print(&out)?;
+    homey_kit::info!("{} subjects checked against {url}, {} missing", named.len(), missing.len());
+    Ok(if missing.is_empty() { Exit::Ok } else { Exit::Failed })
+}
+
+pub fn hash(files: &[PathBuf]) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("{}", f.display())).exit_code(Exit::BadInput)?;
+        h.update(&bytes);
+    }
+    Ok(hex::encode(h.finalize()))
 }

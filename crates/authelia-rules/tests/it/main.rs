@@ -1,9 +1,33 @@
 //! Integration tests of the `authelia-rules` binary: one test binary per crate.
 
-use std::process::Command;
+mod cli;
+mod conformance;
+mod ldap;
 
-fn bin() -> Command {
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+pub fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_authelia-rules"))
+}
+
+/// The shared specs and conformance data: beside the checkout (CI lays a copy there), or $HOMEY_SHARED.
+pub fn shared() -> PathBuf {
+    if let Some(p) = std::env::var_os("HOMEY_SHARED") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+}
+
+pub fn cases() -> serde_json::Value {
+    let p = shared().join("conformance/authelia/cases.json");
+    let text = std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| panic!("{}: {e} (set HOMEY_SHARED to the shared/ folder)", p.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+pub fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
 }
 
 #[test]

@@ -1,0 +1,553 @@
+//! Authelia's authorizer: rules compiled into matchers, and the first rule whose criteria all match
+//! deciding the required level, with Authelia's anonymous "may match" semantics.
+
+use crate::model::{QueryItem, Rule, RuleSet};
+use crate::net::{IpNet, Target, parse_url, query_values};
+use regex::Regex;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Policy {
+    Bypass,
+    OneFactor,
+    TwoFactor,
+    Deny,
+}
+
+pub const POLICIES: &str = "'bypass', 'one_factor', 'two_factor', or 'deny'";
+
+impl Policy {
+    pub fn parse(s: &str) -> Option<Policy> {
+        Some(match s {
+            "bypass" => Policy::Bypass,
+            "one_factor" => Policy::OneFactor,
+            "two_factor" => Policy::TwoFactor,
+            "deny" => Policy::Deny,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Policy::Bypass => "bypass",
+            Policy::OneFactor => "one_factor",
+            Policy::TwoFactor => "two_factor",
+            Policy::Deny => "deny",
+        }
+    }
+}
+
+/// Who asks. Anonymous: no username, no groups, no OAuth2 client.
+#[derive(Debug, Clone, Default)]
+pub struct Subject {
+    pub username: Option<String>,
+    pub groups: Vec<String>,
+    pub client_id: Option<String>,
+    pub ip: Option<IpAddr>,
+}
+
+impl Subject {
+    pub fn is_anonymous(&self) -> bool {
+        self.username.as_deref().unwrap_or("").is_empty()
+            && self.groups.is_empty()
+            && self.client_id.as_deref().unwrap_or("").is_empty()
+    }
+    fn username(&self) -> &str {
+        self.username.as_deref().unwrap_or("")
+    }
+}
+
+pub struct Request {
+    pub target: Target,
+    pub method: String,
+}
+
+impl Request {
+    pub fn new(url: &str, method: &str) -> Result<Request, String> {
+        Ok(Request { target: parse_url(url)?, method: method.to_ascii_uppercase() })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum DomainMatcher {
+    Exact(String),
+    /// `*.x`: the suffix `.x`.
+    Wildcard(String),
+    /// `{user}.x`: the suffix `.x`.
+    User(String),
+    /// `{group}.x`: the suffix `.x`.
+    Group(String),
+    Regex(IdentityRegex),
+}
+
+/// A regex whose named groups `User` / `Group` must equal the subject's name / one of its groups.
+#[derive(Debug, Clone)]
+pub struct IdentityRegex {
+    pub re: Regex,
+    user: Option<usize>,
+    group: Option<usize>,
+}
+
+impl IdentityRegex {
+    pub fn new(pattern: &str) -> Result<IdentityRegex, regex::Error> {
+        let re = Regex::new(pattern)?;
+        let idx = |n: &str| re.capture_names().position(|c| c == Some(n));
+        Ok(IdentityRegex { user: idx("User"), group: idx("Group"), re })
+    }
+
+    pub fn has_identity_groups(&self) -> bool {
+        self.user.is_some() || self.group.is_some()
+    }
+
+    fn matches(&self, s: &str, subject: &Subject) -> Match {
+        if !self.has_identity_groups() {
+            return Match::hit(self.re.is_match(s));
+        }
+        let Some(caps) = self.re.captures(s) else { return Match::Miss };
+        if subject.is_anonymous() {
+            return Match::May;
+        }
+        let user_ok =
+            self.user.is_none_or(|i| caps.get(i).is_some_and(|m| m.as_str().eq_ignore_ascii_case(subject.username())));
+        let group_ok = self.group.is_none_or(|i| {
+            caps.get(i).is_some_and(|m| subject.groups.iter().any(|g| g.eq_ignore_ascii_case(m.as_str())))
+        });
+        Match::hit(user_ok && group_ok)
+    }
+}
+
+impl DomainMatcher {
+    pub fn new(domain: &str) -> DomainMatcher {
+        let d = domain.to_lowercase();
+        if let Some(rest) = d.strip_prefix('*').filter(|r| r.starts_with('.')) {
+            DomainMatcher::Wildcard(rest.to_owned())
+        } else if let Some(rest) = d.strip_prefix("{user}") {
+            DomainMatcher::User(rest.to_owned())
+        } else if let Some(rest) = d.strip_prefix("{group}") {
+            DomainMatcher::Group(rest.to_owned())
+        } else {
+            DomainMatcher::Exact(d)
+        }
+    }
+
+    pub fn matches(&self, host: &str, subject: &Subject) -> Match {
+        let lower = host.to_lowercase();
+        match self {
+            DomainMatcher::Exact(name) => Match::hit(lower == *name),
+            DomainMatcher::Wildcard(suffix) => Match::hit(lower.ends_with(suffix.as_str())),
+            DomainMatcher::User(suffix) => {
+                if subject.is_anonymous() {
+                    if lower.ends_with(suffix.as_str()) && lower.len() > suffix.len() {
+                        Match::May
+                    } else {
+                        Match::Miss
+                    }
+                } else {
+                    Match::hit(lower == format!("{}{suffix}", subject.username().to_lowercase()))
+                }
+            }
+            DomainMatcher::Group(suffix) => {
+                if subject.is_anonymous() {
+                    if lower.ends_with(suffix.as_str()) && lower.len() > suffix.len() {
+                        Match::May
+                    } else {
+                        Match::Miss
+                    }
+                } else {
+                    let Some(i) = lower.find('.') else { return Match::Miss };
+                    Match::hit(
+                        lower[i..] == *suffix && subject.groups.iter().any(|g| g.eq_ignore_ascii_case(&lower[..i])),
+                    )
+                }
+            }
+            DomainMatcher::Regex(r) => r.matches(host, subject),
+        }
+    }
+}
+
+/// How a criterion met a request: `may` only for anonymous requests, where identity decides later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Match {
+    Hit,
+    Miss,
+    May,
+}
+
+impl Match {
+    fn hit(b: bool) -> Match {
+        if b { Match::Hit } else { Match::Miss }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Match::Hit => "hit",
+            Match::Miss => "miss",
+            Match::May => "may",
+        }
+    }
+    /// Any of several alternatives: a hit beats a may beats a miss.
+    fn any(items: impl IntoIterator<Item = Match>) -> Match {
+        let mut best = Match::Miss;
+        for m in items {
+            match m {
+                Match::Hit => return Match::Hit,
+                Match::May => best = Match::May,
+                Match::Miss => {}
+            }
+        }
+        best
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum QueryOp {
+    Equal(String),
+    NotEqual(String),
+    Present,
+    Absent,
+    Pattern(Regex),
+    NotPattern(Regex),
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryMatcher {
+    pub key: String,
+    pub op: QueryOp,
+}
+
+#[derive(Debug, Clone)]
+pub enum SubjectMatcher {
+    User(String),
+    Group(String),
+    Client(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct CompiledRule {
+    pub policy: Policy,
+    pub domains: Vec<DomainMatcher>,
+    pub resources: Vec<IdentityRegex>,
+    pub query: Vec<Vec<QueryMatcher>>,
+    pub methods: Vec<String>,
+    pub networks: Vec<IpNet>,
+    pub subjects: Vec<Vec<SubjectMatcher>>,
+}
+
+/// The per-criterion outcome of one rule for one request, as `access-control check-policy` shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleResult {
+    pub domain: Match,
+    pub resource: Match,
+    pub query: Match,
+    pub method: Match,
+    pub network: Match,
+    pub subject: Match,
+}
+
+impl RuleResult {
+    pub fn all(&self) -> [Match; 6] {
+        [self.domain, self.resource, self.query, self.method, self.network, self.subject]
+    }
+    /// Every criterion hit or may: this rule decides the required level.
+    pub fn matches(&self) -> bool {
+        self.all().iter().all(|m| *m != Match::Miss)
+    }
+    pub fn exact(&self) -> bool {
+        self.all().iter().all(|m| *m == Match::Hit)
+    }
+}
+
+impl CompiledRule {
+    pub fn evaluate(&self, req: &Request, subject: &Subject) -> RuleResult {
+        let t = &req.target;
+        let domain = if self.domains.is_empty() {
+            Match::Hit
+        } else {
+            Match::any(self.domains.iter().map(|d| d.matches(&t.host, subject)))
+        };
+        let resource = if self.resources.is_empty() {
+            Match::Hit
+        } else {
+            Match::any(self.resources.iter().map(|r| r.matches(&t.path, subject)))
+        };
+        let query = if self.query.is_empty() {
+            Match::Hit
+        } else {
+            let values = query_values(&t.raw_query);
+            let get = |k: &str| values.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+            Match::hit(self.query.iter().any(|group| {
+                group.iter().all(|q| match &q.op {
+                    QueryOp::Equal(v) => get(&q.key).unwrap_or("") == v,
+                    QueryOp::NotEqual(v) => get(&q.key).unwrap_or("") != v,
+                    QueryOp::Present => get(&q.key).is_some(),
+                    QueryOp::Absent => get(&q.key).is_none(),
+                    QueryOp::Pattern(re) => re.is_match(get(&q.key).unwrap_or("")),
+                    QueryOp::NotPattern(re) => !re.is_match(get(&q.key).unwrap_or("")),
+                })
+            }))
+        };
+        let method = Match::hit(self.methods.is_empty() || self.methods.contains(&req.method));
+        let network = Match::hit(
+            self.networks.is_empty() || subject.ip.is_some_and(|ip| self.networks.iter().any(|n| n.contains(ip))),
+        );
+        let subj = if self.subjects.is_empty() {
+            Match::Hit
+        } else if subject.is_anonymous() {
+            Match::May
+        } else {
+            Match::hit(self.subjects.iter().any(|all| {
+                all.iter().all(|s| match s {
+                    SubjectMatcher::User(u) => subject.username() == u,
+                    SubjectMatcher::Group(g) => subject.groups.contains(g),
+                    SubjectMatcher::Client(c) => subject.client_id.as_deref() == Some(c.as_str()),
+                })
+            }))
+        };
+        RuleResult { domain, resource, query, method, network, subject: subj }
+    }
+}
+
+pub struct Authorizer {
+    pub default_policy: Policy,
+    pub rules: Vec<CompiledRule>,
+}
+
+/// What decided: the 0-based rule index (None: the default policy) and the required level.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    pub rule: Option<usize>,
+    pub policy: Policy,
+    pub results: Vec<RuleResult>,
+}
+
+impl Authorizer {
+    /// `GetRequiredLevel`, plus every rule's criteria for the check-policy table.
+    pub fn decide(&self, req: &Request, subject: &Subject) -> Decision {
+        let mut results = Vec::with_capacity(self.rules.len());
+        let mut decided = None;
+        for (i, r) in self.rules.iter().enumerate() {
+            let res = r.evaluate(req, subject);
+            if decided.is_none() && res.matches() {
+                decided = Some(i);
+            }
+            results.push(res);
+        }
+        let policy = decided.map_or(self.default_policy, |i| self.rules[i].policy);
+        Decision { rule: decided, policy, results }
+    }
+}
+
+/// A problem that makes a rule impossible to evaluate: (0-based rule index or None for the top level, message).
+pub type CompileError = (Option<usize>, String);
+
+/// Build the matchers. Only what Authelia could not even load is an error here (an unknown policy, a bad
+/// regex, a network that is neither a name nor an IP); the rest is lint's business, so `explain` can
+/// answer for rule sets Authelia's own tests evaluate.
+pub fn compile(rs: &RuleSet) -> Result<Authorizer, Vec<CompileError>> {
+    let mut errors = vec![];
+    let default_policy = match rs.default_policy.as_deref().unwrap_or("") {
+        "" => Policy::Deny,
+        p => Policy::parse(p).unwrap_or_else(|| {
+            errors.push((
+                None,
+                format!(
+                    "access_control: option 'default_policy' must be one of {POLICIES} but it's configured as '{p}'"
+                ),
+            ));
+            Policy::Deny
+        }),
+    };
+    let mut rules = vec![];
+    for (i, r) in rs.rules.iter().enumerate() {
+        let mut push = |m: String| errors.push((Some(i), m));
+        let desc = descriptor(i + 1, r);
+        let policy = match r.policy.as_deref() {
+            None | Some("") => {
+                push(format!("access_control: rule {desc}: option 'policy' must be present but it's absent"));
+                Policy::Deny
+            }
+            Some(p) => Policy::parse(p).unwrap_or_else(|| {
+                push(format!("access_control: rule {desc}: option 'policy' must be one of {POLICIES} but it's configured as '{p}'"));
+                Policy::Deny
+            }),
+        };
+        let mut domains: Vec<DomainMatcher> = r.domain.iter().flatten().map(|d| DomainMatcher::new(d)).collect();
+        for (field, list) in [("domain_regex", &r.domain_regex), ("resources", &r.resources)] {
+            for p in list.iter().flatten() {
+                if let Err(e) = IdentityRegex::new(p) {
+                    push(regex_error(&desc, field, p, &e));
+                }
+            }
+        }
+        domains.extend(
+            r.domain_regex.iter().flatten().filter_map(|p| IdentityRegex::new(p).ok()).map(DomainMatcher::Regex),
+        );
+        let resources = r.resources.iter().flatten().filter_map(|p| IdentityRegex::new(p).ok()).collect();
+        let mut networks = vec![];
+        for n in r.networks.iter().flatten() {
+            match rs.named_network(n) {
+                Some(cidrs) => networks.extend(cidrs.iter().filter_map(|c| IpNet::parse(c))),
+                None => match IpNet::parse(n) {
+                    Some(net) => networks.push(net),
+                    None => push(network_error(&desc, n)),
+                },
+            }
+        }
+        let mut query = vec![];
+        for group in r.query.iter().flatten() {
+            let mut g = vec![];
+            for q in group {
+                match query_matcher(q) {
+                    Ok(m) => g.push(m),
+                    Err(e) => push(format!("access_control: rule {desc}: query: {e}")),
+                }
+            }
+            query.push(g);
+        }
+        let subjects = r
+            .subject
+            .iter()
+            .flatten()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|s| {
+                        if let Some(u) = s.strip_prefix("user:") {
+                            Some(SubjectMatcher::User(u.to_owned()))
+                        } else if let Some(g) = s.strip_prefix("group:") {
+                            Some(SubjectMatcher::Group(g.to_owned()))
+                        } else {
+                            s.strip_prefix("oauth2:client:").map(|c| SubjectMatcher::Client(c.to_owned()))
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        rules.push(CompiledRule {
+            policy,
+            domains,
+            resources,
+            query,
+            methods: r.methods.clone().unwrap_or_default(),
+            networks,
+            subjects,
+        });
+    }
+    for n in &rs.networks {
+        for cidr in &n.networks {
+            if IpNet::parse(cidr).is_none() {
+                errors.push((None, network_group_error(&n.name, cidr)));
+            }
+        }
+    }
+    if errors.is_empty() { Ok(Authorizer { default_policy, rules }) } else { Err(errors) }
+}
+
+/// Authelia's rule descriptor in messages: `#3` or `#3 (domain 'a.example.com')`.
+pub fn descriptor(position: usize, r: &Rule) -> String {
+    match &r.domain {
+        Some(d) if !d.is_empty() => format!("#{position} (domain '{}')", d.join(",")),
+        _ => format!("#{position}"),
+    }
+}
+
+pub fn regex_error(desc: &str, field: &str, pattern: &str, e: &regex::Error) -> String {
+    let why = match e {
+        regex::Error::Syntax(s) => s.lines().last().unwrap_or(s).trim_start_matches("error: ").to_owned(),
+        other => other.to_string(),
+    };
+    format!("access_control: rule {desc}: option '{field}' is invalid: error parsing regexp: {why}: `{pattern}`")
+}
+
+pub fn network_error(desc: &str, n: &str) -> String {
+    format!("access_control: rule {desc}: the network '{n}' is not a valid Group Name, IP, or CIDR notation")
+}
+
+pub fn network_group_error(name: &str, n: &str) -> String {
+    format!(
+        "access_control: networks: network group '{name}' is invalid: the network '{n}' is not a valid IP or CIDR notation"
+    )
+}
+
+pub const QUERY_OPERATORS: &str = "'present', 'absent', 'equal', 'not equal', 'pattern', or 'not pattern'";
+
+/// One query matcher, with Authelia's defaults (key only: present; key and value: equal) and messages.
+pub fn query_matcher(q: &QueryItem) -> Result<QueryMatcher, String> {
+    let key = q.key.clone().filter(|k| !k.is_empty()).ok_or("option 'key' is required but it's absent")?;
+    let value = match &q.value {
+        None => None,
+        Some(serde_json::Value::String(s)) => Some(s.clone()),
+        Some(v) => return Err(format!("option 'value' is invalid: expected type was string but got {}", go_type(v))),
+    };
+    let op = match q.operator.as_deref().unwrap_or("") {
+        "" if value.as_deref().unwrap_or("").is_empty() => "present",
+        "" => "equal",
+        o => o,
+    };
+    let need = |v: Option<String>| {
+        v.ok_or(format!("option 'value' must be present when the option 'operator' is '{op}' but it's absent"))
+    };
+    let pattern = |v: String| {
+        Regex::new(&v).map_err(|e| format!("option 'value' is invalid: error parsing regexp: {}", short(&e, &v)))
+    };
+    Ok(QueryMatcher {
+        op: match op.to_lowercase().as_str() {
+            "equal" => QueryOp::Equal(need(value)?),
+            "not equal" => QueryOp::NotEqual(need(value)?),
+            "present" | "absent" if !value.as_deref().unwrap_or("").is_empty() => {
+                return Err(format!(
+                    "option 'value' must not be present when the option 'operator' is '{op}' but it's present"
+                ));
+            }
+            "present" => QueryOp::Present,
+            "absent" => QueryOp::Absent,
+            "pattern" => QueryOp::Pattern(pattern(need(value)?)?),
+            "not pattern" => QueryOp::NotPattern(pattern(need(value)?)?),
+            _ => {
+                return Err(format!(
+                    "option 'operator' must be one of {QUERY_OPERATORS} but it's configured as '{op}'"
+                ));
+            }
+        },
+        key,
+    })
+}
+
+fn go_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => "int",
+        serde_json::Value::Number(_) => "float64",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Array(_) => "[]interface {}",
+        serde_json::Value::Object(_) => "map[string]interface {}",
+        _ => "string",
+    }
+}
+
+/// A regex error in Go's words where the common cases allow it, else the regex crate's.
+pub fn short(e: &regex::Error, pattern: &str) -> String {
+    let text = match e {
+        regex::Error::Syntax(s) => s.lines().last().unwrap_or(s).trim_start_matches("error: ").to_owned(),
+        other => other.to_string(),
+    };
+    if text.contains("unclosed group") {
+        format!("missing closing ): `{pattern}`")
+    } else if text.contains("unopened group") {
+        format!("unexpected ): `{pattern}`")
+    } else {
+        format!("{text}: `{pattern}`")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_user_wildcard_may_match_longer_host_only() {
+        let anon = Subject::default();
+        let m = DomainMatcher::User(".example.com".into());
+        assert_eq!(m.matches("bob.Example.com", &anon), Match::May);
+        assert_eq!(m.matches(".example.com", &anon), Match::Miss);
+        let bob = Subject { username: Some("Bob".into()), ..Subject::default() };
+        assert_eq!(m.matches("bob.example.com", &bob), Match::Hit);
+        assert_eq!(m.matches("alice.example.com", &bob), Match::Miss);
+    }
+}

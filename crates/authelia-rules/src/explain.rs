@@ -1,0 +1,127 @@
+//! `explain`: the rule that decides a request, with a hit/miss/may line per rule as Authelia's
+//! `access-control check-policy` prints them.
+
+use crate::authz::{self, Match, Request, Subject};
+use crate::model::RuleSet;
+use std::fmt::Write;
+
+pub enum Error {
+    Url(String),
+    Rules(Vec<authz::CompileError>),
+}
+
+pub fn explain(rs: &RuleSet, url: &str, method: &str, subject: &Subject, json: bool) -> Result<String, Error> {
+    let az = authz::compile(rs).map_err(Error::Rules)?;
+    let req = Request::new(url, method).map_err(Error::Url)?;
+    let d = az.decide(&req, subject);
+    let rule = d.rule.map(|i| &rs.rules[i]);
+    if json {
+        let doc = serde_json::json!({
+            "policy": d.policy.as_str(),
+            "rule": d.rule.map(|i| i + 1),
+            "name": rule.and_then(|r| r.name.clone()),
+            "priority": rule.and_then(|r| r.priority),
+        });
+        return Ok(format!("{doc}\n"));
+    }
+    let mut out = String::new();
+    let who = if subject.is_anonymous() {
+        "an anonymous user".to_owned()
+    } else {
+        let mut parts = vec![];
+        if let Some(u) = subject.username.as_deref().filter(|u| !u.is_empty()) {
+            parts.push(format!("username '{u}'"));
+        }
+        if !subject.groups.is_empty() {
+            parts.push(format!("groups '{}'", subject.groups.join(",")));
+        }
+        if let Some(c) = &subject.client_id {
+            parts.push(format!("client '{c}'"));
+        }
+        parts.join(" ")
+    };
+    let ip = subject.ip.map(|ip| format!(" from IP '{ip}'")).unwrap_or_default();
+    let _ = writeln!(out, "Performing policy check for request to '{url}' method '{}' by {who}{ip}.\n", req.method);
+    if rs.rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "The default policy '{}' will be applied to ALL requests as no rules are configured.",
+            d.policy.as_str()
+        );
+        return Ok(out);
+    }
+    let _ = writeln!(out, "  #\tDomain\tResource\tQuery\tMethod\tNetwork\tSubject\tPolicy\tRule");
+    let mut potential = None;
+    for (i, res) in d.results.iter().enumerate() {
+        let mark = if Some(i) == d.rule {
+            if res.exact() { '*' } else { '~' }
+        } else if res.matches() {
+            if potential.is_none() && d.rule.is_none_or(|r| r < i) {
+                potential = Some(i);
+            }
+            ' '
+        } else {
+            ' '
+        };
+        let r = &rs.rules[i];
+        let cells: Vec<&str> = res.all().iter().map(|m| m.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "{mark} {}\t{}\t{}\t{}",
+            i + 1,
+            cells.join("\t"),
+            r.policy.as_deref().unwrap_or("-"),
+            r.label()
+        );
+    }
+    out.push('\n');
+    match (d.rule, rule) {
+        (Some(i), Some(r)) if d.results[i].exact() => {
+            let _ = writeln!(
+                out,
+                "The policy '{}' from rule #{}{} will be applied to this request.",
+                d.policy.as_str(),
+                i + 1,
+                label(r)
+            );
+        }
+        (Some(i), Some(r)) => {
+            let may: Vec<&str> =
+                crit_names(&d.results[i]).into_iter().filter(|(_, m)| *m == Match::May).map(|(n, _)| n).collect();
+            let _ = writeln!(
+                out,
+                "The policy '{}' from rule #{}{} is required for this request: its {} may match once the user logs in, and Authelia then evaluates the rules again with the user's identity.",
+                d.policy.as_str(),
+                i + 1,
+                label(r),
+                may.join(" and ")
+            );
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "The policy '{}' from the default policy will be applied to this request as no rules matched the request.",
+                d.policy.as_str()
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn label(r: &crate::model::Rule) -> String {
+    match r.label() {
+        l if l.is_empty() => String::new(),
+        l => format!(" ({l})"),
+    }
+}
+
+fn crit_names(r: &authz::RuleResult) -> [(&'static str, Match); 6] {
+    [
+        ("domain", r.domain),
+        ("resource", r.resource),
+        ("query", r.query),
+        ("method", r.method),
+        ("network", r.network),
+        ("subject", r.subject),
+    ]
+}
