@@ -1,16 +1,459 @@
-//! sdimage: Build the bootstrap SD image and write it to a card safely, verified.
+//! sdimage: build the bootstrap SD image and write it to a card safely, verified.
+//!
+//! The pure parts — which disks exist and what uses them ([`inventory`]), whether one may be
+//! overwritten ([`safety`]), the `nix build` command ([`build`]) — are tested on recorded trees and
+//! fakes; [`engine`] moves the bytes; this file is the thin layer that asks, opens and prints.
 
-use homey_kit::Exit;
-use homey_kit::cli::Verbosity;
+pub mod blockdev;
+pub mod build;
+pub mod engine;
+pub mod image;
+pub mod inventory;
+pub mod safety;
+
+use anyhow::Context;
+use homey_kit::process::{Cancel, SystemRunner};
+use homey_kit::units::format_bytes;
+use homey_kit::{Exit, ResultExt, fail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use inventory::{Disk, Inventory};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Parser)]
 #[command(name = "sdimage", version, about = "Build the bootstrap SD image and write it to a card safely, verified.", after_help = homey_kit::exit::EXIT_HELP)]
 pub struct Cli {
     #[command(flatten)]
-    pub verbosity: Verbosity,
+    pub verbosity: homey_kit::cli::Verbosity,
+    /// Read /sys and /proc under this directory instead of / (recorded trees in tests).
+    #[arg(long, global = true, hide = true, default_value = "/", env = "SDIMAGE_SYS_ROOT")]
+    pub sys_root: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    homey_kit::warn!("sdimage: no subcommands yet");
-    Ok(Exit::Usage)
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Build the SD image with nix and print its path, size and SHA-256.
+    Build(BuildArgs),
+    /// List the disks an image could be written to (system disks only with --all).
+    List(ListArgs),
+    /// Write an image (.img or .img.zst) to a card, then read it back and verify it.
+    Write(WriteArgs),
+    /// Only read the card back and compare it with the image.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The flake with the NixOS configurations.
+    #[arg(long, default_value = ".")]
+    pub flake: String,
+    /// The NixOS configuration whose sdImage to build.
+    #[arg(long, default_value = "pi-main-bootstrap")]
+    pub host: String,
+    /// Where nix puts the result symlink (a GC root).
+    #[arg(long, default_value = "result")]
+    pub out_link: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    /// Also show system disks and empty devices.
+    #[arg(long)]
+    pub all: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WriteArgs {
+    /// The image: .img, .img.zst or .zst (recognised by content).
+    pub image: PathBuf,
+    /// The whole disk to overwrite, e.g. /dev/sdb or /dev/mmcblk0.
+    #[arg(long)]
+    pub device: PathBuf,
+    /// Do not ask; for scripts.
+    #[arg(long)]
+    pub yes: bool,
+    /// Skip reading the card back.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Allow a fixed disk that is neither USB nor MMC (an internal SATA/NVMe disk, a loop device).
+    #[arg(long)]
+    pub allow_fixed: bool,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    pub image: PathBuf,
+    #[arg(long)]
+    pub device: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Build(a) => cmd_build(&a),
+        Command::List(a) => cmd_list(&cli.sys_root, &a),
+        Command::Write(a) => cmd_write(&cli.sys_root, &a),
+        Command::Verify(a) => cmd_verify(&a),
+    }
+}
+
+fn hex(h: &[u8; 32]) -> String {
+    hex::encode(h)
+}
+
+fn mb_per_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64().max(1e-9) / 1e6
+}
+
+fn sha256_file(path: &Path) -> anyhow::Result<[u8; 32]> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    engine::hash_stream(Box::new(f), std::fs::metadata(path)?.len(), &Cancel::new())
+        .with_context(|| format!("hashing {}", path.display()))
+}
+
+fn cmd_build(a: &BuildArgs) -> anyhow::Result<Exit> {
+    let cmd = build::nix_build(&a.flake, &a.host, &a.out_link);
+    homey_kit::info!("building the SD image of {} from {} (this can take a while): {cmd}", a.host, a.flake);
+    let out = build::run_build(&SystemRunner, &cmd, &Cancel::on_signals())?;
+    let image_path = build::find_image(&out)?;
+    let img = image::Image::inspect(&image_path)?;
+    let sha = sha256_file(&image_path)?;
+    if a.json {
+        let v = serde_json::json!({
+            "out_path": out, "image": image_path, "format": img.format, "size": img.file_len,
+            "image_size": img.len, "sha256": hex(&sha),
+        });
+        println!("{v}");
+    } else {
+        println!("image:  {}", image_path.display());
+        println!(
+            "size:   {} ({} bytes; {} on the card)",
+            format_bytes(img.file_len),
+            img.file_len,
+            format_bytes(img.len)
+        );
+        println!("sha256: {}", hex(&sha));
+    }
+    Ok(Exit::Ok)
+}
+
+fn cmd_list(root: &Path, a: &ListArgs) -> anyhow::Result<Exit> {
+    let inv = Inventory::read(root)?;
+    let shown: Vec<&Disk> = inv.disks.iter().filter(|d| a.all || (d.size > 0 && !d.is_system())).collect();
+    if a.json {
+        let v: Vec<serde_json::Value> = shown
+            .iter()
+            .map(|d| {
+                let mut v = serde_json::to_value(d).expect("disk serialises");
+                v["path"] = d.path().into();
+                v["system"] = d.is_system().into();
+                v["removable_media"] = d.is_removable_media().into();
+                v
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(Exit::Ok);
+    }
+    if shown.is_empty() {
+        homey_kit::notice!("no card or removable disk found (insert one; `sdimage list --all` shows every disk)");
+        return Ok(Exit::Ok);
+    }
+    print!("{}", render_list(&shown));
+    Ok(Exit::Ok)
+}
+
+/// The table `list` prints.
+pub fn render_list(disks: &[&Disk]) -> String {
+    let mut rows = vec![[
+        "DEVICE".to_owned(),
+        "SIZE".into(),
+        "TRAN".into(),
+        "REMOVABLE".into(),
+        "MODEL".into(),
+        "SERIAL".into(),
+        "MOUNTED".into(),
+    ]];
+    for d in disks {
+        let mut used: Vec<String> = d.uses.iter().map(|u| format!("{} on {}", u.via, u.target)).collect();
+        if d.is_system() {
+            used.insert(0, "SYSTEM:".into());
+        }
+        let mut removable = if d.is_removable_media() { "yes" } else { "no (fixed)" }.to_owned();
+        if d.read_only {
+            removable.push_str(", read-only");
+        }
+        rows.push([
+            d.path(),
+            format_bytes(d.size),
+            d.transport.to_string(),
+            removable,
+            d.model.clone().unwrap_or_else(|| "-".into()),
+            d.serial.clone().unwrap_or_else(|| "-".into()),
+            if used.is_empty() { "-".into() } else { used.join(" ") },
+        ]);
+    }
+    let widths: Vec<usize> = (0..7).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn bar(phase: &str, total: u64) -> ProgressBar {
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
+    pb.set_style(
+        ProgressStyle::with_template("{msg:7} [{bar:30}] {bytes}/{total_bytes} {decimal_bytes_per_sec} ETA {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(phase.to_owned());
+    pb
+}
+
+/// The person types the device's name; anything else (or end of input) stops here with nothing written.
+fn confirm(disk: &Disk, path: &Path, img: &image::Image) -> anyhow::Result<()> {
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "About to ERASE {} ({}) and write {} ({} on the card).",
+        path.display(),
+        disk.describe(),
+        img.path.display(),
+        format_bytes(img.len)
+    )?;
+    write!(err, "Type the device name ({}) to continue: ", disk.name)?;
+    err.flush()?;
+    drop(err);
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    let answer = answer.trim();
+    if answer != disk.name && answer != disk.path() {
+        fail!(Exit::Failed, "not confirmed (typed {answer:?}, not {:?}); nothing was written", disk.name);
+    }
+    Ok(())
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Phase {
+    bytes: u64,
+    seconds: f64,
+    mb_per_s: f64,
+}
+
+impl Phase {
+    fn new(bytes: u64, d: Duration) -> Phase {
+        Phase { bytes, seconds: d.as_secs_f64(), mb_per_s: mb_per_s(bytes, d) }
+    }
+}
+
+const NOT_BOOTABLE: &str = "the card is NOT bootable (its partition table was erased first and is written last); \
+                            write it again";
+
+fn cmd_write(root: &Path, a: &WriteArgs) -> anyhow::Result<Exit> {
+    let img = image::Image::inspect(&a.image)?;
+    let inv = Inventory::read(root)?;
+    let dev = safety::resolve(&a.device).map_err(|r| homey_kit::exit::coded(Exit::BadInput, anyhow::anyhow!("{r}")))?;
+    let shown = a.device.display().to_string();
+    let disk =
+        safety::assess(&inv, &shown, dev, img.len, safety::Rules { allow_fixed: a.allow_fixed }).map_err(|why| {
+            homey_kit::exit::coded(Exit::BadInput, anyhow::anyhow!("refusing to write: {}", safety::explain(&why)))
+        })?;
+    if !a.yes {
+        confirm(disk, &a.device, &img)?;
+    }
+
+    let file = blockdev::open_for_write(&a.device).map_err(|e| match e.raw_os_error() {
+        Some(libc::EBUSY) => homey_kit::exit::coded(
+            Exit::TryAgain,
+            anyhow::anyhow!("{shown} is busy: mounted, or held by another program; nothing was written"),
+        ),
+        _ => homey_kit::exit::coded(Exit::Failed, anyhow::anyhow!("opening {shown} for writing: {e}")),
+    })?;
+    // The path could have changed between the check and the open (a card swapped, a symlink moved).
+    {
+        use std::os::unix::fs::MetadataExt;
+        let rdev = file.metadata()?.rdev();
+        if (libc::major(rdev), libc::minor(rdev)) != (dev.major, dev.minor) {
+            fail!(Exit::TryAgain, "{shown} changed while being checked; nothing was written");
+        }
+    }
+    let size = blockdev::size(&file).unwrap_or(disk.size);
+    let block = blockdev::logical_block_size(&file).unwrap_or(disk.logical_block_size).max(512);
+    if safety::padded_len(img.len, block) > size {
+        fail!(Exit::BadInput, "refusing to write: {shown} holds {size} bytes, the image needs {}", img.len);
+    }
+    let target = engine::Target { size, block };
+    let cancel = Cancel::on_signals();
+
+    homey_kit::info!("writing {} to {shown} ({})", img.path.display(), disk.describe());
+    let pb = bar("write", img.len);
+    let written = engine::write_image(img.open()?, img.len, &file, target, &cancel, &pb);
+    pb.finish_and_clear();
+    let written = match written {
+        Ok(w) => w,
+        Err(e) if e.downcast_ref::<engine::Interrupted>().is_some() => {
+            fail!(Exit::Failed, "stopped while writing {shown}: {NOT_BOOTABLE}")
+        }
+        Err(e) => {
+            return Err(e.context(format!("writing {shown} failed; {NOT_BOOTABLE}"))).exit_code(Exit::Failed);
+        }
+    };
+    let write_phase = Phase::new(written.len, written.elapsed);
+
+    let verify_phase = if a.no_verify {
+        None
+    } else {
+        let started = Instant::now();
+        let pb = bar("verify", img.len);
+        let back = engine::read_back(&file, img.len, block, &cancel, &pb);
+        pb.finish_and_clear();
+        let back = match back {
+            Ok(b) => b,
+            Err(e) if e.downcast_ref::<engine::Interrupted>().is_some() => {
+                fail!(Exit::Failed, "stopped while verifying {shown}: the image was written but not verified")
+            }
+            Err(e) => return Err(e.context(format!("verifying {shown}"))).exit_code(Exit::Failed),
+        };
+        if back != written.sha256 {
+            return Err(mismatch(&img, &file, block, &written.sha256, &shown, &cancel)).exit_code(Exit::Failed);
+        }
+        Some(Phase::new(img.len, started.elapsed()))
+    };
+    drop(file);
+    // Without O_EXCL now, so the kernel may rescan; a loop device without partition scanning says EINVAL.
+    match blockdev::open_for_read(&a.device, false).and_then(|f| blockdev::reread_partitions(&f)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            homey_kit::debug!("{shown} does not rescan partitions: {e}")
+        }
+        Err(e) => homey_kit::warn!("could not re-read the partition table of {shown} ({e}); replug the card"),
+    }
+    print_summary(&shown, &written, &write_phase, verify_phase.as_ref(), a.json);
+    Ok(Exit::Ok)
+}
+
+fn print_summary(shown: &str, w: &engine::Written, write: &Phase, verify: Option<&Phase>, json: bool) {
+    if json {
+        let v = serde_json::json!({
+            "device": shown, "bytes": w.len, "sha256": hex(&w.sha256), "write": write,
+            "verify": verify, "verified": verify.is_some(),
+        });
+        println!("{v}");
+        return;
+    }
+    let mut line = format!(
+        "wrote {} ({} bytes) to {shown} in {:.1} s ({:.0} MB/s)",
+        format_bytes(w.len),
+        w.len,
+        write.seconds,
+        write.mb_per_s
+    );
+    match verify {
+        Some(v) => line.push_str(&format!("; verified in {:.1} s ({:.0} MB/s)", v.seconds, v.mb_per_s)),
+        None => line.push_str("; NOT verified (--no-verify)"),
+    }
+    println!("{line}");
+    println!("sha256 {}", hex(&w.sha256));
+}
+
+/// The card read back differently: find where, and tell card from image by reading the image again.
+fn mismatch(
+    img: &image::Image,
+    dev: &std::fs::File,
+    block: u64,
+    written: &[u8; 32],
+    shown: &str,
+    cancel: &Cancel,
+) -> anyhow::Error {
+    homey_kit::warn!("{shown} read back differently from what was written; locating the difference");
+    let diff = match img.open().and_then(|src| engine::locate(src, dev, img.len, block, cancel)) {
+        Ok(d) => d,
+        Err(e) => return e.context(format!("verification of {shown} FAILED (read-back hash differs)")),
+    };
+    if &diff.image_sha256 != written {
+        return anyhow::anyhow!(
+            "verification of {shown} FAILED, and the image read differently this time than while writing: \
+             suspect the image file or the disk it is on (or this machine's memory), not the card"
+        );
+    }
+    if diff.regions.is_empty() {
+        return anyhow::anyhow!(
+            "verification of {shown} FAILED: the card returned different data on two reads; the card or \
+             its reader is unreliable"
+        );
+    }
+    anyhow::anyhow!(
+        "verification of {shown} FAILED: the card differs from the image in {}; the image read the same \
+         twice, so the card (or its reader), not the image, is suspect: try another card",
+        engine::describe_regions(&diff.regions)
+    )
+}
+
+fn cmd_verify(a: &VerifyArgs) -> anyhow::Result<Exit> {
+    let img = image::Image::inspect(&a.image)?;
+    let shown = a.device.display().to_string();
+    let meta = std::fs::metadata(&a.device).with_context(|| shown.clone()).exit_code(Exit::BadInput)?;
+    use std::os::unix::fs::FileTypeExt;
+    let is_block = meta.file_type().is_block_device();
+    if !is_block && !meta.is_file() {
+        fail!(Exit::BadInput, "{shown} is neither a block device nor a file");
+    }
+    let file = blockdev::open_for_read(&a.device, is_block)
+        .with_context(|| format!("opening {shown}"))
+        .exit_code(Exit::Failed)?;
+    let size = if is_block { blockdev::size(&file)? } else { meta.len() };
+    let block = if is_block { blockdev::logical_block_size(&file).unwrap_or(512).max(512) } else { 1 };
+    if img.len > size {
+        fail!(Exit::Failed, "{shown} ({size} bytes) is smaller than the image ({} bytes): it cannot hold it", img.len);
+    }
+    let cancel = Cancel::on_signals();
+    let started = Instant::now();
+    let pb = bar("verify", img.len);
+    // Image and card are read and hashed side by side: each on its own core.
+    let (image_hash, card_hash) = std::thread::scope(|s| {
+        let src = img.open();
+        let c2 = cancel.clone();
+        let len = img.len;
+        let t = s.spawn(move || engine::hash_stream(src?, len, &c2));
+        let card = engine::read_back(&file, img.len, block, &cancel, &pb);
+        (t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("image hasher panicked"))), card)
+    });
+    pb.finish_and_clear();
+    let image_hash =
+        image_hash.with_context(|| format!("reading image {}", img.path.display())).exit_code(Exit::BadInput)?;
+    let card_hash = card_hash.with_context(|| format!("reading {shown}")).exit_code(Exit::Failed)?;
+    let phase = Phase::new(img.len, started.elapsed());
+    if image_hash != card_hash {
+        return Err(mismatch(&img, &file, block, &image_hash, &shown, &cancel)).exit_code(Exit::Failed);
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"device": shown, "bytes": img.len, "sha256": hex(&card_hash), "verify": phase, "verified": true})
+        );
+    } else {
+        println!(
+            "{shown} matches {} ({} bytes) — verified in {:.1} s ({:.0} MB/s)",
+            img.path.display(),
+            img.len,
+            phase.seconds,
+            phase.mb_per_s
+        );
+        println!("sha256 {}", hex(&card_hash));
+    }
+    Ok(Exit::Ok)
 }

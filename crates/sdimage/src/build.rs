@@ -1,0 +1,141 @@
+//! `sdimage build`: the `nix build` command as data, and finding the image in its out path.
+
+use anyhow::Context;
+use homey_kit::process::{Cancel, Cmd, Runner, Stdout};
+use homey_kit::{Exit, ResultExt, fail};
+use std::path::{Path, PathBuf};
+
+/// The command that builds the SD image of `host` from the flake at `flake`.
+pub fn nix_build(flake: &str, host: &str, out_link: &Path) -> Cmd {
+    Cmd::new("nix")
+        .args(["--extra-experimental-features", "nix-command flakes", "build"])
+        .arg(format!("{flake}#nixosConfigurations.{host}.config.system.build.sdImage"))
+        .arg("--print-out-paths")
+        .arg("--out-link")
+        .arg(out_link)
+        // nix's own progress goes to stderr, which the runner keeps only a tail of; the person sees
+        // "building" from us instead.
+        .stdout(Stdout::Capture)
+}
+
+/// The store path nix printed (the last line that is an absolute path).
+pub fn out_path(stdout: &str) -> Option<PathBuf> {
+    stdout.lines().map(str::trim).rev().find(|l| l.starts_with('/')).map(PathBuf::from)
+}
+
+/// nix's words when a derivation needs a system this machine cannot build for.
+pub fn wrong_system(stderr: &str) -> Option<(String, String)> {
+    let re =
+        regex::Regex::new(r"a '([^']+)' with features \{[^}]*\} is required to build '[^']*', but I am a '([^']+)'")
+            .expect("valid regex");
+    re.captures(stderr).map(|c| (c[1].to_owned(), c[2].to_owned()))
+}
+
+/// The image in a built sdImage: `nix-support/hydra-build-products` names it (`file sd-image PATH`);
+/// older or unusual builds are found by globbing `sd-image/*.img*`.
+pub fn find_image(out: &Path) -> anyhow::Result<PathBuf> {
+    let products = out.join("nix-support/hydra-build-products");
+    if let Ok(text) = std::fs::read_to_string(&products) {
+        for line in text.lines() {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            if let ["file", "sd-image", path, ..] = words[..] {
+                let p = PathBuf::from(path);
+                if p.is_file() {
+                    return Ok(p);
+                }
+                homey_kit::warn!("{} names {path}, which does not exist; looking in sd-image/", products.display());
+            }
+        }
+    }
+    let dir = out.join("sd-image");
+    let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("{}: the build output has no sd-image/ directory", out.display()))
+        .exit_code(Exit::Failed)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().contains(".img")) && p.is_file())
+        .collect();
+    found.sort();
+    match found.len() {
+        0 => fail!(Exit::Failed, "{}: no *.img or *.img.zst image in the build output", dir.display()),
+        1 => Ok(found.remove(0)),
+        _ => fail!(
+            Exit::Failed,
+            "{}: more than one image ({}); cannot tell which to use",
+            dir.display(),
+            found.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy()).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// Run the build and return the out path.
+pub fn run_build(runner: &dyn Runner, cmd: &Cmd, cancel: &Cancel) -> anyhow::Result<PathBuf> {
+    let cmd = cmd.clone().cancel_on(cancel);
+    let out = match runner.run(&cmd) {
+        Ok(o) => o,
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+            }) =>
+        {
+            fail!(
+                Exit::Unavailable,
+                "nix is not installed or not on PATH: `sdimage build` needs Nix (with flakes) to build the image"
+            )
+        }
+        Err(e) => return Err(e).exit_code(Exit::Unavailable),
+    };
+    if out.status.cancelled {
+        fail!(Exit::Failed, "the build was stopped");
+    }
+    if !out.status.success() {
+        if let Some((need, have)) = wrong_system(&out.stderr_tail) {
+            fail!(
+                Exit::Unavailable,
+                "this machine ({have}) cannot build for {need}: on a NixOS builder set \
+                 boot.binfmt.emulatedSystems = [ \"{need}\" ], or configure a remote {need} builder \
+                 (nix.buildMachines), or build on the Pi itself"
+            );
+        }
+        let tail: Vec<&str> = out.stderr_tail.trim().lines().collect();
+        let tail = tail[tail.len().saturating_sub(5)..].join(" | ");
+        fail!(Exit::Failed, "`{cmd}` {}: {tail}", out.status);
+    }
+    match out_path(&out.stdout_str()) {
+        Some(p) => Ok(p),
+        None => fail!(Exit::Failed, "`{cmd}` printed no out path"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homey_kit::process::{FakeRunner, Output};
+
+    #[test]
+    fn the_command() {
+        let cmd = nix_build(".", "pi-main-bootstrap", Path::new("result"));
+        assert_eq!(
+            cmd.to_string(),
+            "nix --extra-experimental-features 'nix-command flakes' build \
+             '.#nixosConfigurations.pi-main-bootstrap.config.system.build.sdImage' --print-out-paths --out-link result"
+        );
+    }
+
+    #[test]
+    fn recognises_the_missing_aarch64_builder() {
+        let stderr = "error: a 'aarch64-linux' with features {} is required to build \
+                      '/nix/store/abc-nixos-sd-image.drv', but I am a 'x86_64-linux' with features {benchmark, kvm}";
+        assert_eq!(wrong_system(stderr), Some(("aarch64-linux".into(), "x86_64-linux".into())));
+        let runner = FakeRunner::new(move |_| Ok(Output::failed(1, stderr)));
+        let err = run_build(&runner, &nix_build(".", "h", Path::new("r")), &Cancel::new()).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Unavailable);
+        assert!(format!("{err}").contains("binfmt"), "{err}");
+    }
+
+    #[test]
+    fn out_path_is_the_last_path_line() {
+        assert_eq!(out_path("warning: x\n/nix/store/abc-img\n\n"), Some(PathBuf::from("/nix/store/abc-img")));
+        assert_eq!(out_path(""), None);
+    }
+}
