@@ -68,6 +68,17 @@ impl Key {
         }
     }
 
+    /// A reason to distrust the key that atticd would not refuse it for.
+    pub fn weakness(&self) -> Option<String> {
+        match &self.material {
+            Material::Hmac(s) if s.expose().len() < 32 => Some(format!(
+                "the HS256 secret is only {} bytes; anyone who guesses it can mint tokens (attic-token keygen makes 64 random bytes)",
+                s.expose().len()
+            )),
+            _ => None,
+        }
+    }
+
     pub fn can_sign(&self) -> bool {
         !matches!(self.material, Material::RsaPublic(_))
     }
@@ -301,6 +312,9 @@ mod tests {
         assert!(k.verify(Alg::Hs256, b"x", &sig));
         assert!(!k.verify(Alg::Rs256, b"x", &sig));
         assert!(!k.verify(Alg::Hs256, b"y", &sig));
+        assert!(k.weakness().unwrap().contains("only 1 bytes"));
+        let strong = Key::from_base64(new_hs256_secret().unwrap().expose(), None).unwrap();
+        assert_eq!(strong.weakness(), None);
     }
 
     #[test]

@@ -252,6 +252,20 @@ fn find_key(
     from_config: Option<(&Path, Kind, &Secret)>,
     world: &World,
 ) -> anyhow::Result<Option<(Key, String)>> {
+    let found = find_key_unchecked(secret_file, from_config, world)?;
+    if let Some((key, source)) = &found
+        && let Some(why) = key.weakness()
+    {
+        homey_kit::warn!("{source}: {why}");
+    }
+    Ok(found)
+}
+
+fn find_key_unchecked(
+    secret_file: Option<&Path>,
+    from_config: Option<(&Path, Kind, &Secret)>,
+    world: &World,
+) -> anyhow::Result<Option<(Key, String)>> {
     if let Some(f) = secret_file {
         let s = Secret::from_file(f, Readable::OwnerOnly)?;
         let source = format!("secret file {}", f.display());
