@@ -301,8 +301,10 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
         }
         clean_after(cfg, &mut rec, &mut v);
         v.note_cancel(&ctx.cancel);
-        // A failed backup never prunes: forget only runs on a run that saved a snapshot and is still fine.
-        let saved = summary.is_some() && v.ok();
+        // A failed backup never prunes, and neither does an incomplete one: nights of unreadable files
+        // must not make retention forget the last complete snapshots.
+        let complete = rec.steps.iter().any(|s| s.name == "backup" && s.result == StepResult::Ok);
+        let saved = summary.is_some() && complete && v.ok();
         if let Some(forget) = &plan.forget {
             if saved {
                 let r = rec.run("retention", || ctx.runner.run_ok(forget).map(|_| ((), String::new())));
@@ -311,7 +313,7 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
                     rec.steps.last_mut().expect("just pushed").result = StepResult::Warning;
                 }
             } else {
-                rec.mark("retention", StepResult::Skipped, "no snapshot saved", 0.0);
+                rec.mark("retention", StepResult::Skipped, "no complete snapshot saved", 0.0);
             }
         }
         v.note_cancel(&ctx.cancel);
@@ -440,10 +442,13 @@ fn backup(ctx: &Ctx, cfg: &Config, plan: &Plan, rec: &mut Recorder, v: &mut Verd
             None
         }
         (o, _) => {
-            let d = format!("{} ({}): {}", o.explain(), out.status, last_line(&out.stderr_tail));
+            v.note_cancel(&ctx.cancel);
+            let d = match &v.failure {
+                Some(stopped) => format!("{stopped}; restic was terminated, no snapshot saved"),
+                None => format!("{} ({}): {}", o.explain(), out.status, last_line(&out.stderr_tail)),
+            };
             rec.mark("backup", StepResult::Failed, &d, seconds);
             v.fail(format!("backup: {d}"));
-            v.note_cancel(&ctx.cancel);
             None
         }
     }
@@ -607,10 +612,7 @@ pub fn restore_db(
         }
         DumpKind::Ldap => {
             let text = std::fs::read_to_string(file.temp_path())?;
-            anyhow::ensure!(
-                text.starts_with("version: 1") && crate::ldif::count_entries(&text) > 0,
-                "not an LDIF export"
-            );
+            anyhow::ensure!(text.starts_with("dn:") && crate::ldif::count_entries(&text) > 0, "not an LDIF export");
         }
     }
     file.commit()?;

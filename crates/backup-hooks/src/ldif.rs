@@ -1,4 +1,4 @@
-//! An LDIF writer (RFC 2849): `dn:` first, unsafe values base64 (`attr:: …`), lines folded at 76
+//! An LDIF writer (RFC 2849 records, as slapcat writes them): `dn:` first, unsafe values base64 (`attr:: …`), lines folded at 76
 //! columns, entries separated by a blank line, parents before children.
 
 use base64::Engine;
@@ -85,19 +85,21 @@ pub fn fold(s: &str) -> String {
     out
 }
 
-pub fn write_header(w: &mut impl Write) -> io::Result<()> {
-    w.write_all(b"version: 1\n")
+/// No `version: 1` line: slapadd (the only way back with operational attributes) refuses it, slapcat
+/// does not write it, and ldapadd reads files with or without it.
+pub fn write_header(_w: &mut impl Write) -> io::Result<()> {
+    Ok(())
 }
 
+/// The entry and the blank line that ends it (OpenLDAP's reader wants `dn:` right after `version:`).
 pub fn write_entry(w: &mut impl Write, e: &Entry) -> io::Result<()> {
-    writeln!(w)?;
     writeln!(w, "{}", line("dn", e.dn.as_bytes()))?;
     for (name, values) in &e.attrs {
         for v in values {
             writeln!(w, "{}", line(name, v))?;
         }
     }
-    Ok(())
+    writeln!(w)
 }
 
 /// The whole document, for tests and small trees.
@@ -177,8 +179,6 @@ mod tests {
         a.normalise();
         let text = render(&[e("dc=example,dc=com", &[("dc", &[b"example"])]), a]);
         insta::assert_snapshot!(text, @r"
-        version: 1
-
         dn: dc=example,dc=com
         dc: example
 

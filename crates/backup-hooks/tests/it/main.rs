@@ -1,5 +1,10 @@
 //! Integration tests of the `backup-hooks` binary: one test binary per crate.
 
+mod commands;
+mod faults;
+mod harness;
+mod roundtrip;
+
 use std::process::Command;
 
 fn bin() -> Command {

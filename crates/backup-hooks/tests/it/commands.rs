@@ -1,0 +1,122 @@
+//! Bad configs, dry runs, pre/post, offload.
+
+use crate::harness::*;
+use std::os::unix::fs::PermissionsExt;
+
+fn nothing_ran(sb: &Sandbox) {
+    assert!(sb.occ_lines().is_empty(), "{:?}", sb.occ_lines());
+    assert!(sb.kuma_pushes().is_empty());
+    assert!(!sb.staging().exists());
+}
+
+#[test]
+fn unknown_key_exits_78_naming_file_table_and_key() {
+    let sb = Sandbox::new();
+    sb.add("[retention]\nkeep_daily = 7\nkeep_weakly = 4\n");
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    let err = out.stderr();
+    assert!(err.contains("backup.toml:") && err.contains("[retention]") && err.contains("keep_weakly"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    nothing_ran(&sb);
+}
+
+#[test]
+fn world_readable_secret_and_missing_source_exit_78() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    std::fs::set_permissions(sb.root().join("secrets/restic-env"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    assert!(out.stderr().contains("[repository] environment_file") && out.stderr().contains("0644"), "{}", out.all());
+    assert!(!out.stderr().contains(AWS_SECRET));
+    nothing_ran(&sb);
+
+    std::fs::set_permissions(sb.root().join("secrets/restic-env"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_dir_all(sb.root().join("data")).unwrap();
+    let out = sb.run(&["check-config"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    assert!(out.stderr().contains("[backup] paths:") && out.stderr().contains("does not exist"), "{}", out.all());
+    nothing_ran(&sb);
+}
+
+#[test]
+fn check_config_and_dry_run_change_nothing() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    let out = sb.run(&["check-config"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    let out = sb.run(&["run", "--dry-run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert!(out.stdout().contains("maintenance on: nextcloud-occ maintenance:mode --on"), "{}", out.stdout());
+    assert!(out.stdout().contains("AWS_SECRET_ACCESS_KEY=<redacted>"), "{}", out.stdout());
+    assert!(!out.all().contains(AWS_SECRET));
+    nothing_ran(&sb);
+    assert_eq!(sb.snapshots().len(), 0);
+    assert_eq!(sb.run(&["status", "--json"]).stdout().trim(), "null");
+}
+
+#[test]
+fn pre_then_post_and_post_is_idempotent() {
+    let sb = Sandbox::new();
+    let mut w = SqliteWriter::start(sb.root());
+    w.stop();
+    sb.add(&format!("[[sqlite]]\nname = \"kuma\"\npath = \"{}\"\n", w.path.display()));
+    let out = sb.run(&["pre"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert_eq!(sb.maintenance_mode(), "enabled", "whole-backup: pre leaves it on for the backup");
+    assert_eq!(sb.staged(), ["kuma.sqlite"]);
+    let mode = std::fs::metadata(sb.staging()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    for _ in 0..2 {
+        let out = sb.run(&["post"]);
+        assert_eq!(out.code(), 0, "{}", out.all());
+        assert_eq!(sb.maintenance_mode(), "disabled");
+        assert_eq!(sb.staged(), Vec::<String>::new());
+    }
+}
+
+#[test]
+fn a_failed_pre_leaves_maintenance_off() {
+    let sb = Sandbox::new();
+    sb.fakes.script("pg_dump", "exit 1\nstderr pg_dump: error: connection to server failed");
+    std::fs::create_dir(sb.root().join("socket")).unwrap();
+    sb.add(&format!("[[postgres]]\nname = \"nc\"\ndatabase = \"nc\"\nhost = \"{}/socket\"\n", sb.root().display()));
+    let out = sb.run(&["pre"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert_eq!(sb.maintenance_mode(), "disabled");
+    assert_eq!(sb.staged(), Vec::<String>::new());
+}
+
+#[test]
+fn offload_creates_the_copy_with_the_same_chunker_and_copies_every_snapshot() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    let usb = sb.root().join("usb/restic");
+    sb.add(&format!(
+        "[offload]\nrepository = \"{}\"\npassword_file = \"{}/secrets/offload-password\"\n",
+        usb.display(),
+        sb.root().display()
+    ));
+    assert_eq!(sb.run(&["run"]).code(), 0);
+    for _ in 0..2 {
+        let out = sb.run(&["offload"]);
+        assert_eq!(out.code(), 0, "{}", out.all());
+    }
+    let dest = |args: &[&str]| {
+        let out = std::process::Command::new("restic")
+            .args(args)
+            .env("RESTIC_REPOSITORY", &usb)
+            .env("RESTIC_PASSWORD_FILE", sb.root().join("secrets/offload-password"))
+            .env("RESTIC_CACHE_DIR", sb.root().join("cache"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let copies = dest(&["snapshots", "--json"]);
+    assert_eq!(copies.as_array().unwrap().len(), 1, "{copies}");
+    let src_cfg: serde_json::Value = serde_json::from_slice(&sb.restic(&["cat", "config"]).stdout).unwrap();
+    let dst_cfg = dest(&["cat", "config"]);
+    assert_eq!(src_cfg["chunker_polynomial"], dst_cfg["chunker_polynomial"]);
+}

@@ -1,0 +1,229 @@
+//! Faults: each leaves Nextcloud serving, no truncated dump under its final name, no prune after a
+//! failed backup, and says so to Kuma and in the status.
+
+use crate::harness::*;
+
+const VERSION_0_14: &str = "when version\nstdout restic 0.14.0 compiled with go1.19.8 on linux/amd64\n---\n\
+when cat config\nstdout ok\n---\n";
+
+const SUMMARY: &str = r#"{"message_type":"summary","files_new":1,"files_changed":0,"files_unmodified":0,"dirs_new":1,"dirs_changed":0,"dirs_unmodified":0,"data_blobs":1,"tree_blobs":1,"data_added":4242,"total_files_processed":1,"total_bytes_processed":27,"total_duration":0.2,"snapshot_id":"f00dfeed0123"}"#;
+
+/// restic as the fake, answering `backup` as `rule` says (for exit codes a real restic cannot be made to give here).
+fn fake_restic(sb: &Sandbox, backup_rule: &str) {
+    sb.fakes
+        .script("restic", &format!("{VERSION_0_14}when backup\n{backup_rule}\n---\nwhen forget\n---\nwhen check\n"));
+}
+
+fn step<'a>(st: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    st["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}: {st}"))
+}
+
+fn assert_left_safe(sb: &Sandbox) {
+    assert_eq!(sb.maintenance_mode(), "disabled", "Nextcloud left in maintenance mode: {:?}", sb.occ_lines());
+    assert_eq!(sb.staged(), Vec::<String>::new(), "staging not emptied");
+    let pushes = sb.kuma_pushes();
+    assert_eq!(pushes.last().map(|p| p.0.as_str()), Some("down"), "{pushes:?}");
+}
+
+#[test]
+fn pg_dump_killed_midway_saves_no_snapshot_and_turns_maintenance_off() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    sb.fakes.script("pg_dump", "stdout PGDMP-partial-archive\nsignal 9\n");
+    std::fs::create_dir(sb.root().join("socket")).unwrap();
+    sb.add(&format!(
+        "[[postgres]]\nname = \"nextcloud\"\ndatabase = \"nextcloud\"\nhost = \"{}/socket\"\n\n[retention]\nkeep_last = 1\n",
+        sb.root().display()
+    ));
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("dump nextcloud") && out.stderr().contains("signal 9"), "{}", out.all());
+    assert_eq!(sb.snapshots().len(), 0, "a snapshot was saved after a failed dump");
+    assert_eq!(sb.occ_lines(), ["maintenance:mode --on", "maintenance:mode --off", "maintenance:mode"]);
+    assert_left_safe(&sb);
+    let st = sb.status_json();
+    assert_eq!(st["outcome"], "failed");
+    assert_eq!(step(&st, "dump nextcloud")["result"], "failed");
+    assert_eq!(step(&st, "backup")["result"], "skipped");
+    assert_eq!(step(&st, "retention")["result"], "skipped");
+    let prom = std::fs::read_to_string(sb.root().join("textfile/backup-hooks.prom")).unwrap();
+    assert!(prom.contains("\nhomey_backup_status 0\n"), "{prom}");
+    assert!(!prom.contains("last_success"), "a failed run claimed a success: {prom}");
+}
+
+#[test]
+fn restic_exit_1_fails_the_run_and_never_prunes() {
+    let sb = Sandbox::new();
+    fake_restic(&sb, "exit 1\nstderr Fatal: unable to save snapshot: disk full");
+    sb.add("[retention]\nkeep_daily = 7\n");
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("disk full"), "{}", out.all());
+    let restic: Vec<String> = sb.fakes.calls_of("restic").iter().map(|c| c.args()[0].clone()).collect();
+    assert_eq!(restic, ["version", "cat", "backup"], "forget ran after a failed backup");
+    assert_left_safe(&sb);
+    assert!(sb.kuma_pushes().last().unwrap().1.contains("disk full"));
+}
+
+#[test]
+fn restic_exit_3_is_a_warning_with_the_snapshot_recorded() {
+    let sb = Sandbox::new();
+    fake_restic(&sb, &format!("exit 3\nstdout {SUMMARY}\nstderr error: open /data/locked.db: permission denied"));
+    sb.add("[retention]\nkeep_daily = 7\n");
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 3, "{}", out.all());
+    assert!(out.stderr().contains("permission denied"), "{}", out.all());
+    let st = sb.status_json();
+    assert_eq!(st["outcome"], "warning");
+    assert_eq!(st["snapshot_id"], "f00dfeed0123");
+    assert_eq!(st["bytes_added"], 4242);
+    assert_eq!(step(&st, "backup")["result"], "warning");
+    // An incomplete snapshot never makes retention forget a complete one.
+    assert_eq!(step(&st, "retention")["result"], "skipped");
+    assert_eq!(sb.maintenance_mode(), "disabled");
+    let pushes = sb.kuma_pushes();
+    assert_eq!(pushes.last().unwrap().0, "up", "{pushes:?}");
+    let prom = std::fs::read_to_string(sb.root().join("textfile/backup-hooks.prom")).unwrap();
+    assert!(prom.contains("\nhomey_backup_status 1\n"), "{prom}");
+}
+
+#[test]
+fn restic_gets_secrets_by_environment_never_argv() {
+    let sb = Sandbox::new();
+    fake_restic(&sb, &format!("stdout {SUMMARY}"));
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    for call in sb.fakes.calls_of("restic") {
+        let argv = call.line();
+        assert!(!argv.contains(RESTIC_PW) && !argv.contains(AWS_SECRET), "{argv}");
+        if call.args()[0] != "version" {
+            assert_eq!(call.env.get("AWS_SECRET_ACCESS_KEY").map(String::as_str), Some(AWS_SECRET));
+            assert!(call.env["RESTIC_PASSWORD_FILE"].ends_with("secrets/restic-password"));
+        }
+    }
+    let backup = sb.fakes.calls_of("restic").into_iter().find(|c| c.args()[0] == "backup").unwrap();
+    let staging = sb.staging().display().to_string();
+    assert_eq!(backup.args().last().unwrap(), &staging, "the staging dir is always backed up");
+}
+
+#[test]
+fn occ_off_failing_once_is_retried_and_confirmed() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    sb.fakes.script(
+        "nextcloud-occ",
+        &format!("when maintenance:mode --off\ntimes 1\nexit 1\nstderr An unhandled exception has been thrown: database is locked\n---\n{OCC_OK}"),
+    );
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert_eq!(
+        sb.occ_lines(),
+        ["maintenance:mode --on", "maintenance:mode --off", "maintenance:mode --off", "maintenance:mode"]
+    );
+    assert_eq!(sb.maintenance_mode(), "disabled");
+    assert!(out.stderr().contains("database is locked"), "{}", out.all());
+    let st = sb.status_json();
+    assert!(step(&st, "maintenance off")["detail"].as_str().unwrap().contains("2 attempts"), "{st}");
+}
+
+#[test]
+fn occ_off_that_never_works_is_a_loud_failure() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    sb.fakes.script(
+        "nextcloud-occ",
+        "when maintenance:mode --on\nset mode=enabled\n---\nwhen maintenance:mode --off\nexit 1\nstderr boom\n---\n\
+         when maintenance:mode\nstdout Maintenance mode is currently {mode}\n",
+    );
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("NEXTCLOUD IS STILL IN MAINTENANCE MODE"), "{}", out.all());
+    assert_eq!(sb.kuma_pushes().last().unwrap().0, "down");
+    // The snapshot itself was saved; the status says both.
+    let st = sb.status_json();
+    assert!(st["snapshot_id"].is_string());
+    assert!(st["message"].as_str().unwrap().contains("STILL IN MAINTENANCE MODE"));
+}
+
+#[test]
+fn sigterm_during_restic_stops_it_and_turns_maintenance_off() {
+    let sb = Sandbox::new();
+    fake_restic(&sb, &format!("delay_ms 60000\nstdout {SUMMARY}"));
+    let child =
+        sb.cmd(&["run"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    wait_for("restic backup to start", || sb.fakes.calls_of("restic").iter().any(|c| c.args()[0] == "backup"));
+    assert_eq!(sb.maintenance_mode(), "enabled");
+    // SAFETY: a plain kill(2) of our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let out = Out(child.wait_with_output().unwrap());
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("SIGTERM"), "{}", out.all());
+    assert_left_safe(&sb);
+    let st = sb.status_json();
+    assert_eq!(step(&st, "backup")["result"], "failed");
+    assert!(st["message"].as_str().unwrap().contains("SIGTERM"), "{st}");
+}
+
+#[test]
+fn a_second_run_exits_75_naming_the_holder_and_touches_nothing() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    let _held =
+        homey_kit::state::Lock::acquire(&sb.state().join("backup.lock"), "backup-hooks run (the 03:00 one)").unwrap();
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 75, "{}", out.all());
+    assert!(out.stderr().contains("the 03:00 one"), "{}", out.all());
+    assert!(sb.occ_lines().is_empty());
+    assert!(sb.kuma_pushes().is_empty());
+    assert_eq!(sb.run(&["post"]).code(), 75, "post must not empty staging under a running backup");
+}
+
+#[test]
+fn a_missing_repository_fails_before_maintenance_and_is_not_created() {
+    let sb = Sandbox::new();
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("does not exist"), "{}", out.all());
+    assert!(sb.occ_lines().is_empty(), "maintenance mode touched: {:?}", sb.occ_lines());
+    assert!(!sb.repo().exists(), "the run created a repository");
+    assert_eq!(sb.kuma_pushes().last().unwrap().0, "down");
+}
+
+#[test]
+fn dumps_only_turns_maintenance_off_before_the_upload() {
+    let sb = Sandbox::new();
+    fake_restic(&sb, &format!("stdout {SUMMARY}"));
+    let cfg_extra = "[[sqlite]]\nname = \"kuma\"\npath = \"KUMA\"\n";
+    let mut w = SqliteWriter::start(sb.root());
+    w.stop();
+    sb.add(&cfg_extra.replace("KUMA", &w.path.display().to_string()));
+    let text = std::fs::read_to_string(sb.config())
+        .unwrap()
+        .replace("occ = \"nextcloud-occ\"", "occ = \"nextcloud-occ\"\nmaintenance = \"dumps-only\"");
+    let cfg = sb.root().join("dumps-only.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = Out(std::process::Command::new(env!("CARGO_BIN_EXE_backup-hooks"))
+        .arg("--config")
+        .arg(&cfg)
+        .arg("run")
+        .env("PATH", sb.fakes.path_env())
+        .output()
+        .unwrap());
+    assert_eq!(out.code(), 0, "{}", out.all());
+    let order: Vec<String> = sb
+        .fakes
+        .calls()
+        .iter()
+        .filter(|c| c.name == "nextcloud-occ" || c.args()[0] == "backup")
+        .map(|c| c.line())
+        .collect();
+    assert_eq!(
+        order[..3],
+        [
+            "nextcloud-occ maintenance:mode --on",
+            "nextcloud-occ maintenance:mode --off",
+            "nextcloud-occ maintenance:mode"
+        ]
+    );
+    assert!(order[3].starts_with("restic backup"), "{order:?}");
+}

@@ -1,0 +1,417 @@
+//! A sandbox per test: a real local restic repository, the occ fake, a loopback Kuma stub, and on
+//! demand a throw-away PostgreSQL cluster, an OpenLDAP slapd and a SQLite database in WAL mode.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use test_support::Fakes;
+use test_support::http::{Request, Response, Stub};
+
+pub const RESTIC_PW: &str = "restic-pw-do-not-leak";
+pub const LDAP_PW: &str = "ldap-pw-do-not-leak";
+pub const AWS_SECRET: &str = "aws-secret-do-not-leak";
+
+pub struct Sandbox {
+    pub tmp: tempfile::TempDir,
+    pub fakes: Fakes,
+    pub kuma: Stub,
+    pub sections: Mutex<Vec<String>>,
+}
+
+pub const OCC_OK: &str = "when maintenance:mode --on\nset mode=enabled\nstdout Maintenance mode enabled\n---\n\
+when maintenance:mode --off\nset mode=disabled\nstdout Maintenance mode disabled\n---\n\
+when maintenance:mode\nstdout Maintenance mode is currently {mode}\n";
+
+pub fn write_secret(path: &Path, body: &str) {
+    std::fs::write(path, body).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        let tmp = tempfile::tempdir().unwrap();
+        // PostgreSQL runs as its own user and must traverse to its data dir.
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        let root = tmp.path();
+        for d in ["data", "state", "textfile", "secrets"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(root.join("data/notes.txt"), "the files Nextcloud keeps\n").unwrap();
+        write_secret(&root.join("secrets/restic-password"), &format!("{RESTIC_PW}\n"));
+        write_secret(
+            &root.join("secrets/restic-env"),
+            &format!("AWS_ACCESS_KEY_ID=AKIAEXAMPLE\nAWS_SECRET_ACCESS_KEY={AWS_SECRET}\n"),
+        );
+        write_secret(&root.join("secrets/offload-password"), "offload-pw\n");
+        let fakes = Fakes::new(&root.join("fakes"));
+        fakes.script("nextcloud-occ", OCC_OK);
+        fakes.set_var("mode", "disabled");
+        let kuma = Stub::start(|_: &Request| Response::json(200, "{\"ok\":true}"));
+        Sandbox { tmp, fakes, kuma, sections: Mutex::default() }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.tmp.path()
+    }
+    pub fn repo(&self) -> PathBuf {
+        self.root().join("repo")
+    }
+    pub fn staging(&self) -> PathBuf {
+        self.root().join("state/staging")
+    }
+    pub fn state(&self) -> PathBuf {
+        self.root().join("state")
+    }
+
+    /// A restic command against the sandbox repository, for setting up and checking.
+    pub fn restic(&self, args: &[&str]) -> Output {
+        let out = Command::new("restic")
+            .args(args)
+            .env("RESTIC_REPOSITORY", self.repo())
+            .env("RESTIC_PASSWORD_FILE", self.root().join("secrets/restic-password"))
+            .env("RESTIC_CACHE_DIR", self.root().join("cache"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "restic {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    pub fn init_repo(&self) {
+        self.restic(&["init"]);
+    }
+
+    pub fn snapshots(&self) -> Vec<serde_json::Value> {
+        serde_json::from_slice(&self.restic(&["snapshots", "--json"]).stdout).unwrap()
+    }
+
+    /// Add a section (or any TOML) to the config.
+    pub fn add(&self, toml: &str) {
+        self.sections.lock().unwrap().push(toml.to_owned());
+    }
+
+    pub fn config(&self) -> PathBuf {
+        let r = self.root().display().to_string();
+        let mut text = format!(
+            "state_dir = \"{r}/state\"\nstaging_dir = \"{r}/state/staging\"\n\n[repository]\nurl = \"{r}/repo\"\n\
+             password_file = \"{r}/secrets/restic-password\"\nenvironment_file = \"{r}/secrets/restic-env\"\n\
+             cache_dir = \"{r}/cache\"\n\n[backup]\npaths = [\"{r}/data\"]\nexclude = [\"{r}/data/media\"]\ntags = [\"nightly\"]\n\n\
+             [nextcloud]\nocc = \"nextcloud-occ\"\n\n[report]\nkuma_push_url = \"{}\"\ntextfile_dir = \"{r}/textfile\"\n",
+            self.kuma.url("/api/push/PUSHTOKEN")
+        );
+        for s in self.sections.lock().unwrap().iter() {
+            text.push('\n');
+            text.push_str(s);
+            text.push('\n');
+        }
+        let p = self.root().join("backup.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_backup-hooks"));
+        c.arg("--config").arg(self.config()).args(args).env("PATH", self.fakes.path_env()).env_remove("JOURNAL_STREAM");
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        Out(self.cmd(args).output().unwrap())
+    }
+
+    pub fn occ_lines(&self) -> Vec<String> {
+        self.fakes.calls_of("nextcloud-occ").iter().map(|c| c.args().join(" ")).collect()
+    }
+
+    pub fn maintenance_mode(&self) -> String {
+        self.fakes.var("mode").unwrap_or_default()
+    }
+
+    /// The Kuma pushes as (status, msg).
+    pub fn kuma_pushes(&self) -> Vec<(String, String)> {
+        self.kuma
+            .requests()
+            .iter()
+            .map(|r| {
+                let q = r.target.split_once('?').map(|(_, q)| q).unwrap_or("");
+                let get = |k: &str| {
+                    q.split('&')
+                        .find_map(|kv| kv.strip_prefix(&format!("{k}=")))
+                        .map(percent_decode)
+                        .unwrap_or_default()
+                };
+                (get("status"), get("msg"))
+            })
+            .collect()
+    }
+
+    pub fn status_json(&self) -> serde_json::Value {
+        let out = self.run(&["status", "--json"]);
+        serde_json::from_str(&out.stdout()).unwrap_or_else(|e| panic!("status --json: {e}: {}", out.all()))
+    }
+
+    /// Files left in the staging dir.
+    pub fn staged(&self) -> Vec<String> {
+        std::fs::read_dir(self.staging())
+            .map(|d| d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = vec![];
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                let h = u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?');
+                out.push(h);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub struct Out(pub Output);
+
+impl Out {
+    pub fn code(&self) -> i32 {
+        self.0.status.code().unwrap_or(-1)
+    }
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+    pub fn all(&self) -> String {
+        format!("exit {}\n--- stdout\n{}--- stderr\n{}", self.code(), self.stdout(), self.stderr())
+    }
+}
+
+/// Wait for a condition a child process brings about; the deadline only guards against a hang.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !cond() {
+        assert!(t.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn sh(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A throw-away PostgreSQL cluster on a unix socket, owned by the `postgres` user (initdb refuses root).
+pub struct Postgres {
+    pub dir: PathBuf,
+}
+
+impl Postgres {
+    pub fn start(root: &Path) -> Postgres {
+        let dir = root.join("pg");
+        std::fs::create_dir_all(&dir).unwrap();
+        sh(Command::new("chown").arg("postgres:").arg(&dir));
+        let data = dir.join("data");
+        sh(Command::new("runuser")
+            .args([
+                "-u",
+                "postgres",
+                "--",
+                "initdb",
+                "--auth=trust",
+                "--no-locale",
+                "-E",
+                "UTF8",
+                "-U",
+                "postgres",
+                "-D",
+            ])
+            .arg(&data)
+            .stdout(Stdio::null()));
+        let opts =
+            format!("-k {} -c listen_addresses='' -F -c max_connections=20 -c shared_buffers=16MB", dir.display());
+        sh(Command::new("runuser")
+            .args(["-u", "postgres", "--", "pg_ctl", "-w", "-D"])
+            .arg(&data)
+            .args(["-o", &opts, "-l"])
+            .arg(dir.join("log"))
+            .arg("start")
+            .stdout(Stdio::null()));
+        Postgres { dir }
+    }
+
+    pub fn psql(&self, db: &str, sql: &str) -> String {
+        let out = sh(Command::new("psql")
+            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-h"])
+            .arg(&self.dir)
+            .args(["-d", db, "-c", sql]));
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = Command::new("runuser")
+            .args(["-u", "postgres", "--", "pg_ctl", "-m", "immediate", "-D"])
+            .arg(self.dir.join("data"))
+            .arg("stop")
+            .output();
+    }
+}
+
+/// OpenLDAP slapd with a small tree, loaded with slapadd before it starts.
+pub struct Slapd {
+    pub child: Child,
+    pub url: String,
+}
+
+pub const TREE: &str = "dn: dc=example,dc=com
+objectClass: top
+objectClass: dcObject
+objectClass: organization
+o: Example
+dc: example
+
+dn: ou=people,dc=example,dc=com
+objectClass: organizationalUnit
+ou: people
+
+dn: uid=jose,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: jose
+sn: Núñez
+cn:: Sm9zw6kgTsO6w7FleiA=
+description: a description long enough that the LDIF writer has to fold it across more than one line of output
+
+dn: uid=alice,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: alice
+sn: Liddell
+cn: Alice Liddell
+";
+
+pub fn slapd_conf(root: &Path, name: &str) -> PathBuf {
+    let db = root.join(format!("{name}-db"));
+    std::fs::create_dir_all(&db).unwrap();
+    let conf = root.join(format!("{name}.conf"));
+    std::fs::write(
+        &conf,
+        format!(
+            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+             include /etc/ldap/schema/nis.schema\ninclude /etc/ldap/schema/inetorgperson.schema\n\
+             modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {root}/{name}.pid\n\
+             database mdb\nmaxsize 10485760\nsuffix \"dc=example,dc=com\"\nrootdn \"cn=admin,dc=example,dc=com\"\n\
+             rootpw {LDAP_PW}\ndirectory {db}\n",
+            root = root.display(),
+            db = db.display()
+        ),
+    )
+    .unwrap();
+    conf
+}
+
+impl Slapd {
+    pub fn start(root: &Path) -> Slapd {
+        let conf = slapd_conf(root, "slapd");
+        let ldif = root.join("tree.ldif");
+        std::fs::write(&ldif, TREE).unwrap();
+        sh(Command::new("/usr/sbin/slapadd").arg("-f").arg(&conf).arg("-l").arg(&ldif));
+        let port = free_port();
+        let url = format!("ldap://127.0.0.1:{port}");
+        let child = Command::new("/usr/sbin/slapd")
+            .arg("-f")
+            .arg(&conf)
+            .args(["-h", &format!("{url}/"), "-d", "0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for("slapd to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Slapd { child, url }
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A SQLite database in WAL mode, and a writer that keeps committing while the backup runs. Every
+/// transaction adds one row to each of two tables, so a torn copy shows as unequal counts.
+pub struct SqliteWriter {
+    pub path: PathBuf,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<u64>>,
+}
+
+impl SqliteWriter {
+    pub fn start(root: &Path) -> SqliteWriter {
+        let path = root.join("kuma.db");
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)).unwrap();
+        c.execute_batch(
+            "CREATE TABLE heartbeat(id INTEGER PRIMARY KEY, msg TEXT); CREATE TABLE ledger(id INTEGER PRIMARY KEY, n INT);",
+        )
+        .unwrap();
+        for i in 0..200 {
+            c.execute_batch(&format!(
+                "BEGIN; INSERT INTO heartbeat(msg) VALUES('seed {i}'); INSERT INTO ledger(n) VALUES({i}); COMMIT;"
+            ))
+            .unwrap();
+        }
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let s2 = stop.clone();
+        let p2 = path.clone();
+        let thread = std::thread::spawn(move || {
+            let c = rusqlite::Connection::open(&p2).unwrap();
+            c.busy_timeout(Duration::from_secs(10)).unwrap();
+            let mut n = 0u64;
+            while !s2.load(std::sync::atomic::Ordering::SeqCst) {
+                c.execute_batch(&format!(
+                    "BEGIN IMMEDIATE; INSERT INTO heartbeat(msg) VALUES('live {n}'); INSERT INTO ledger(n) VALUES({n}); COMMIT;"
+                ))
+                .unwrap();
+                n += 1;
+            }
+            n
+        });
+        SqliteWriter { path, stop, thread: Some(thread) }
+    }
+
+    /// Stop writing; the number of transactions written while running.
+    pub fn stop(&mut self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.take().map(|t| t.join().unwrap()).unwrap_or(0)
+    }
+}
+
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
