@@ -671,5 +671,14 @@ mod tests {
         assert_eq!(runner.command_lines(), ["openssl genrsa -traditional 2048"]);
         assert_eq!(Exit::of(&err), Exit::Config);
         assert!(!out.exists(), "a key that does not read back must not land");
+
+        let failing = FakeRunner::new(|_| Ok(Output::failed(1, "genrsa: out of entropy")));
+        let world = World { clock: &FakeClock::at_unix(0), runner: &failing, env: &env };
+        let cli = Cli::parse_from(["attic-token", "keygen", "--algorithm", "rs256", "--out", out.to_str().unwrap()]);
+        let err = run_in(cli, &world).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Unavailable);
+        assert!(format!("{err:#}").contains("out of entropy"), "{err:#}");
+        assert_eq!(failing.command_lines(), ["openssl genrsa -traditional 4096"]);
+        assert!(!out.exists());
     }
 }
