@@ -76,6 +76,9 @@ pub struct Config {
     pub drop_after_writes: Option<usize>,
     /// Refuse (close) this many connections right after the WebSocket handshake.
     pub refuse_connections: usize,
+    /// `add`/`editMonitor` of a monitor with this name fails with this message (a server-side rejection
+    /// the client cannot foresee).
+    pub reject: Option<(String, String)>,
 }
 
 impl Default for Config {
@@ -88,6 +91,7 @@ impl Default for Config {
             silent_for: Duration::ZERO,
             drop_after_writes: None,
             refuse_connections: 0,
+            reject: None,
         }
     }
 }
@@ -251,6 +255,11 @@ impl Builder {
 
     pub fn refuse_connections(mut self, n: usize) -> Builder {
         self.config.refuse_connections = n;
+        self
+    }
+
+    pub fn reject_monitor(mut self, name: &str, msg: &str) -> Builder {
+        self.config.reject = Some((name.into(), msg.into()));
         self
     }
 
@@ -429,6 +438,14 @@ fn serve(
                 return Ok(());
             }
             state.lock().unwrap().writes += 1;
+        }
+        if let Some((reject, msg)) = &cfg.reject
+            && (name == "add" || name == "editMonitor")
+            && arr.first().and_then(|m| m.get("name")).and_then(Value::as_str) == Some(reject)
+            && c.logged_in
+        {
+            c.ack(ack_id, json!({"ok": false, "msg": msg}))?;
+            continue;
         }
         handle(&mut c, state, cfg.flavor, cfg.login_limit, &name, arr, ack_id)?;
     }
