@@ -154,6 +154,8 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         .file(s.password_file.clone())
         .load()
         .exit_code(Exit::Config)?;
+    // Stop between writes on SIGTERM/SIGINT, and say what was done, instead of dying mid-write.
+    let cancel = writing.then(homey_kit::process::Cancel::on_signals);
     let opts = session::Options {
         url: &s.url,
         username: &username,
@@ -161,6 +163,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         setup: args.is_some_and(|a| a.setup && writing),
         wait: Duration::from_secs(s.wait),
         ack_timeout: Duration::from_secs(s.ack_timeout.max(1)),
+        stop: cancel.as_ref(),
     };
     let mut session = session::Session::open(&opts, clock)?;
     let server = session.read_server()?;
@@ -180,7 +183,8 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     }
 
     let json_mode = s.json;
-    let result = sync::execute(&mut session, &plan, &declared, &server, |line| {
+    let stop = || cancel.as_ref().is_some_and(|c| c.is_cancelled());
+    let result = sync::execute(&mut session, &plan, &declared, &server, &stop, |line| {
         if !json_mode {
             let _ = writeln!(out, "{line}");
         }
@@ -218,6 +222,14 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     }
     homey_kit::debug!("{} writes", outcome.writes);
     if let Some(e) = lost {
+        if matches!(e, socketio::SockError::Stopped) {
+            homey_kit::fail!(
+                Exit::TryAgain,
+                "stopped by a signal part-way ({} changes done, {} writes); every monitor written is marked as ours, the hash is not stored, the next run finishes the job",
+                outcome.done.len(),
+                outcome.writes
+            );
+        }
         homey_kit::fail!(
             Exit::TryAgain,
             "the connection to Uptime Kuma was lost part-way ({} changes done, {} writes): {e}; the hash is not stored, the next run finishes the job",

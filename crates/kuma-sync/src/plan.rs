@@ -426,6 +426,7 @@ pub fn same(want: &Value, have: Option<&Value>) -> bool {
 fn show(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "none".into(),
+        Some(Value::Number(n)) => n.as_f64().map(num).unwrap_or(Value::Number(n.clone())).to_string(),
         Some(v) => v.to_string(),
     }
 }
@@ -657,4 +658,163 @@ pub fn notifications_for_create(m: &Monitor, server: &Server) -> BTreeSet<i64> {
 
 pub fn notifications_declared(m: &Monitor, server: &Server) -> Option<BTreeSet<i64>> {
     m.notifications.as_ref().map(|names| names.iter().filter_map(|n| server.notification_id(n)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::monitors::parse;
+
+    const FILE: &str = r#"[
+      {"name": "Nextcloud", "url": "https://cloud.example.com", "interval": 30},
+      {"name": "Grafana", "url": "https://grafana.example.com", "keyword": "Grafana", "maxretries": 3},
+      {"name": "Infra", "type": "group"},
+      {"name": "Router", "type": "ping", "hostname": "192.168.1.1", "parent": "Infra", "tags": ["net"],
+       "notifications": ["mail"]},
+      {"name": "API", "type": "json-query", "url": "https://api.example.com/health", "json_path": "$.status",
+       "expected_value": "ok", "active": false}
+    ]"#;
+
+    fn owned_tag() -> Value {
+        json!({"tag_id": 1, "name": OWNER_TAG, "value": OWNER_VALUE})
+    }
+
+    /// A server as `monitorList` shows it: Nextcloud ours with another interval, Grafana unmarked
+    /// (to adopt), Infra ours and right, Old ours and no longer declared, Manual not ours.
+    fn server(version: &str) -> Server {
+        let d = declared();
+        let g = if version.starts_with('1') { Generation::V1 } else { Generation::V2 };
+        let as_server = |m: &Monitor, id: i64, tags: Value| {
+            let mut p = payload(m, g, None, &BTreeSet::new());
+            p.insert("id".into(), json!(id));
+            p.insert("active".into(), json!(1));
+            p.insert("tags".into(), tags);
+            p.insert("pathName".into(), json!(m.name));
+            Value::Object(p)
+        };
+        let mut nc = as_server(&d[0], 1, json!([owned_tag()]));
+        nc["interval"] = json!(60);
+        nc["timeout"] = json!(48.0);
+        let monitors = json!({
+            "1": nc,
+            "2": as_server(&d[1], 2, json!([])),
+            "3": as_server(&d[2], 3, json!([owned_tag()])),
+            "4": {"id": 4, "name": "Old", "type": "http", "parent": 3, "tags": [owned_tag()]},
+            "5": {"id": 5, "name": "Manual", "type": "http", "tags": []},
+        });
+        let notifications =
+            json!([{"id": 1, "name": "ntfy", "isDefault": true}, {"id": 2, "name": "mail", "isDefault": false}]);
+        let tags = json!([{"id": 1, "name": OWNER_TAG, "color": OWNER_COLOR}]);
+        Server::from_lists(version, &monitors, &notifications, &tags).unwrap()
+    }
+
+    fn declared() -> Vec<Monitor> {
+        parse("monitors.json", FILE).unwrap()
+    }
+
+    #[test]
+    fn plan_lines() {
+        let p = plan("monitors.json", &declared(), &server("2.0.1"), true).unwrap();
+        insta::assert_snapshot!(p.lines().join("\n"), @r"
+        ~ update Nextcloud: interval 60 → 30, timeout 48 → 24
+        ~ adopt Grafana (unmarked monitor with a declared name; now marked managed-by: kuma-sync)
+        + create API
+        + create Router
+        - delete Old
+        = 1 unchanged
+        ");
+        assert_eq!(p.new_tags, ["net"]);
+        assert_eq!(p.ids.get("Infra"), Some(&3));
+        let kept = plan("monitors.json", &declared(), &server("2.0.1"), false).unwrap();
+        assert!(kept.lines().contains(&"! keep Old (#4): no longer declared; kept because of --no-prune".to_owned()));
+    }
+
+    #[test]
+    fn payloads_differ_by_generation() {
+        let d = declared();
+        let api = &d[4];
+        let v2 = payload(api, Generation::V2, Some(3), &BTreeSet::from([2]));
+        insta::assert_json_snapshot!(v2, @r#"
+        {
+          "accepted_statuscodes": [
+            "200-299"
+          ],
+          "conditions": [],
+          "description": null,
+          "dns_resolve_server": "1.1.1.1",
+          "dns_resolve_type": "A",
+          "expectedValue": "ok",
+          "expiryNotification": false,
+          "httpBodyEncoding": "json",
+          "ignoreTls": false,
+          "interval": 60,
+          "jsonPath": "$.status",
+          "jsonPathOperator": "==",
+          "maxredirects": 10,
+          "maxretries": 0,
+          "method": "GET",
+          "name": "API",
+          "notificationIDList": {
+            "2": true
+          },
+          "parent": 3,
+          "resendInterval": 0,
+          "retryInterval": 60,
+          "timeout": 48,
+          "type": "json-query",
+          "upsideDown": false,
+          "url": "https://api.example.com/health"
+        }
+        "#);
+        let v1 = payload(api, Generation::V1, None, &BTreeSet::new());
+        assert!(!v1.contains_key("conditions") && !v1.contains_key("jsonPathOperator"));
+        assert_eq!(v1["packetSize"], 56);
+        assert!(!v1.contains_key("id"));
+    }
+
+    #[test]
+    fn edits_drop_what_the_server_refuses() {
+        let s = server("1.23.16");
+        let d = declared();
+        let mut current = s.monitors[0].raw.clone();
+        current.insert("conditions".into(), json!("[]"));
+        current.insert("childrenIDs".into(), json!([]));
+        let merged = merge_for_edit(&current, &d[0], Generation::V1, None, None);
+        for k in READ_ONLY_KEYS.iter().chain(&["conditions"]) {
+            assert!(!merged.contains_key(*k), "{k}");
+        }
+        assert_eq!(merged["id"], 1);
+        assert_eq!(merged["interval"], 30);
+    }
+
+    #[test]
+    fn values_compare_as_the_server_means_them() {
+        assert!(same(&json!(true), Some(&json!(1))));
+        assert!(same(&json!(30), Some(&json!(30.0))));
+        assert!(same(&json!(30), Some(&json!("30"))));
+        assert!(same(&Value::Null, Some(&json!(""))));
+        assert!(same(&Value::Null, None));
+        assert!(same(&json!(["200-299"]), Some(&json!("[\"200-299\"]"))));
+        assert!(!same(&json!(false), Some(&json!(1))));
+        assert!(!same(&json!(["200-299"]), Some(&json!(["200-399"]))));
+    }
+
+    #[test]
+    fn server_only_input_errors_name_the_entry_and_field() {
+        let mut d = declared();
+        d[3].notifications = Some(vec!["pager".into()]);
+        let e = plan("monitors.json", &d, &server("2.0.1"), true).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r#"monitors.json: entry 4 ("Router"): field "notifications": the server has no notification named "pager" (it has: ntfy, mail)"#
+        );
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(Generation::from_version("1.23.16"), Some(Generation::V1));
+        assert_eq!(Generation::from_version("2.0.1"), Some(Generation::V2));
+        assert_eq!(Generation::from_version("2.0.0-beta.2"), Some(Generation::V2));
+        assert_eq!(Generation::from_version("nightly"), None);
+    }
 }

@@ -5,6 +5,7 @@ use crate::plan::Server;
 use crate::socketio::{Endpoint, SockError, Socket};
 use homey_kit::Exit;
 use homey_kit::clock::Clock;
+use homey_kit::process::Cancel;
 use homey_kit::secret::Secret;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -37,6 +38,8 @@ pub struct Options<'a> {
     pub setup: bool,
     pub wait: Duration,
     pub ack_timeout: Duration,
+    /// Raised by SIGTERM/SIGINT: stop waiting and writing.
+    pub stop: Option<&'a Cancel>,
 }
 
 pub struct Session {
@@ -80,12 +83,18 @@ impl Session {
             let elapsed = clock.now().duration_since(started).unwrap_or_default();
             let left = opts.wait.saturating_sub(elapsed).max(Duration::from_secs(1));
             let step = opts.ack_timeout.min(left);
-            let attempt = Socket::connect(&ep, step).and_then(|mut s| {
+            let attempt = Socket::connect(&ep, step, opts.stop).and_then(|mut s| {
                 let need = s.call("needSetup", &[], step)?;
                 Ok((s, need))
             });
             match attempt {
                 Ok((s, need)) => break (s, need == Value::Bool(true)),
+                Err(SockError::Stopped) => {
+                    return Err(coded(
+                        Exit::TryAgain,
+                        "stopped by a signal while waiting for Uptime Kuma; nothing was written".into(),
+                    ));
+                }
                 Err(e) => {
                     let elapsed = clock.now().duration_since(started).unwrap_or_default();
                     if elapsed + backoff >= opts.wait {
@@ -104,6 +113,12 @@ impl Session {
                         backoff.as_secs_f64()
                     );
                     clock.sleep(backoff);
+                    if opts.stop.is_some_and(Cancel::is_cancelled) {
+                        return Err(coded(
+                            Exit::TryAgain,
+                            "stopped by a signal while waiting for Uptime Kuma; nothing was written".into(),
+                        ));
+                    }
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }

@@ -4,6 +4,7 @@
 //! The Rust socket.io crate pulls in an async runtime and two HTTP stacks; Uptime Kuma needs a few
 //! hundred lines of this.
 
+use homey_kit::process::Cancel;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -62,6 +63,8 @@ pub enum SockError {
     Closed(String),
     /// The server said something that is not Socket.IO as we know it.
     Protocol(String),
+    /// We were asked to stop (SIGTERM, SIGINT).
+    Stopped,
 }
 
 impl std::fmt::Display for SockError {
@@ -71,6 +74,7 @@ impl std::fmt::Display for SockError {
             SockError::Timeout(m) => write!(f, "no answer to {m} in time"),
             SockError::Closed(m) => write!(f, "the connection was lost: {m}"),
             SockError::Protocol(m) => write!(f, "unexpected answer from the server: {m}"),
+            SockError::Stopped => f.write_str("stopped by a signal"),
         }
     }
 }
@@ -96,6 +100,7 @@ pub struct Socket {
     /// Events dropped unread (by a prefix check, without parsing): 1.23 pushes the whole monitor list
     /// after every write, which would cost time and memory to parse and keep.
     ignored: Vec<String>,
+    stop: Option<Cancel>,
 }
 
 fn closed(e: tungstenite::Error) -> SockError {
@@ -103,7 +108,8 @@ fn closed(e: tungstenite::Error) -> SockError {
 }
 
 impl Socket {
-    pub fn connect(ep: &Endpoint, timeout: Duration) -> Result<Socket, SockError> {
+    /// Connect; a raised `stop` interrupts any wait.
+    pub fn connect(ep: &Endpoint, timeout: Duration, stop: Option<&Cancel>) -> Result<Socket, SockError> {
         let deadline = Instant::now() + timeout;
         let addrs: Vec<_> = (ep.host.as_str(), ep.port)
             .to_socket_addrs()
@@ -126,7 +132,7 @@ impl Socket {
         stream.set_write_timeout(Some(timeout)).map_err(|e| SockError::Connect(e.to_string()))?;
         let (ws, _) = tungstenite::client(ep.ws_url(), stream)
             .map_err(|e| SockError::Connect(format!("WebSocket handshake: {e}")))?;
-        let mut s = Socket { ws, next_id: 0, queue: VecDeque::new(), ignored: vec![] };
+        let mut s = Socket { ws, next_id: 0, queue: VecDeque::new(), ignored: vec![], stop: stop.cloned() };
         let open = s.read_text(deadline)?.ok_or_else(|| SockError::Timeout("the Engine.IO handshake".into()))?;
         if !open.starts_with('0') {
             return Err(SockError::Protocol(format!("expected an Engine.IO open packet, got {:.80}", open)));
@@ -158,6 +164,9 @@ impl Socket {
     /// One text frame, or `None` when the deadline passed first.
     fn read_text(&mut self, deadline: Instant) -> Result<Option<String>, SockError> {
         loop {
+            if self.stop.as_ref().is_some_and(Cancel::is_cancelled) {
+                return Err(SockError::Stopped);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(None);
@@ -171,7 +180,10 @@ impl Socket {
                 Ok(Message::Close(_)) => return Err(SockError::Closed("the server closed the connection".into())),
                 Ok(_) => continue,
                 Err(tungstenite::Error::Io(e))
-                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted
+                    ) =>
                 {
                     continue;
                 }

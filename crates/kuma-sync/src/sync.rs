@@ -49,6 +49,7 @@ pub fn execute(
     plan: &Plan,
     declared: &[Monitor],
     server: &Server,
+    stop: &dyn Fn() -> bool,
     mut on_done: impl FnMut(&str),
 ) -> Result<Outcome, Interrupted> {
     let mut out = Outcome::default();
@@ -87,6 +88,10 @@ pub fn execute(
     }
 
     for action in &plan.actions {
+        if stop() {
+            out.writes = session.writes - start_writes;
+            return Err(Interrupted { outcome: out, error: SockError::Stopped });
+        }
         let name = action.name().to_owned();
         let step = match action {
             Action::Keep { .. } => continue,

@@ -170,3 +170,29 @@ fn heartbeats_are_answered_during_a_sync() {
     assert_eq!(env.kuma.dropped_for_heartbeat(), 0);
     assert_eq!(env.kuma.monitors().len(), 30);
 }
+
+#[test]
+fn sigterm_while_waiting_for_the_server_stops_cleanly_and_says_so() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD).silent_for(Duration::from_secs(600)));
+    env.monitors(THREE);
+    let child = env
+        .cmd("sync", &["--wait", "600", "--ack-timeout", "300"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it is connected and waiting for an acknowledgement that will not come.
+    while !env.kuma.events().iter().any(|e| e.name == "needSetup") {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let st = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(st.success());
+    let run = Run::of(child.wait_with_output().unwrap());
+    run.expect(75);
+    assert!(
+        run.stderr.contains("stopped by a signal while waiting for Uptime Kuma; nothing was written"),
+        "{}",
+        run.stderr
+    );
+    assert!(!hash_stored(&env));
+}
