@@ -51,17 +51,12 @@ pub fn explain(rs: &RuleSet, url: &str, method: &str, subject: &Subject, json: b
         return Ok(out);
     }
     let _ = writeln!(out, "  #\tDomain\tResource\tQuery\tMethod\tNetwork\tSubject\tPolicy\tRule");
-    let mut potential = None;
     for (i, res) in d.results.iter().enumerate() {
-        let mark = if Some(i) == d.rule {
-            if res.exact() { '*' } else { '~' }
-        } else if res.matches() {
-            if potential.is_none() && d.rule.is_none_or(|r| r < i) {
-                potential = Some(i);
-            }
-            ' '
-        } else {
-            ' '
+        // `*` an exact match, `~` a match only because an anonymous request may be the right user.
+        let mark = match d.rule {
+            Some(r) if r == i && res.exact() => '*',
+            Some(r) if r == i => '~',
+            _ => ' ',
         };
         let r = &rs.rules[i];
         let cells: Vec<&str> = res.all().iter().map(|m| m.as_str()).collect();

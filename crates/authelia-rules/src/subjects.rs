@@ -94,6 +94,10 @@ impl Directory {
                 ldap3::LdapError::LdapResult { result } if result.rc == 32 => {
                     DirError::Config(format!("base DN {} does not exist", self.base_dn))
                 }
+                ldap3::LdapError::LdapResult { result } if result.rc == 50 => DirError::Config(format!(
+                    "the directory refused to search under {}: insufficient access rights (bind with --bind-dn?)",
+                    self.base_dn
+                )),
                 other => DirError::Config(format!("search {filter} under {}: {other}", self.base_dn)),
             })?;
         Ok(!entries.is_empty())

@@ -1,1 +1,243 @@
+//! check-subjects against a real OpenLDAP slapd that the test starts (temp dir, loopback), laid out as the
+//! homelab's directory: people under ou=people, groups (groupOfNames) under ou=groups.
 
+use super::{bin, text};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BASE: &str = "dc=example,dc=com";
+const ROOT_DN: &str = "cn=admin,dc=example,dc=com";
+
+struct Slapd {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+const LDIF: &str = "dn: dc=example,dc=com
+objectClass: top
+objectClass: dcObject
+objectClass: organization
+o: example
+dc: example
+
+dn: ou=people,dc=example,dc=com
+objectClass: organizationalUnit
+ou: people
+
+dn: ou=groups,dc=example,dc=com
+objectClass: organizationalUnit
+ou: groups
+
+dn: uid=alice,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: alice
+cn: Alice
+sn: Admin
+mail: alice@example.com
+
+dn: uid=bob,ou=people,dc=example,dc=com
+objectClass: inetOrgPerson
+uid: bob
+cn: Bob
+sn: User
+mail: bob@example.com
+
+dn: cn=admins,ou=groups,dc=example,dc=com
+objectClass: groupOfNames
+cn: admins
+member: uid=alice,ou=people,dc=example,dc=com
+
+dn: cn=nextcloud-users,ou=groups,dc=example,dc=com
+objectClass: groupOfNames
+cn: nextcloud-users
+member: uid=alice,ou=people,dc=example,dc=com
+member: uid=bob,ou=people,dc=example,dc=com
+";
+
+fn start_slapd() -> Slapd {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("db")).unwrap();
+    let conf = format!(
+        "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
+         include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
+         modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\n\
+         database mdb\nmaxsize 10485760\nsuffix \"{BASE}\"\nrootdn \"{ROOT_DN}\"\nrootpw adminpw\ndirectory {d}/db\n\
+         access to * by dn.exact=\"{ROOT_DN}\" write by users read by anonymous auth\n",
+        d = d.display()
+    );
+    std::fs::write(d.join("slapd.conf"), conf).unwrap();
+    let port = free_port();
+    let url = format!("ldap://127.0.0.1:{port}");
+    let child = Command::new("slapd")
+        .args(["-d", "0", "-f"])
+        .arg(d.join("slapd.conf"))
+        .args(["-h", &format!("{url}/")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("slapd (Debian package slapd) must be installed");
+    let s = Slapd { child, url, dir };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "slapd did not start listening on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pw = write_secret(s.dir.path(), "rootpw", "adminpw");
+    std::fs::write(s.dir.path().join("data.ldif"), LDIF).unwrap();
+    let out = Command::new("ldapadd")
+        .args(["-x", "-H", &s.url, "-D", ROOT_DN, "-y"])
+        .arg(&pw)
+        .arg("-f")
+        .arg(s.dir.path().join("data.ldif"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ldapadd: {}", String::from_utf8_lossy(&out.stderr));
+    s
+}
+
+fn write_secret(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+fn rules(dir: &Path) -> PathBuf {
+    let p = dir.join("rules.json");
+    std::fs::write(
+        &p,
+        r#"{"default_policy": "deny", "rules": {
+          "nextcloud-admin": {"priority": 20, "domain": "cloud.example.com", "policy": "two_factor", "subject": ["group:admins", "user:alice"], "resources": "^/settings/admin"},
+          "nextcloud-admin-deny": {"priority": 21, "domain": "cloud.example.com", "policy": "deny", "resources": "^/settings/admin"},
+          "family-photos": {"priority": 65, "domain": "photos.example.com", "policy": "one_factor", "subject": [["group:family", "user:carol"], ["group:nextcloud-users"]]},
+          "cloud": {"priority": 50, "domain": "cloud.example.com", "policy": "one_factor", "subject": ["user:bob", "oauth2:client:nextcloud"]}
+        }}"#,
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn check_subjects_lists_the_missing_user_and_group_and_fails() {
+    let slapd = start_slapd();
+    let work = tempfile::tempdir().unwrap();
+    let pw = write_secret(work.path(), "bind-password", "adminpw\n");
+    let out = bin()
+        .arg("check-subjects")
+        .arg(rules(work.path()))
+        .args(["--ldap-url", &slapd.url, "--base-dn", BASE, "--bind-dn", ROOT_DN, "--bind-password-file"])
+        .arg(&pw)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert_eq!(
+        stdout,
+        "missing user 'carol' (named by rule #4 ('family-photos', priority 65))\n\
+         missing group 'family' (named by rule #4 ('family-photos', priority 65))\n"
+    );
+    assert!(stderr.contains("6 subjects checked") && stderr.contains("2 missing"), "{stderr}");
+    assert!(!stderr.contains("adminpw") && !stdout.contains("adminpw"));
+}
+
+#[test]
+fn check_subjects_passes_when_all_exist_and_a_refused_anonymous_search_is_not_missing() {
+    let slapd = start_slapd();
+    let work = tempfile::tempdir().unwrap();
+    let p = work.path().join("ok.json");
+    std::fs::write(&p, r#"{"rules": [{"domain": "a.example.com", "policy": "two_factor", "subject": [["group:admins", "user:alice"], ["user:bob"]]}]}"#).unwrap();
+    let out = bin().arg("check-subjects").arg(&p).args(["--ldap-url", &slapd.url, "--base-dn", BASE]).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    // Anonymous users may only authenticate in this directory: a refused search is not "missing".
+    assert_eq!(out.status.code(), Some(78), "{stdout}{stderr}");
+    assert!(stderr.contains("insufficient access rights (bind with --bind-dn?)"), "{stderr}");
+    assert_eq!(stdout, "");
+    let out = bin()
+        .arg("check-subjects")
+        .arg(&p)
+        .args(["--ldap-url", &slapd.url, "--base-dn", BASE, "--bind-dn", ROOT_DN])
+        .env("AUTHELIA_RULES_BIND_PASSWORD_FILE", write_secret(work.path(), "pw", "adminpw"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(stdout, "");
+}
+
+#[test]
+fn wrong_password_and_dead_server_are_unavailable_and_wrong_base_is_config() {
+    let slapd = start_slapd();
+    let work = tempfile::tempdir().unwrap();
+    let rules = rules(work.path());
+    let wrong = write_secret(work.path(), "wrong", "not-the-password");
+    let run = |url: &str, base: &str, pw: &Path| {
+        bin()
+            .arg("check-subjects")
+            .arg(&rules)
+            .args([
+                "--ldap-url",
+                url,
+                "--base-dn",
+                base,
+                "--bind-dn",
+                ROOT_DN,
+                "--timeout",
+                "5",
+                "--bind-password-file",
+            ])
+            .arg(pw)
+            .output()
+            .unwrap()
+    };
+    let out = run(&slapd.url, BASE, &wrong);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(stderr.contains("bind as cn=admin,dc=example,dc=com") && !stderr.contains("not-the-password"), "{stderr}");
+
+    let good = write_secret(work.path(), "good", "adminpw");
+    let out = run(&slapd.url, "dc=nowhere,dc=com", &good);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("base DN dc=nowhere,dc=com does not exist"), "{stderr}");
+
+    let dead = format!("ldap://127.0.0.1:{}", free_port());
+    let out = run(&dead, BASE, &good);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(69), "{stderr}");
+    assert!(stderr.contains("cannot connect to"), "{stderr}");
+}
+
+#[test]
+fn world_readable_password_file_is_refused_before_connecting() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = tempfile::tempdir().unwrap();
+    let pw = work.path().join("pw");
+    std::fs::write(&pw, "adminpw").unwrap();
+    std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = bin()
+        .arg("check-subjects")
+        .arg(rules(work.path()))
+        .args(["--ldap-url", "ldap://127.0.0.1:1", "--base-dn", BASE, "--bind-dn", ROOT_DN, "--bind-password-file"])
+        .arg(&pw)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains("0644"), "{stderr}");
+}
