@@ -29,3 +29,22 @@ build:
 # everything CI runs
 ci:
     bash .ci/run
+
+# the flake: the repository's own checks (.nix parses, units hardened), then `nix flake check` (package, VM tests)
+nix-check:
+    cargo xtask checks
+    nix flake check --print-build-logs
+
+# build FLAKE's bootstrap SD image (nixosConfigurations.HOST) and write it to DEVICE, verified; asks before writing
+sd-image DEVICE FLAKE="." HOST="pi-main-bootstrap":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    sdimage="$(nix build .#default --no-link --print-out-paths)/bin/sdimage"
+    "$sdimage" build --flake {{quote(FLAKE)}} --host {{quote(HOST)}} --out-link result-sd-image
+    shopt -s nullglob
+    images=(result-sd-image/sd-image/*.img*)
+    if [ "${#images[@]}" -ne 1 ]; then
+        echo "expected one image under result-sd-image/sd-image/, found ${#images[@]}" >&2
+        exit 1
+    fi
+    sudo "$sdimage" write "${images[0]}" --device {{quote(DEVICE)}}

@@ -69,7 +69,8 @@ in
     # Root because it must read everything it backs up; of root's powers it keeps reading past file
     # permissions and becoming the service users (occ as nextcloud, pg_dump as postgres), which needs the
     # setuid family of @privileged. Home directories may be backed up, so they are read-only, not hidden.
-    # No MemoryDenyWriteExecute: occ is PHP, whose PCRE JIT maps writable-executable memory.
+    # No MemoryDenyWriteExecute: occ is PHP, whose PCRE JIT maps writable-executable memory. @resources stays
+    # allowed: sudo (NixOS's occ wrapper reaches the nextcloud user through it) and restic set resource limits.
     backup =
       builtins.removeAttrs
         (base // {
@@ -78,7 +79,7 @@ in
           RestrictAddressFamilies = "AF_UNIX AF_INET AF_INET6";
           SystemCallFilter = [
             "@system-service"
-            "~@resources @mount @swap @reboot @raw-io @module @obsolete @cpu-emulation @debug"
+            "~@mount @swap @reboot @raw-io @module @obsolete @cpu-emulation @debug"
           ];
         })
         [ "MemoryDenyWriteExecute" ];

@@ -1,0 +1,477 @@
+# homey.backup: the nightly restic backup by backup-hooks -- Nextcloud maintenance mode that always goes off
+# again, PostgreSQL/SQLite/LDAP dumps, retention, a report -- on a timer at 03:00.
+#
+#   homey.backup = {
+#     enable = true;
+#     repository = "s3:https://s3.eu-central-003.backblazeb2.com/example-backup";
+#     passwordFile = config.sops.secrets."restic/password".path;
+#     environmentFile = config.sops.secrets."restic/b2-env".path;   # AWS_ACCESS_KEY_ID=..., AWS_SECRET_ACCESS_KEY=...
+#     paths = [ "/var/lib/nextcloud" ];
+#     databases.postgres = [ { name = "nextcloud"; } ];
+#   };
+#   # any other module:
+#   homey.backup.extraPaths = [ "/var/lib/authelia" ];
+{
+  config,
+  lib,
+  pkgs,
+  utils,
+  ...
+}:
+
+let
+  inherit (lib)
+    mkOption
+    types
+    optionalAttrs
+    optional
+    ;
+  cfg = config.homey.backup;
+  toml = pkgs.formats.toml { };
+  sandbox = (import ../hardening.nix).units.backup;
+  nextcloud = config.services.nextcloud;
+  postgresql = config.services.postgresql;
+
+  unit = "backup";
+  # Where systemd puts each LoadCredential= for the unit; the config file names these, never the secrets' sources.
+  credential = name: "/run/credentials/${unit}.service/${name}";
+  ldapCredential = entry: "ldap-${entry.name}";
+
+  secretOption =
+    description:
+    mkOption {
+      type = types.str;
+      inherit description;
+    };
+
+  settings = lib.filterAttrsRecursive (_: v: v != null) (
+    {
+      state_dir = "/var/lib/backup-hooks";
+      staging_dir = "/var/lib/backup-hooks/staging";
+      repository = {
+        url = cfg.repository;
+        password_file = credential "restic-password";
+        environment_file = if cfg.environmentFile != null then credential "restic-env" else null;
+      };
+      backup = {
+        paths = cfg.paths ++ cfg.extraPaths;
+        inherit (cfg) exclude tags;
+      };
+      retention = {
+        keep_daily = cfg.retention.daily;
+        keep_weekly = cfg.retention.weekly;
+        keep_monthly = cfg.retention.monthly;
+        keep_yearly = cfg.retention.yearly;
+        inherit (cfg.retention) prune;
+      };
+      report = {
+        kuma_push_url = cfg.report.kumaPushUrl;
+        textfile_dir = cfg.report.textfileDir;
+      };
+    }
+    // optionalAttrs cfg.nextcloud.enable {
+      nextcloud = { inherit (cfg.nextcloud) occ maintenance; };
+    }
+    // optionalAttrs (cfg.databases.postgres != [ ]) {
+      postgres = map (d: { inherit (d) name database host user; }) cfg.databases.postgres;
+    }
+    // optionalAttrs (cfg.databases.sqlite != [ ]) {
+      sqlite = map (d: { inherit (d) name path; }) cfg.databases.sqlite;
+    }
+    // optionalAttrs (cfg.databases.ldap != [ ]) {
+      ldap = map (d: {
+        inherit (d) name url;
+        base_dn = d.baseDn;
+        bind_dn = d.bindDn;
+        bind_password_file = if d.bindPasswordFile != null then credential (ldapCredential d) else null;
+      }) cfg.databases.ldap;
+    }
+    // optionalAttrs (cfg.check.readDataSubset != null) {
+      check.read_data_subset = cfg.check.readDataSubset;
+    }
+    // optionalAttrs (cfg.offload != null) {
+      offload = {
+        inherit (cfg.offload) repository;
+        password_file = credential "offload-password";
+      };
+    }
+  );
+
+  configFile = toml.generate "backup-hooks.toml" settings;
+
+  secretSources =
+    [ cfg.passwordFile ]
+    ++ optional (cfg.environmentFile != null) cfg.environmentFile
+    ++ optional (cfg.offload != null) cfg.offload.passwordFile
+    ++ map (d: d.bindPasswordFile) (lib.filter (d: d.bindPasswordFile != null) cfg.databases.ldap);
+
+  credentials =
+    [ "restic-password:${cfg.passwordFile}" ]
+    ++ optional (cfg.environmentFile != null) "restic-env:${cfg.environmentFile}"
+    ++ optional (cfg.offload != null) "offload-password:${cfg.offload.passwordFile}"
+    ++ map (d: "${ldapCredential d}:${d.bindPasswordFile}") (
+      lib.filter (d: d.bindPasswordFile != null) cfg.databases.ldap
+    );
+
+  # NixOS's nextcloud-occ, run from a unit that has $CREDENTIALS_DIRECTORY (ours), reads the secrets of
+  # Nextcloud's config.php from that directory: the unit must carry them under Nextcloud's names, or occ fails.
+  # Mirrors the credential list of nixpkgs' nextcloud module; an option that does not exist there counts as unset.
+  nextcloudCredentials =
+    let
+      c = nextcloud.config or { };
+      s3 = c.objectstore.s3 or { };
+      file = name: path: optional (path != null) "${name}:${path}";
+    in
+    lib.optionals (cfg.nextcloud.enable && nextcloud.enable) (
+      file "dbpass" (c.dbpassFile or null)
+      ++ lib.optionals (s3.enable or false) (file "s3_secret" (s3.secretFile or null))
+      ++ file "s3_sse_c_key" (s3.sseCKeyFile or null)
+      ++ file "secret_file" (nextcloud.secretFile or null)
+      ++ lib.mapAttrsToList (name: path: "${name}:${path}") (nextcloud.secrets or { })
+    );
+
+  # pg_dump must not be older than the server it dumps.
+  pgPackage = if postgresql.enable then postgresql.package else pkgs.postgresql;
+
+  backupHooks = "${config.homey.package}/bin/backup-hooks";
+
+  sandboxFor =
+    extraWritable:
+    sandbox
+    // {
+      ReadWritePaths =
+        optional cfg.nextcloud.enable "-${cfg.nextcloud.configDir}"
+        ++ optional (cfg.report.textfileDir != null) "-${cfg.report.textfileDir}"
+        ++ cfg.readWritePaths
+        ++ extraWritable;
+      LoadCredential = credentials ++ nextcloudCredentials;
+      StateDirectory = "backup-hooks";
+      StateDirectoryMode = "0700";
+      CacheDirectory = "backup-hooks";
+      CacheDirectoryMode = "0700";
+    };
+
+  commonUnit = {
+    after = [ "network-online.target" ] ++ optional postgresql.enable "postgresql.service" ++ optional config.services.openldap.enable "openldap.service";
+    wants = [ "network-online.target" ];
+    path = [ pkgs.restic ] ++ optional (cfg.databases.postgres != [ ]) pgPackage;
+    environment.RESTIC_CACHE_DIR = "/var/cache/backup-hooks";
+  };
+in
+{
+  options.homey.backup = {
+    enable = lib.mkEnableOption "the nightly restic backup by backup-hooks";
+
+    repository = mkOption {
+      type = types.str;
+      example = "s3:https://s3.eu-central-003.backblazeb2.com/example-backup";
+      description = "The restic repository.";
+    };
+    passwordFile = secretOption "File with the repository password (a secret file, handed over with LoadCredential=).";
+    environmentFile = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      description = "File with the backend's keys as VAR=value lines (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or B2_*); read by backup-hooks, never put in the unit's environment.";
+    };
+
+    paths = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "What to back up. The staging directory with the database dumps is added by backup-hooks.";
+    };
+    extraPaths = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "More paths, for other modules to add theirs (declared even when the backup is disabled).";
+    };
+    exclude = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      example = [
+        "/mnt/data/attic"
+        "/mnt/data/media"
+      ];
+      description = "restic --exclude patterns.";
+    };
+    tags = mkOption {
+      type = types.listOf types.str;
+      default = [ "nightly" ];
+      description = "Tags on each snapshot.";
+    };
+
+    nextcloud = {
+      enable = mkOption {
+        type = types.bool;
+        default = nextcloud.enable;
+        defaultText = lib.literalExpression "config.services.nextcloud.enable";
+        description = "Put Nextcloud in maintenance mode for the backup (and always take it out again).";
+      };
+      occ = mkOption {
+        type = types.str;
+        default = if nextcloud.enable then "${nextcloud.occ}/bin/nextcloud-occ" else "nextcloud-occ";
+        defaultText = lib.literalExpression ''"''${config.services.nextcloud.occ}/bin/nextcloud-occ"'';
+        description = "The occ command.";
+      };
+      configDir = mkOption {
+        type = types.str;
+        default = if nextcloud.enable then "${nextcloud.datadir}/config" else "/var/lib/nextcloud/config";
+        defaultText = lib.literalExpression ''"''${config.services.nextcloud.datadir}/config"'';
+        description = "Nextcloud's config directory: occ maintenance:mode writes config.php there, so the sandbox lets it.";
+      };
+      maintenance = mkOption {
+        type = types.enum [
+          "whole-backup"
+          "dumps-only"
+        ];
+        default = "whole-backup";
+        description = "Keep maintenance mode on for the whole backup, or only while the databases are dumped.";
+      };
+    };
+
+    databases = {
+      postgres = mkOption {
+        type = types.listOf (
+          types.submodule (
+            { config, ... }:
+            {
+              options = {
+                name = mkOption {
+                  type = types.str;
+                  description = "The dump's name (restore-db NAME).";
+                };
+                database = mkOption {
+                  type = types.str;
+                  default = config.name;
+                  defaultText = lib.literalExpression "name";
+                };
+                host = mkOption {
+                  type = types.str;
+                  default = "/run/postgresql";
+                  description = "Host or socket directory.";
+                };
+                user = mkOption {
+                  type = types.str;
+                  default = "postgres";
+                  description = "The database user pg_dump connects as (over the socket: see postgresPeerMap).";
+                };
+              };
+            }
+          )
+        );
+        default = [ ];
+        description = "PostgreSQL databases dumped with pg_dump -Fc before the backup.";
+      };
+      sqlite = mkOption {
+        type = types.listOf (
+          types.submodule {
+            options = {
+              name = mkOption { type = types.str; };
+              path = mkOption { type = types.str; };
+            };
+          }
+        );
+        default = [ ];
+        example = [
+          {
+            name = "uptime-kuma";
+            path = "/var/lib/uptime-kuma/kuma.db";
+          }
+        ];
+        description = "SQLite databases copied consistently (online backup API) before the backup.";
+      };
+      ldap = mkOption {
+        type = types.listOf (
+          types.submodule {
+            options = {
+              name = mkOption { type = types.str; };
+              url = mkOption {
+                type = types.str;
+                default = "ldap://127.0.0.1:389";
+              };
+              baseDn = mkOption {
+                type = types.str;
+                example = "dc=example,dc=com";
+              };
+              bindDn = mkOption {
+                type = types.nullOr types.str;
+                default = null;
+              };
+              bindPasswordFile = mkOption {
+                type = types.nullOr types.str;
+                default = null;
+                description = "A secret file, handed over with LoadCredential=.";
+              };
+            };
+          }
+        );
+        default = [ ];
+        description = "LDAP directories exported as LDIF before the backup.";
+      };
+    };
+
+    postgresPeerMap = mkOption {
+      type = types.bool;
+      default = cfg.databases.postgres != [ ] && postgresql.enable;
+      defaultText = lib.literalExpression "databases.postgres != [ ] && config.services.postgresql.enable";
+      description = ''
+        Let the backup (root) connect over the local socket as the postgres user with peer authentication,
+        through an ident map, so no database password is needed. Root could become postgres anyway.
+      '';
+    };
+
+    retention = {
+      daily = mkOption {
+        type = types.nullOr types.ints.unsigned;
+        default = 7;
+      };
+      weekly = mkOption {
+        type = types.nullOr types.ints.unsigned;
+        default = 4;
+      };
+      monthly = mkOption {
+        type = types.nullOr types.ints.unsigned;
+        default = 12;
+      };
+      yearly = mkOption {
+        type = types.nullOr types.ints.unsigned;
+        default = null;
+      };
+      prune = mkOption {
+        type = types.bool;
+        default = true;
+        description = "forget --prune after a successful backup (a failed backup never prunes).";
+      };
+    };
+
+    check.readDataSubset = mkOption {
+      type = types.nullOr types.str;
+      default = null;
+      example = "5%";
+      description = "After the backup, restic check --read-data-subset (downloads that much of the repository).";
+    };
+
+    offload = mkOption {
+      type = types.nullOr (
+        types.submodule {
+          options = {
+            repository = mkOption {
+              type = types.str;
+              example = "/mnt/usb/restic";
+            };
+            passwordFile = secretOption "File with the offload repository's password.";
+          };
+        }
+      );
+      default = null;
+      description = "A second repository (a local disk) for `systemctl start backup-offload` (restic copy).";
+    };
+
+    report = {
+      kumaPushUrl = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "https://status.example.com/api/push/TOKEN";
+        description = "Uptime Kuma push monitor told up or down after each run. The URL ends up in the Nix store.";
+      };
+      textfileDir = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        example = "/var/lib/prometheus-node-exporter/textfile";
+        description = "node_exporter textfile collector directory for the run's metrics.";
+      };
+    };
+
+    startAt = mkOption {
+      type = types.str;
+      default = "*-*-* 03:00:00";
+      description = "When the backup runs (systemd calendar). A run missed while the Pi was off starts at boot.";
+    };
+    timeout = mkOption {
+      type = types.str;
+      default = "8h";
+      description = "After this, systemd stops the run; backup-hooks takes Nextcloud out of maintenance mode as it exits.";
+    };
+    readWritePaths = mkOption {
+      type = types.listOf types.str;
+      default = [ ];
+      description = "More paths the run may write (the file system is otherwise read-only to it).";
+    };
+
+    configFile = mkOption {
+      type = types.path;
+      readOnly = true;
+      default = configFile;
+      defaultText = lib.literalMD "the rendered backup-hooks.toml";
+      description = "The backup-hooks config (use it by hand: `backup-hooks status --config ...`).";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    assertions = map (path: {
+      assertion = !lib.hasPrefix builtins.storeDir path;
+      message = "homey.backup: the secret ${path} is in the Nix store, where every user can read it; use a secret file (sops, agenix).";
+    }) secretSources;
+
+    environment.systemPackages = [ config.homey.package ];
+
+    systemd.services.${unit} = commonUnit // {
+      description = "Nightly restic backup (backup-hooks)";
+      documentation = [ "https://example.invalid/homey#backup-hooks" ];
+      startAt = cfg.startAt;
+      serviceConfig = sandboxFor [ ] // {
+        Type = "oneshot";
+        ExecStart = utils.escapeSystemdExecArgs [
+          backupHooks
+          "run"
+          "--config"
+          "${configFile}"
+        ];
+        # The backstop: however the run ended (killed, timed out, crashed), maintenance mode goes off.
+        ExecStopPost = utils.escapeSystemdExecArgs [
+          backupHooks
+          "post"
+          "--config"
+          "${configFile}"
+        ];
+        # 3: a snapshot was saved but some files could not be read -- a warning in the status, the metrics and
+        # Kuma, not a failed unit.
+        SuccessExitStatus = [ 3 ];
+        TimeoutStartSec = cfg.timeout;
+        TimeoutStopSec = "5min";
+      };
+    };
+
+    systemd.timers.${unit}.timerConfig = {
+      Persistent = true;
+      AccuracySec = "1min";
+    };
+
+    systemd.services."${unit}-offload" = lib.mkIf (cfg.offload != null) (
+      commonUnit
+      // {
+        description = "Copy the backup to the offload repository (backup-hooks offload)";
+        # Manual: plug the disk in, then `systemctl start backup-offload`; never at the same time as the backup.
+        conflicts = [ "${unit}.service" ];
+        serviceConfig = sandboxFor [ cfg.offload.repository ] // {
+          Type = "oneshot";
+          ExecStart = utils.escapeSystemdExecArgs [
+            backupHooks
+            "offload"
+            "--config"
+            "${configFile}"
+          ];
+        };
+      }
+    );
+
+    services.postgresql = lib.mkIf cfg.postgresPeerMap {
+      identMap = ''
+        homey-backup root postgres
+        homey-backup postgres postgres
+      '';
+      authentication = ''
+        local all postgres peer map=homey-backup
+      '';
+    };
+  };
+}

@@ -1,0 +1,168 @@
+# homey.monitoring: the monitors any module declares, synced into Uptime Kuma by kuma-sync after its container.
+#
+#   homey.monitoring.monitors = [ { name = "Nextcloud"; url = "https://cloud.${domain}/status.php"; keyword = "installed"; } ];
+#   homey.monitoring.kumaSync = { enable = true; username = "admin"; passwordFile = config.sops.secrets."kuma/password".path; };
+{
+  config,
+  lib,
+  pkgs,
+  utils,
+  ...
+}:
+
+let
+  inherit (lib) mkOption types;
+  cfg = config.homey.monitoring;
+  sync = cfg.kumaSync;
+  json = pkgs.formats.json { };
+  sandbox = (import ../hardening.nix).units.kuma-sync;
+
+  monitor = types.submodule {
+    # The five fields of the seed format are typed here; every other field kuma-sync knows (type, hostname,
+    # port, accepted_status_codes, tags, notifications, parent, ...) passes through as written, and kuma-sync
+    # validate checks the whole file when the system is built.
+    freeformType = json.type;
+    options = {
+      name = mkOption {
+        type = types.str;
+        description = "The monitor's name: unique, and its identity in Uptime Kuma.";
+      };
+      url = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "What to check (http, keyword and json-query monitors).";
+      };
+      interval = mkOption {
+        type = types.ints.between 20 2073600;
+        default = 60;
+        description = "Seconds between checks.";
+      };
+      keyword = mkOption {
+        type = types.nullOr types.str;
+        default = null;
+        description = "Text the page must contain; makes it a keyword monitor.";
+      };
+      maxretries = mkOption {
+        type = types.ints.unsigned;
+        default = 0;
+        description = "Failed checks before the monitor goes down.";
+      };
+    };
+  };
+
+  # Unset fields are left out rather than written as null, so the file stays in the seed format.
+  monitorsFile = json.generate "monitors.json" (map (lib.filterAttrs (_: v: v != null)) cfg.monitors);
+
+  # Only a loopback Kuma keeps the unit's loopback-only IP allow list.
+  isLoopback = builtins.match "https?://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?" sync.url != null;
+
+  validated = pkgs.runCommand "kuma-monitors-validated" { nativeBuildInputs = [ config.homey.package ]; } ''
+    kuma-sync validate ${monitorsFile}
+    touch $out
+  '';
+in
+{
+  # Declared whether or not kuma-sync is enabled, so any module can add monitors.
+  options.homey.monitoring = {
+    monitors = mkOption {
+      type = types.listOf monitor;
+      default = [ ];
+      description = "Uptime Kuma monitors, in kuma-sync's monitors format (snake_case fields).";
+    };
+
+    monitorsFile = mkOption {
+      type = types.path;
+      readOnly = true;
+      default = monitorsFile;
+      defaultText = lib.literalMD "the monitors as JSON in the Nix store";
+      description = "The rendered monitors file kuma-sync reads.";
+    };
+
+    kumaSync = {
+      enable = lib.mkEnableOption "kuma-sync, which makes Uptime Kuma's monitors match homey.monitoring.monitors";
+      url = mkOption {
+        type = types.str;
+        default = "http://127.0.0.1:3001";
+        description = "Uptime Kuma's URL. Anything but loopback lifts the unit's loopback-only IP allow list.";
+      };
+      username = mkOption {
+        type = types.str;
+        description = "The Uptime Kuma user kuma-sync logs in as.";
+      };
+      passwordFile = mkOption {
+        type = types.str;
+        example = "/run/secrets/kuma/password";
+        description = "File holding that user's password (e.g. a sops secret). Handed to the unit with LoadCredential=; never copied to the store.";
+      };
+      after = mkOption {
+        type = types.listOf types.str;
+        default = [ "${config.virtualisation.oci-containers.backend}-uptime-kuma.service" ];
+        defaultText = lib.literalExpression ''[ "''${config.virtualisation.oci-containers.backend}-uptime-kuma.service" ]'';
+        description = "The units that run Uptime Kuma: kuma-sync starts after them, and again whenever they restart.";
+      };
+      prune = mkOption {
+        type = types.bool;
+        default = true;
+        description = "Delete monitors kuma-sync created earlier that are no longer declared (false passes --no-prune: they are kept and reported).";
+      };
+      setup = mkOption {
+        type = types.bool;
+        default = false;
+        description = "On a fresh Uptime Kuma, create the admin user from username and passwordFile first (--setup).";
+      };
+      wait = mkOption {
+        type = types.ints.positive;
+        default = 120;
+        description = "Seconds to keep retrying while Uptime Kuma is still starting (--wait).";
+      };
+    };
+  };
+
+  config = lib.mkIf sync.enable {
+    assertions = [
+      {
+        assertion = !lib.hasPrefix builtins.storeDir sync.passwordFile;
+        message = "homey.monitoring.kumaSync.passwordFile is in the Nix store, where every user can read it; use a secret file (sops, agenix).";
+      }
+    ];
+
+    # A bad monitors file fails the build with kuma-sync's own message, before anything is deployed.
+    system.checks = [ validated ];
+
+    systemd.services.kuma-sync = {
+      description = "Sync Uptime Kuma monitors (kuma-sync)";
+      documentation = [ "https://example.invalid/homey#kuma-sync" ];
+      after = [ "network-online.target" ] ++ sync.after;
+      wants = [ "network-online.target" ];
+      # Started with Uptime Kuma, and restarted with it; the hash gate makes a run with unchanged monitors a no-op.
+      wantedBy = [ "multi-user.target" ] ++ sync.after;
+      partOf = sync.after;
+      environment = {
+        KUMA_URL = sync.url;
+        KUMA_USERNAME = sync.username;
+      };
+      serviceConfig =
+        (if isLoopback then sandbox else builtins.removeAttrs sandbox [ "IPAddressDeny" "IPAddressAllow" ])
+        // {
+          Type = "oneshot";
+          # Active after success, so a new monitors file (a new ExecStart) restarts it on switch.
+          RemainAfterExit = true;
+          ExecStart = utils.escapeSystemdExecArgs (
+            [
+              "${config.homey.package}/bin/kuma-sync"
+              "sync"
+              "--monitors"
+              "${monitorsFile}"
+              "--wait"
+              (toString sync.wait)
+            ]
+            ++ lib.optional (!sync.prune) "--no-prune"
+            ++ lib.optional sync.setup "--setup"
+          );
+          LoadCredential = [ "kuma-password:${sync.passwordFile}" ];
+          StateDirectory = "kuma-sync";
+          StateDirectoryMode = "0700";
+        };
+    };
+  };
+}
