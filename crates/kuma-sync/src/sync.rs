@@ -77,8 +77,9 @@ pub fn execute(
         match ok(&answer).map(|a| a.pointer("/tag/id").and_then(Value::as_i64)) {
             Ok(Some(id)) => {
                 tag_ids.insert(name.clone(), id);
-                on_done(&format!("+ tag {name}"));
-                out.done.push(format!("+ tag {name}"));
+                let line = format!("+ create tag {name}");
+                on_done(&line);
+                out.done.push(line);
             }
             Ok(None) | Err(_) => {
                 let error = ok(&answer).err().unwrap_or_else(|| "no tag id in the answer".into());
