@@ -73,7 +73,15 @@ let
       nextcloud = { inherit (cfg.nextcloud) occ maintenance; };
     }
     // optionalAttrs (cfg.databases.postgres != [ ]) {
-      postgres = map (d: { inherit (d) name database host user; }) cfg.databases.postgres;
+      # filterAttrsRecursive does not look into lists.
+      postgres = map (
+        d:
+        lib.filterAttrs (_: v: v != null) {
+          inherit (d) name database host;
+          user = d.user;
+          run_as = d.runAs;
+        }
+      ) cfg.databases.postgres;
     }
     // optionalAttrs (cfg.databases.sqlite != [ ]) {
       sqlite = map (d: { inherit (d) name path; }) cfg.databases.sqlite;
@@ -83,7 +91,7 @@ let
         inherit (d) name url;
         base_dn = d.baseDn;
         bind_dn = d.bindDn;
-        bind_password_file = if d.bindPasswordFile != null then credential (ldapCredential d) else null;
+        bind_password_file = credential (ldapCredential d);
       }) cfg.databases.ldap;
     }
     // optionalAttrs (cfg.check.readDataSubset != null) {
@@ -103,15 +111,13 @@ let
     [ cfg.passwordFile ]
     ++ optional (cfg.environmentFile != null) cfg.environmentFile
     ++ optional (cfg.offload != null) cfg.offload.passwordFile
-    ++ map (d: d.bindPasswordFile) (lib.filter (d: d.bindPasswordFile != null) cfg.databases.ldap);
+    ++ map (d: d.bindPasswordFile) cfg.databases.ldap;
 
   credentials =
     [ "restic-password:${cfg.passwordFile}" ]
     ++ optional (cfg.environmentFile != null) "restic-env:${cfg.environmentFile}"
     ++ optional (cfg.offload != null) "offload-password:${cfg.offload.passwordFile}"
-    ++ map (d: "${ldapCredential d}:${d.bindPasswordFile}") (
-      lib.filter (d: d.bindPasswordFile != null) cfg.databases.ldap
-    );
+    ++ map (d: "${ldapCredential d}:${d.bindPasswordFile}") cfg.databases.ldap;
 
   # NixOS's nextcloud-occ, run from a unit that has $CREDENTIALS_DIRECTORY (ours), reads the secrets of
   # Nextcloud's config.php from that directory: the unit must carry them under Nextcloud's names, or occ fails.
@@ -155,7 +161,6 @@ let
     after = [ "network-online.target" ] ++ optional postgresql.enable "postgresql.service" ++ optional config.services.openldap.enable "openldap.service";
     wants = [ "network-online.target" ];
     path = [ pkgs.restic ] ++ optional (cfg.databases.postgres != [ ]) pgPackage;
-    environment.RESTIC_CACHE_DIR = "/var/cache/backup-hooks";
   };
 in
 {
@@ -250,9 +255,14 @@ in
                   description = "Host or socket directory.";
                 };
                 user = mkOption {
-                  type = types.str;
+                  type = types.nullOr types.str;
+                  default = null;
+                  description = "The database user pg_dump connects as; unset, the system user it runs as.";
+                };
+                runAs = mkOption {
+                  type = types.nullOr types.str;
                   default = "postgres";
-                  description = "The database user pg_dump connects as (over the socket: see postgresPeerMap).";
+                  description = "Run pg_dump as this system user (runuser), for peer authentication over the socket without a password.";
                 };
               };
             }
@@ -293,12 +303,11 @@ in
                 example = "dc=example,dc=com";
               };
               bindDn = mkOption {
-                type = types.nullOr types.str;
-                default = null;
+                type = types.str;
+                example = "cn=admin,dc=example,dc=com";
               };
               bindPasswordFile = mkOption {
-                type = types.nullOr types.str;
-                default = null;
+                type = types.str;
                 description = "A secret file, handed over with LoadCredential=.";
               };
             };
@@ -309,15 +318,6 @@ in
       };
     };
 
-    postgresPeerMap = mkOption {
-      type = types.bool;
-      default = cfg.databases.postgres != [ ] && postgresql.enable;
-      defaultText = lib.literalExpression "databases.postgres != [ ] && config.services.postgresql.enable";
-      description = ''
-        Let the backup (root) connect over the local socket as the postgres user with peer authentication,
-        through an ident map, so no database password is needed. Root could become postgres anyway.
-      '';
-    };
 
     retention = {
       daily = mkOption {
@@ -463,15 +463,5 @@ in
         };
       }
     );
-
-    services.postgresql = lib.mkIf cfg.postgresPeerMap {
-      identMap = ''
-        homey-backup root postgres
-        homey-backup postgres postgres
-      '';
-      authentication = ''
-        local all postgres peer map=homey-backup
-      '';
-    };
   };
 }

@@ -89,11 +89,6 @@ in
       description = "Network watchdog (net-watchdog)";
       documentation = [ "https://example.invalid/homey#net-watchdog" ];
       after = [ "network.target" ];
-      # systemctl restarts wpa_supplicant and asks for the reboot; iw switches power save.
-      path = [
-        config.systemd.package
-        pkgs.iw
-      ];
       serviceConfig = sandbox.net-watchdog // {
         Type = "oneshot";
         ExecStart = utils.escapeSystemdExecArgs (
@@ -114,6 +109,11 @@ in
             cfg.rebootWindow
             "--boot-grace"
             cfg.bootGrace
+            # systemctl restarts wpa_supplicant and asks for the reboot; iw switches power save.
+            "--systemctl"
+            "${config.systemd.package}/bin/systemctl"
+            "--iw"
+            "${pkgs.iw}/bin/iw"
           ]
           ++ lib.concatMap (target: [
             "--target"
@@ -141,7 +141,6 @@ in
       bindsTo = [ device ];
       after = [ device ];
       wantedBy = [ device ];
-      path = [ pkgs.iw ];
       serviceConfig = sandbox."net-watchdog-power-save@" // {
         Type = "oneshot";
         RemainAfterExit = true;
@@ -151,6 +150,8 @@ in
           "--interface"
           cfg.interface
           "--off"
+          "--iw"
+          "${pkgs.iw}/bin/iw"
         ];
       };
     };

@@ -58,7 +58,7 @@
         assert machine.succeed("stat -c %a /run/homey-attic-netrc/netrc").strip() == "600"
         netrc = machine.succeed("cat /run/homey-attic-netrc/netrc")
         assert "machine attic.example.com" in netrc and "vm-test-token" in netrc, netrc
-        assert "/run/homey-attic-netrc/netrc" in machine.succeed("nix config show netrc-file")
+        assert "/run/homey-attic-netrc/netrc" in machine.succeed("grep netrc-file /etc/nix/nix.conf")
 
     with subtest("secrets are never in the journal"):
         machine.fail("journalctl -u attic-config -u attic-netrc | grep -F vm-test-token")

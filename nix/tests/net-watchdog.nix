@@ -47,7 +47,7 @@
         gateway.shutdown()
         machine.fail("systemctl start net-watchdog.service")
         assert machine.succeed("wc -l < /var/lib/fake-wpa-starts").strip() == "2"
-        machine.succeed("net-watchdog status")
+        machine.succeed("net-watchdog status --state-dir /var/lib/net-watchdog")
         # still the same boot
         machine.succeed("test -e /var/lib/fake-wpa-starts")
   '';

@@ -3,13 +3,15 @@
 //! - every `.nix` file parses (`nix-instantiate --parse`);
 //! - every unit in contrib/systemd carries exactly the sandbox nix/hardening.nix gives the NixOS module,
 //!   plus the settings the project requires of every unit, and no secret in its environment;
+//! - every command line in those units parses with the tool it names (built here, run with `--help` at
+//!   the end, so the arguments are checked and nothing is done);
 //! - `systemd-analyze security --offline=true` rates every service: the exposure is printed per unit,
 //!   and one above 3.0 fails.
 //!
 //! A missing checker (nix-instantiate, systemd-analyze) skips its check with a message; everything else
 //! that is wrong fails the run, listing every finding rather than the first.
 
-use crate::util::{have, root};
+use crate::util::{cargo, have, root};
 use anyhow::{Context, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +43,7 @@ pub fn run() -> anyhow::Result<()> {
     parse_nix(&root, &mut findings)?;
     let units = unit_files(&root.join("contrib/systemd"))?;
     check_units(&root, &units, &mut findings)?;
+    check_command_lines(&root, &units, &mut findings)?;
     analyze_security(&units, &mut findings)?;
     if !findings.is_empty() {
         bail!("{} check(s) failed:\n  {}", findings.len(), findings.join("\n  "));
@@ -267,6 +270,67 @@ fn units_from_json(json: &serde_json::Value) -> anyhow::Result<BTreeMap<String, 
     Ok(out)
 }
 
+/// Where the units install the tools.
+const BIN_DIR: &str = "/usr/local/bin/";
+
+/// The `Exec*=` lines of a unit that run one of our tools: (directive, tool, arguments). Specifiers are
+/// replaced by sample values the way systemd would expand them (our units quote nothing).
+fn tool_command_lines(service: &Directives) -> Vec<(String, String, Vec<String>)> {
+    let mut lines = Vec::new();
+    for (key, values) in service.iter().filter(|(k, _)| k.starts_with("Exec")) {
+        for value in values {
+            let expanded = value.replace("%I", "wlan0").replace("%i", "wlan0").replace("%d", "/run/credentials/unit");
+            let mut words = expanded.split_whitespace().map(str::to_owned);
+            let Some(program) = words.next() else { continue };
+            if let Some(tool) = program.trim_start_matches(['-', '+', '!', '@', ':']).strip_prefix(BIN_DIR) {
+                lines.push((key.clone(), tool.to_owned(), words.collect()));
+            }
+        }
+    }
+    lines
+}
+
+/// Each tool is run with the unit's arguments and `--help` last: clap checks every argument before it gets
+/// to `--help`, so a renamed flag or a bad value exits 2 and nothing else happens.
+fn check_command_lines(root: &Path, units: &[PathBuf], findings: &mut Vec<String>) -> anyhow::Result<()> {
+    let mut commands = Vec::new();
+    for path in units.iter().filter(|u| u.extension().is_some_and(|e| e == "service")) {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        for (key, tool, args) in tool_command_lines(&section(&text, "Service")) {
+            commands.push((file_name(path), key, tool, args));
+        }
+    }
+    let mut tools: Vec<&str> = commands.iter().map(|(_, _, tool, _)| tool.as_str()).collect();
+    tools.sort();
+    tools.dedup();
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--bins"]);
+    for tool in &tools {
+        build.args(["-p", tool]);
+    }
+    if !build.status().context("running cargo build")?.success() {
+        findings.push(format!("could not build {} to check the units' command lines", tools.join(", ")));
+        return Ok(());
+    }
+    let bin_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("debug");
+    for (unit, key, tool, args) in commands {
+        let out = Command::new(bin_dir.join(&tool))
+            .args(&args)
+            .arg("--help")
+            .env_clear()
+            .output()
+            .with_context(|| format!("running {tool}"))?;
+        if out.status.success() {
+            println!("  command line parses: {unit} {key}= {tool} {}", args.join(" "));
+        } else {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let why = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+            findings.push(format!("contrib/systemd/{unit}: {key}= does not parse with {tool} ({}): {why}", out.status));
+        }
+    }
+    Ok(())
+}
+
 fn analyze_security(units: &[PathBuf], findings: &mut Vec<String>) -> anyhow::Result<()> {
     let services: Vec<&PathBuf> = units.iter().filter(|u| u.extension().is_some_and(|e| e == "service")).collect();
     if !have("systemd-analyze") {
@@ -363,6 +427,28 @@ mod tests {
         let drifted: Vec<String> = drift(&have, want, &keys);
         assert_eq!(drifted.len(), 2, "{drifted:?}");
         assert!(drifted[0].starts_with("NoNewPrivileges=") && drifted[1].starts_with("PrivateUsers="));
+    }
+
+    #[test]
+    fn only_our_tools_command_lines_are_taken_with_specifiers_expanded() {
+        let unit = "[Service]\nExecStartPre=/bin/mkdir -p /x\nExecStart=/usr/local/bin/net-watchdog power-save --interface %I --off\n\
+            ExecStopPost=-/usr/local/bin/attic-token netrc --token-file %d/attic-token\n";
+        let lines = tool_command_lines(&section(unit, "Service"));
+        assert_eq!(
+            lines,
+            [
+                (
+                    "ExecStart".into(),
+                    "net-watchdog".into(),
+                    vec!["power-save".into(), "--interface".into(), "wlan0".into(), "--off".into()]
+                ),
+                (
+                    "ExecStopPost".into(),
+                    "attic-token".into(),
+                    vec!["netrc".into(), "--token-file".into(), "/run/credentials/unit/attic-token".into()]
+                ),
+            ]
+        );
     }
 
     #[test]
