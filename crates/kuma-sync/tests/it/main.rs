@@ -3,6 +3,7 @@
 
 mod faults;
 mod input;
+mod standin;
 mod sync;
 
 use serde_json::Value;
