@@ -14,7 +14,8 @@
         mode = "0400";
       };
       environment.etc."attic-token" = {
-        text = "vm-test-token";
+        # minted with the secret above: attic-token mint --sub vm-test --validity 10y --pull main
+        text = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjIxMTEzNDIwMjgsIm5iZiI6MTc5NTc2NjAyOCwic3ViIjoidm0tdGVzdCIsImh0dHBzOi8vand0LmF0dGljLnJzL3YxIjp7ImNhY2hlcyI6eyJtYWluIjp7InIiOjF9fX19.INjTndHF2U21bhXG7JbvX8RuSOhOrhLTYKDsuVZywa8";
         mode = "0400";
       };
       homey.attic.server = {
@@ -57,11 +58,12 @@
     with subtest("the netrc names the cache's host, 0600, and Nix reads it"):
         assert machine.succeed("stat -c %a /run/homey-attic-netrc/netrc").strip() == "600"
         netrc = machine.succeed("cat /run/homey-attic-netrc/netrc")
-        assert "machine attic.example.com" in netrc and "vm-test-token" in netrc, netrc
+        assert "machine attic.example.com" in netrc and "password eyJ" in netrc, netrc
         assert "/run/homey-attic-netrc/netrc" in machine.succeed("grep netrc-file /etc/nix/nix.conf")
 
     with subtest("secrets are never in the journal"):
-        machine.fail("journalctl -u attic-config -u attic-netrc | grep -F vm-test-token")
+        machine.fail("journalctl -u attic-config -u attic-netrc | grep -F dGhyb3dhd2F5")
+        machine.fail("journalctl -u attic-config -u attic-netrc | grep -F INjTndHF2U21bhXG7JbvX8RuSOhOrhLTYKDsuVZywa8")
 
     with subtest("stopping removes the files"):
         machine.succeed("systemctl stop attic-config.service attic-netrc.service")
