@@ -148,6 +148,9 @@ let
       ReadWritePaths =
         optional cfg.nextcloud.enable "-${cfg.nextcloud.configDir}"
         ++ optional (cfg.report.textfileDir != null) "-${cfg.report.textfileDir}"
+        # A live SQLite database in WAL mode is read through its -shm/-wal files, which the reader may
+        # have to create or update: its directory stays writable.
+        ++ map (d: "-${builtins.dirOf d.path}") cfg.databases.sqlite
         ++ cfg.readWritePaths
         ++ extraWritable;
       LoadCredential = credentials ++ nextcloudCredentials;
@@ -160,7 +163,11 @@ let
   commonUnit = {
     after = [ "network-online.target" ] ++ optional postgresql.enable "postgresql.service" ++ optional config.services.openldap.enable "openldap.service";
     wants = [ "network-online.target" ];
-    path = [ pkgs.restic ] ++ optional (cfg.databases.postgres != [ ]) pgPackage;
+    # runuser (util-linux) runs pg_dump as the database's system user.
+    path = [ pkgs.restic ] ++ lib.optionals (cfg.databases.postgres != [ ]) [
+      pgPackage
+      pkgs.util-linux
+    ];
   };
 in
 {
