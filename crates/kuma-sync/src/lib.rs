@@ -169,6 +169,9 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     let server = session.read_server()?;
     homey_kit::debug!("Uptime Kuma {} ({} monitors)", server.version, server.monitors.len());
     let plan = plan::plan(&file, &declared, &server, !s.no_prune).map_err(monitors::BadInput::into_anyhow)?;
+    for w in &plan.warnings {
+        homey_kit::warn!("{w}");
+    }
 
     if !writing {
         session.close();

@@ -255,6 +255,9 @@ impl Entry<'_> {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(v) if range.contains(&v) => Ok(Some(v)),
+                _ if n.as_f64().is_some_and(|f| f.fract() != 0.0) => {
+                    Err(self.err(key, format!("expected a whole number, got {n}")))
+                }
                 _ => Err(self.err(key, format!("{n} is outside {}…{}", range.start(), range.end()))),
             },
             Some(v) => Err(self.err(key, format!("expected a whole number, got {}", kind_of(v)))),
@@ -334,7 +337,7 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
         Some(Value::Array(a)) if !a.is_empty() => {
             let mut codes = vec![];
             for v in a {
-                match v.as_str().or(None) {
+                match v.as_str() {
                     Some(s) if status_range_ok(s) => codes.push(s.to_owned()),
                     _ => match v.as_u64() {
                         Some(c) if (100..=599).contains(&c) => codes.push(c.to_string()),
@@ -630,6 +633,11 @@ mod tests {
                 r#"field "interval": expected a whole number, got the string "30""#,
             ),
             (r#"[{"name":"A","url":"https://a","interval":10}]"#, r#"field "interval": 10 is outside 20…2073600"#),
+            (
+                r#"[{"name":"A","url":"https://a","interval":60.5}]"#,
+                r#"field "interval": expected a whole number, got 60.5"#,
+            ),
+            (r#"[{"name":"A","url":"https://a","maxretries":-1}]"#, r#"field "maxretries": -1 is outside 0…1000"#),
             (r#"[{"name":"A","url":"https://a","interval":2073601}]"#, "2073601 is outside 20…2073600"),
             (
                 r#"[{"name":"A","url":"https://a"},{"name":"A","url":"https://b"}]"#,

@@ -240,6 +240,8 @@ pub struct Plan {
     pub new_tags: Vec<String>,
     pub actions: Vec<Action>,
     pub unchanged: usize,
+    /// Things worth a look that change nothing (unmarked monitors sharing a declared name).
+    pub warnings: Vec<String>,
     /// The server id of each declared monitor that exists already.
     #[serde(skip)]
     pub ids: BTreeMap<String, i64>,
@@ -450,12 +452,14 @@ fn show_tags<'a>(tags: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
 struct Matching<'a> {
     matched: BTreeMap<&'a str, &'a ServerMonitor>,
     leftover: Vec<(&'a ServerMonitor, bool)>,
+    warnings: Vec<String>,
 }
 
 fn match_monitors<'a>(declared: &'a [Monitor], server: &'a Server) -> Matching<'a> {
     let names: BTreeSet<&str> = declared.iter().map(|m| m.name.as_str()).collect();
     let mut matched: BTreeMap<&str, &ServerMonitor> = BTreeMap::new();
     let mut leftover = vec![];
+    let mut warnings = vec![];
     // Ours first (lowest id), then an unmarked one to adopt; other monitors of ours with the same name
     // are duplicates to remove, other unmarked ones are not ours to touch.
     for owned_pass in [true, false] {
@@ -467,11 +471,15 @@ fn match_monitors<'a>(declared: &'a [Monitor], server: &'a Server) -> Matching<'
                 }
                 Some(_) if owned_pass => leftover.push((sm, true)),
                 None if owned_pass => leftover.push((sm, false)),
-                _ => {}
+                Some(n) => warnings.push(format!(
+                    "another monitor named {n:?} (#{}) is not marked as kuma-sync's; it is left alone (#{} stands for the declared one)",
+                    sm.id, matched[n].id
+                )),
+                None => {}
             }
         }
     }
-    Matching { matched, leftover }
+    Matching { matched, leftover, warnings }
 }
 
 /// Compare the declared monitors with the server and return what to change. Errors are input
@@ -631,6 +639,7 @@ pub fn plan(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> R
         actions,
         unchanged,
         ids: matching.matched.iter().map(|(n, m)| ((*n).to_owned(), m.id)).collect(),
+        warnings: matching.warnings.clone(),
     })
 }
 

@@ -214,6 +214,14 @@ impl Session {
     pub fn read(&mut self, event: &str, args: &[Value]) -> Result<Value, SockError> {
         let r = self.sock.call(event, args, self.ack_timeout);
         self.sock.clear();
+        // Event names and outcomes only: payloads may carry push tokens.
+        match &r {
+            Ok(a) if a.get("ok") == Some(&Value::Bool(false)) => {
+                homey_kit::debug!("{event}: refused: {}", server_message(a))
+            }
+            Ok(_) => homey_kit::debug!("{event}: ok"),
+            Err(e) => homey_kit::debug!("{event}: {e}"),
+        }
         r
     }
 

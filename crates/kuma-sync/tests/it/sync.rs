@@ -279,3 +279,22 @@ fn json_output_carries_the_same_changes_as_data() {
     skipped.expect(0);
     assert_eq!(skipped.json()["skipped"], true);
 }
+
+#[test]
+fn an_unmarked_namesake_of_an_owned_monitor_is_left_alone_with_a_warning() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD));
+    env.monitors(r#"[{"name": "A", "url": "https://a.example.com"}]"#);
+    env.sync(&[]).expect(0);
+    let other = env.kuma.insert_monitor(json!({"name": "A", "type": "http", "url": "https://elsewhere.example.com"}));
+    let run = env.sync(&["--force"]);
+    run.expect(0);
+    assert_eq!(run.stdout, "= 1 unchanged\n");
+    assert!(
+        run.stderr.contains(&format!(
+            "another monitor named \"A\" (#{other}) is not marked as kuma-sync's; it is left alone (#1 stands"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.kuma.monitors().len(), 2);
+}
