@@ -4,14 +4,13 @@
 //!
 //! Order of writes, so that an interrupted write never leaves a card that looks bootable:
 //! 1. zero the first and the last MiB (MBR, GPT and its backup) and flush;
-//! 2. write the image from its second chunk on, flushing every [`SYNC_EVERY`] bytes;
+//! 2. write the image from its second chunk on, flushing now and then ([`SYNC_EVERY`]);
 //! 3. flush, write the first chunk (with the partition table) last, flush.
 
 use crate::image::read_full;
 use homey_kit::process::Cancel;
 use indicatif::ProgressBar;
 use sha2::{Digest, Sha256};
-use std::alloc::{Layout, alloc_zeroed, dealloc};
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
@@ -25,16 +24,20 @@ use std::time::{Duration, Instant};
 pub const CHUNK: usize = 4 << 20;
 /// Buffers in flight between the stages (plus one held back for the first chunk): 24 MiB.
 const POOL: usize = 6;
-/// O_DIRECT wants memory aligned to the logical block size; 4096 covers every disk.
+/// O_DIRECT wants memory and offsets aligned to the logical block size; 4096 covers every disk.
 const ALIGN: usize = 4096;
 /// Zeroed at both ends before writing: MBR and primary GPT at the start, backup GPT at the end.
 pub const ERASE: u64 = 1 << 20;
-/// How often the written data is flushed to the card. With O_DIRECT the page cache holds nothing, so
-/// this only empties the card's own cache; it bounds how much a pulled card may lose silently.
-pub const SYNC_EVERY: u64 = 256 << 20;
+/// How often the written data is flushed to the card: after this many bytes, but not more often than
+/// [`SYNC_INTERVAL`]. With O_DIRECT the page cache holds nothing, so a flush only empties the card's
+/// own cache; this bounds what a pulled card may lose unnoticed and keeps the final flush (and so
+/// Ctrl-C) short, without stalling a fast disk's queue with a flush every few milliseconds.
+pub const SYNC_EVERY: u64 = 64 << 20;
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(2);
 pub const MIB: u64 = 1 << 20;
 
-/// A heap buffer aligned for O_DIRECT.
+/// A buffer for O_DIRECT: its own anonymous mapping, so it is page-aligned and, when dropped, given
+/// back to the system at once (malloc would keep freed 4 MiB blocks around and grow the peak RSS).
 pub struct AlignedBuf {
     ptr: NonNull<u8>,
     cap: usize,
@@ -42,19 +45,30 @@ pub struct AlignedBuf {
     pub len: usize,
 }
 
-// SAFETY: the buffer is uniquely owned memory, like a Vec<u8>.
+// SAFETY: the mapping is uniquely owned memory, like a Vec<u8>.
 unsafe impl Send for AlignedBuf {}
 
 impl AlignedBuf {
     pub fn new(cap: usize) -> AlignedBuf {
-        let layout = Layout::from_size_align(cap, ALIGN).expect("buffer layout");
-        // SAFETY: cap is non-zero (callers pass CHUNK or ERASE).
-        let ptr = unsafe { alloc_zeroed(layout) };
-        let ptr = NonNull::new(ptr).unwrap_or_else(|| std::alloc::handle_alloc_error(layout));
-        AlignedBuf { ptr, cap, len: 0 }
+        // SAFETY: a fresh private anonymous mapping; no existing memory is touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                cap,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            panic!("out of memory mapping a {cap}-byte buffer: {}", std::io::Error::last_os_error());
+        }
+        debug_assert_eq!(p as usize % ALIGN, 0);
+        AlignedBuf { ptr: NonNull::new(p.cast()).expect("mmap never returns null"), cap, len: 0 }
     }
     pub fn all_mut(&mut self) -> &mut [u8] {
-        // SAFETY: ptr is valid for cap bytes, initialised by alloc_zeroed, uniquely borrowed.
+        // SAFETY: the mapping is valid for cap bytes (zero-filled by the kernel), uniquely borrowed.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.cap) }
     }
     pub fn all(&self) -> &[u8] {
@@ -68,8 +82,10 @@ impl AlignedBuf {
 
 impl Drop for AlignedBuf {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { dealloc(self.ptr.as_ptr(), Layout::from_size_align(self.cap, ALIGN).expect("layout")) }
+        // SAFETY: mapped in `new` with this length and not used after this.
+        unsafe {
+            libc::munmap(self.ptr.as_ptr().cast(), self.cap);
+        }
     }
 }
 
@@ -170,10 +186,21 @@ pub fn write_image(
             <[u8; 32]>::from(h.finalize())
         });
 
+        // Flushes run beside the writes: the card's cache empties while the next chunks go out,
+        // instead of the pipeline standing still for each flush.
+        let (sync_tx, sync_rx) = sync_channel::<u64>(1);
+        let syncer = s.spawn(move || -> anyhow::Result<()> {
+            for at in sync_rx {
+                dev.sync_data().map_err(|e| anyhow::anyhow!("flushing at byte {at}: {e}"))?;
+            }
+            Ok(())
+        });
+
         let outcome = (|| -> anyhow::Result<(u64, Option<AlignedBuf>)> {
             let mut offset = 0u64;
             let mut first = None;
             let mut unsynced = 0u64;
+            let mut last_sync = Instant::now();
             for mut buf in hashed_rx.iter() {
                 if cancel.is_cancelled() {
                     return Err(Interrupted.into());
@@ -193,9 +220,10 @@ pub fn write_image(
                 offset += len as u64;
                 unsynced += plen as u64;
                 bar.inc(len as u64);
-                if unsynced >= SYNC_EVERY {
-                    dev.sync_data().map_err(|e| anyhow::anyhow!("flushing at byte {offset}: {e}"))?;
+                // A flush still running takes this one's place: both flush everything written.
+                if unsynced >= SYNC_EVERY && last_sync.elapsed() >= SYNC_INTERVAL && sync_tx.try_send(offset).is_ok() {
                     unsynced = 0;
+                    last_sync = Instant::now();
                 }
                 let _ = free_tx.send(buf);
             }
@@ -204,6 +232,8 @@ pub fn write_image(
         // Unblock the other stages whatever happened, then collect their results.
         drop(hashed_rx);
         drop(free_tx);
+        drop(sync_tx);
+        let synced = syncer.join().map_err(|_| anyhow::anyhow!("the flusher panicked"))?;
         let read = reader.join().map_err(|_| anyhow::anyhow!("the image reader panicked"))?;
         let sha256 = hasher.join().map_err(|_| anyhow::anyhow!("the hasher panicked"))?;
         let (offset, first) = outcome?;
@@ -211,6 +241,7 @@ pub fn write_image(
             return Err(Interrupted.into());
         }
         let read = read?;
+        synced?;
         if read != expected || offset != expected {
             anyhow::bail!("the image ended after {read} of its {expected} bytes (truncated or corrupt)");
         }

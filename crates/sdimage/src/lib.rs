@@ -356,14 +356,14 @@ fn print_summary(shown: &str, w: &engine::Written, write: &Phase, verify: Option
         return;
     }
     let mut line = format!(
-        "wrote {} ({} bytes) to {shown} in {:.1} s ({:.0} MB/s)",
+        "wrote {} ({} bytes) to {shown} in {:.2} s ({:.0} MB/s)",
         format_bytes(w.len),
         w.len,
         write.seconds,
         write.mb_per_s
     );
     match verify {
-        Some(v) => line.push_str(&format!("; verified in {:.1} s ({:.0} MB/s)", v.seconds, v.mb_per_s)),
+        Some(v) => line.push_str(&format!("; verified in {:.2} s ({:.0} MB/s)", v.seconds, v.mb_per_s)),
         None => line.push_str("; NOT verified (--no-verify)"),
     }
     println!("{line}");
@@ -379,7 +379,7 @@ fn mismatch(
     shown: &str,
     cancel: &Cancel,
 ) -> anyhow::Error {
-    homey_kit::warn!("{shown} read back differently from what was written; locating the difference");
+    homey_kit::warn!("{shown} does not hold what the image holds; locating the difference");
     let diff = match img.open().and_then(|src| engine::locate(src, dev, img.len, block, cancel)) {
         Ok(d) => d,
         Err(e) => return e.context(format!("verification of {shown} FAILED (read-back hash differs)")),
@@ -447,7 +447,7 @@ fn cmd_verify(a: &VerifyArgs) -> anyhow::Result<Exit> {
         );
     } else {
         println!(
-            "{shown} matches {} ({} bytes) — verified in {:.1} s ({:.0} MB/s)",
+            "{shown} matches {} ({} bytes) — verified in {:.2} s ({:.0} MB/s)",
             img.path.display(),
             img.len,
             phase.seconds,

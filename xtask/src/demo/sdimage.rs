@@ -1,8 +1,82 @@
-//! The sdimage part of the demo.
+//! The sdimage part of the demo: build (with a stand-in nix that lays out its output like the real
+//! sdImage), list the disks, refuse a regular file, and — as root — write, verify and catch a corrupted
+//! byte on a loop device over a file in the sandbox.
 
 use super::Ctx;
+use crate::util::{have, is_root};
+use std::io::Write;
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::process::Command;
+
+const MIB: usize = 1 << 20;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    ctx.show(ctx.tool("sdimage").arg("--version"))?;
-    Ok(())
+    let dir = &ctx.dir;
+    // What `nix build …sdImage` produces: <out>/sd-image/<name>.img.zst and nix-support/hydra-build-products.
+    // Paths relative to the sandbox, where the tool runs, so the output stays readable.
+    let out_rel =
+        std::path::PathBuf::from("store/0a1b2c3d-nixos-image-sd-card-24.11.20241201.abcdef0-aarch64-linux.img");
+    let out = dir.join(&out_rel);
+    std::fs::create_dir_all(out.join("sd-image"))?;
+    std::fs::create_dir_all(out.join("nix-support"))?;
+    let mut raw: Vec<u8> = (0..24 * MIB).map(|i| ((i / 4096) as u8) ^ (i as u8).wrapping_mul(13)).collect();
+    raw[510] = 0x55;
+    raw[511] = 0xAA;
+    let raw_path = dir.join("image.img");
+    std::fs::write(&raw_path, &raw)?;
+    let image = if have("zstd") {
+        let img = out.join("sd-image/nixos-image-sd-card-24.11.20241201.abcdef0-aarch64-linux.img.zst");
+        let st = Command::new("zstd").args(["-q", "-f"]).arg(&raw_path).arg("-o").arg(&img).status()?;
+        anyhow::ensure!(st.success(), "zstd failed");
+        img
+    } else {
+        let img = out.join("sd-image/nixos-image-sd-card-24.11.20241201.abcdef0-aarch64-linux.img");
+        std::fs::copy(&raw_path, &img)?;
+        img
+    };
+    std::fs::write(out.join("nix-support/hydra-build-products"), format!("file sd-image {}\n", image.display()))?;
+    let image = image.strip_prefix(dir).unwrap_or(&image).to_owned();
+    std::fs::remove_file(&raw_path)?;
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin)?;
+    let nix = bin.join("nix");
+    std::fs::write(
+        &nix,
+        format!("#!/bin/sh\n# stand-in for nix build: prints the out path\necho {}\n", out_rel.display()),
+    )?;
+    std::fs::set_permissions(&nix, std::fs::Permissions::from_mode(0o755))?;
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+
+    println!("(a stand-in nix prints an out path laid out like the real sdImage's)");
+    ctx.show(ctx.tool("sdimage").args(["build", "--host", "pi-main-bootstrap"]).env("PATH", &path))?;
+    ctx.show(ctx.tool("sdimage").args(["list", "--all"]))?;
+
+    // A regular file is never written, whatever flags are given.
+    let file = "card.img";
+    std::fs::write(dir.join(file), vec![0u8; 32 * MIB])?;
+    ctx.show(ctx.tool("sdimage").arg("write").arg(&image).arg("--device").arg(file).args(["--yes", "--allow-fixed"]))?;
+
+    if !is_root() || !have("losetup") {
+        println!("\n(writing for real needs a block device: run the demo as root to use a loop device)");
+        return Ok(());
+    }
+    let card = dir.join("card.raw");
+    std::fs::File::create(&card)?.write_all(&vec![0xEEu8; 32 * MIB])?;
+    let o = Command::new("losetup").args(["--find", "--show"]).arg(&card).output()?;
+    anyhow::ensure!(o.status.success(), "losetup: {}", String::from_utf8_lossy(&o.stderr));
+    let dev = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let result = (|| -> anyhow::Result<()> {
+        println!("\n(a loop device over {} stands in for the SD card)", card.display());
+        ctx.show(ctx.tool("sdimage").arg("write").arg(&image).args(["--device", &dev, "--yes"]))?;
+        ctx.show(ctx.tool("sdimage").arg("write").arg(&image).args(["--device", &dev, "--yes", "--allow-fixed"]))?;
+        ctx.show(ctx.tool("sdimage").arg("verify").arg(&image).args(["--device", &dev]))?;
+        println!("\n(one byte in MiB 17 of the card goes bad)");
+        let f = std::fs::OpenOptions::new().write(true).open(&card)?;
+        f.write_all_at(&[!raw[17 * MIB + 5]], (17 * MIB + 5) as u64)?;
+        f.sync_all()?;
+        ctx.show(ctx.tool("sdimage").arg("verify").arg(&image).args(["--device", &dev]))?;
+        Ok(())
+    })();
+    let _ = Command::new("losetup").arg("-d").arg(&dev).status();
+    result
 }
