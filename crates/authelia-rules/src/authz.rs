@@ -80,38 +80,98 @@ pub enum DomainMatcher {
 }
 
 /// A regex whose named groups `User` / `Group` must equal the subject's name / one of its groups.
-#[derive(Debug, Clone)]
+/// Checked (parsed) when loaded, compiled on first use: building a regex's automata costs far more than
+/// parsing it, and `explain` usually needs a few of a thousand.
+#[derive(Debug)]
 pub struct IdentityRegex {
-    pub re: Regex,
+    pub pattern: String,
+    identity_groups: bool,
+    compiled: std::sync::OnceLock<Option<Compiled>>,
+}
+
+#[derive(Debug)]
+struct Compiled {
+    re: Regex,
     user: Option<usize>,
     group: Option<usize>,
 }
 
+impl Clone for IdentityRegex {
+    fn clone(&self) -> Self {
+        IdentityRegex {
+            pattern: self.pattern.clone(),
+            identity_groups: self.identity_groups,
+            compiled: Default::default(),
+        }
+    }
+}
+
 impl IdentityRegex {
-    pub fn new(pattern: &str) -> Result<IdentityRegex, regex::Error> {
-        let re = Regex::new(pattern)?;
-        let idx = |n: &str| re.capture_names().position(|c| c == Some(n));
-        Ok(IdentityRegex { user: idx("User"), group: idx("Group"), re })
+    /// Parse `pattern`; the error is in Go's words where the common cases allow.
+    pub fn new(pattern: &str) -> Result<IdentityRegex, String> {
+        let ast = regex_syntax::ast::parse::Parser::new().parse(pattern).map_err(|e| short(&e.to_string(), pattern))?;
+        regex_syntax::hir::translate::Translator::new()
+            .translate(pattern, &ast)
+            .map_err(|e| short(&e.to_string(), pattern))?;
+        let mut names = vec![];
+        capture_names(&ast, &mut names);
+        let identity_groups = names.iter().any(|n| n == "User" || n == "Group");
+        Ok(IdentityRegex { pattern: pattern.to_owned(), identity_groups, compiled: Default::default() })
     }
 
     pub fn has_identity_groups(&self) -> bool {
-        self.user.is_some() || self.group.is_some()
+        self.identity_groups
+    }
+
+    fn compiled(&self) -> Option<&Compiled> {
+        self.compiled
+            .get_or_init(|| {
+                let re = Regex::new(&self.pattern)
+                    .inspect_err(|e| {
+                        homey_kit::warn!("regex {:?} does not compile: {e}; it matches nothing", self.pattern)
+                    })
+                    .ok()?;
+                let idx = |n: &str| re.capture_names().position(|c| c == Some(n));
+                Some(Compiled { user: idx("User"), group: idx("Group"), re })
+            })
+            .as_ref()
+    }
+
+    pub fn is_match(&self, s: &str) -> bool {
+        self.compiled().is_some_and(|c| c.re.is_match(s))
     }
 
     fn matches(&self, s: &str, subject: &Subject) -> Match {
-        if !self.has_identity_groups() {
-            return Match::hit(self.re.is_match(s));
+        let Some(c) = self.compiled() else { return Match::Miss };
+        if !self.identity_groups {
+            return Match::hit(c.re.is_match(s));
         }
-        let Some(caps) = self.re.captures(s) else { return Match::Miss };
+        let Some(caps) = c.re.captures(s) else { return Match::Miss };
         if subject.is_anonymous() {
             return Match::May;
         }
         let user_ok =
-            self.user.is_none_or(|i| caps.get(i).is_some_and(|m| m.as_str().eq_ignore_ascii_case(subject.username())));
-        let group_ok = self.group.is_none_or(|i| {
+            c.user.is_none_or(|i| caps.get(i).is_some_and(|m| m.as_str().eq_ignore_ascii_case(subject.username())));
+        let group_ok = c.group.is_none_or(|i| {
             caps.get(i).is_some_and(|m| subject.groups.iter().any(|g| g.eq_ignore_ascii_case(m.as_str())))
         });
         Match::hit(user_ok && group_ok)
+    }
+}
+
+fn capture_names(ast: &regex_syntax::ast::Ast, out: &mut Vec<String>) {
+    use regex_syntax::ast::{Ast, GroupKind};
+    match ast {
+        Ast::Group(g) => {
+            if let GroupKind::CaptureName { name, .. } = &g.kind {
+                out.push(name.name.clone());
+            }
+            capture_names(&g.ast, out);
+        }
+        Ast::Repetition(r) => capture_names(&r.ast, out),
+        Ast::Concat(c) => c.asts.iter().for_each(|a| capture_names(a, out)),
+        Ast::Alternation(a) => a.asts.iter().for_each(|a| capture_names(a, out)),
+        _ => {}
     }
 }
 
@@ -256,6 +316,48 @@ impl RuleResult {
 }
 
 impl CompiledRule {
+    pub fn matches(&self, req: &Request, subject: &Subject) -> bool {
+        let t = &req.target;
+        let ok = |m: Match| m != Match::Miss;
+        (self.domains.is_empty() || self.domains.iter().any(|d| ok(d.matches(&t.host, subject))))
+            && (self.resources.is_empty() || self.resources.iter().any(|r| ok(r.matches(&t.path, subject))))
+            && (self.query.is_empty() || ok(self.query_match(t)))
+            && (self.methods.is_empty() || self.methods.contains(&req.method))
+            && (self.networks.is_empty() || subject.ip.is_some_and(|ip| self.networks.iter().any(|n| n.contains(ip))))
+            && ok(self.subject_match(subject))
+    }
+
+    fn query_match(&self, t: &Target) -> Match {
+        let values = query_values(&t.raw_query);
+        let get = |k: &str| values.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        Match::hit(self.query.iter().any(|group| {
+            group.iter().all(|q| match &q.op {
+                QueryOp::Equal(v) => get(&q.key).unwrap_or("") == v,
+                QueryOp::NotEqual(v) => get(&q.key).unwrap_or("") != v,
+                QueryOp::Present => get(&q.key).is_some(),
+                QueryOp::Absent => get(&q.key).is_none(),
+                QueryOp::Pattern(re) => re.is_match(get(&q.key).unwrap_or("")),
+                QueryOp::NotPattern(re) => !re.is_match(get(&q.key).unwrap_or("")),
+            })
+        }))
+    }
+
+    fn subject_match(&self, subject: &Subject) -> Match {
+        if self.subjects.is_empty() {
+            Match::Hit
+        } else if subject.is_anonymous() {
+            Match::May
+        } else {
+            Match::hit(self.subjects.iter().any(|all| {
+                all.iter().all(|s| match s {
+                    SubjectMatcher::User(u) => subject.username() == u,
+                    SubjectMatcher::Group(g) => subject.groups.contains(g),
+                    SubjectMatcher::Client(c) => subject.client_id.as_deref() == Some(c.as_str()),
+                })
+            }))
+        }
+    }
+
     pub fn evaluate(&self, req: &Request, subject: &Subject) -> RuleResult {
         let t = &req.target;
         let domain = if self.domains.is_empty() {
@@ -268,39 +370,12 @@ impl CompiledRule {
         } else {
             Match::any(self.resources.iter().map(|r| r.matches(&t.path, subject)))
         };
-        let query = if self.query.is_empty() {
-            Match::Hit
-        } else {
-            let values = query_values(&t.raw_query);
-            let get = |k: &str| values.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-            Match::hit(self.query.iter().any(|group| {
-                group.iter().all(|q| match &q.op {
-                    QueryOp::Equal(v) => get(&q.key).unwrap_or("") == v,
-                    QueryOp::NotEqual(v) => get(&q.key).unwrap_or("") != v,
-                    QueryOp::Present => get(&q.key).is_some(),
-                    QueryOp::Absent => get(&q.key).is_none(),
-                    QueryOp::Pattern(re) => re.is_match(get(&q.key).unwrap_or("")),
-                    QueryOp::NotPattern(re) => !re.is_match(get(&q.key).unwrap_or("")),
-                })
-            }))
-        };
+        let query = if self.query.is_empty() { Match::Hit } else { self.query_match(t) };
         let method = Match::hit(self.methods.is_empty() || self.methods.contains(&req.method));
         let network = Match::hit(
             self.networks.is_empty() || subject.ip.is_some_and(|ip| self.networks.iter().any(|n| n.contains(ip))),
         );
-        let subj = if self.subjects.is_empty() {
-            Match::Hit
-        } else if subject.is_anonymous() {
-            Match::May
-        } else {
-            Match::hit(self.subjects.iter().any(|all| {
-                all.iter().all(|s| match s {
-                    SubjectMatcher::User(u) => subject.username() == u,
-                    SubjectMatcher::Group(g) => subject.groups.contains(g),
-                    SubjectMatcher::Client(c) => subject.client_id.as_deref() == Some(c.as_str()),
-                })
-            }))
-        };
+        let subj = self.subject_match(subject);
         RuleResult { domain, resource, query, method, network, subject: subj }
     }
 }
@@ -319,6 +394,16 @@ pub struct Decision {
 }
 
 impl Authorizer {
+    /// `GetRequiredLevel` alone: criteria in Authelia's order, each rule abandoned at its first miss.
+    pub fn required_level(&self, req: &Request, subject: &Subject) -> (Option<usize>, Policy) {
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.matches(req, subject) {
+                return (Some(i), r.policy);
+            }
+        }
+        (None, self.default_policy)
+    }
+
     /// `GetRequiredLevel`, plus every rule's criteria for the check-policy table.
     pub fn decide(&self, req: &Request, subject: &Subject) -> Decision {
         let mut results = Vec::with_capacity(self.rules.len());
@@ -370,17 +455,16 @@ pub fn compile(rs: &RuleSet) -> Result<Authorizer, Vec<CompileError>> {
             }),
         };
         let mut domains: Vec<DomainMatcher> = r.domain.iter().flatten().map(|d| DomainMatcher::new(d)).collect();
+        let mut resources = vec![];
         for (field, list) in [("domain_regex", &r.domain_regex), ("resources", &r.resources)] {
             for p in list.iter().flatten() {
-                if let Err(e) = IdentityRegex::new(p) {
-                    push(regex_error(&desc, field, p, &e));
+                match IdentityRegex::new(p) {
+                    Ok(re) if field == "domain_regex" => domains.push(DomainMatcher::Regex(re)),
+                    Ok(re) => resources.push(re),
+                    Err(e) => push(regex_error(&desc, field, &e)),
                 }
             }
         }
-        domains.extend(
-            r.domain_regex.iter().flatten().filter_map(|p| IdentityRegex::new(p).ok()).map(DomainMatcher::Regex),
-        );
-        let resources = r.resources.iter().flatten().filter_map(|p| IdentityRegex::new(p).ok()).collect();
         let mut networks = vec![];
         for n in r.networks.iter().flatten() {
             match rs.named_network(n) {
@@ -448,12 +532,8 @@ pub fn descriptor(position: usize, r: &Rule) -> String {
     }
 }
 
-pub fn regex_error(desc: &str, field: &str, pattern: &str, e: &regex::Error) -> String {
-    let why = match e {
-        regex::Error::Syntax(s) => s.lines().last().unwrap_or(s).trim_start_matches("error: ").to_owned(),
-        other => other.to_string(),
-    };
-    format!("access_control: rule {desc}: option '{field}' is invalid: error parsing regexp: {why}: `{pattern}`")
+pub fn regex_error(desc: &str, field: &str, why: &str) -> String {
+    format!("access_control: rule {desc}: option '{field}' is invalid: error parsing regexp: {why}")
 }
 
 pub fn network_error(desc: &str, n: &str) -> String {
@@ -485,7 +565,8 @@ pub fn query_matcher(q: &QueryItem) -> Result<QueryMatcher, String> {
         v.ok_or(format!("option 'value' must be present when the option 'operator' is '{op}' but it's absent"))
     };
     let pattern = |v: String| {
-        Regex::new(&v).map_err(|e| format!("option 'value' is invalid: error parsing regexp: {}", short(&e, &v)))
+        IdentityRegex::new(&v).map_err(|e| format!("option 'value' is invalid: error parsing regexp: {e}"))?;
+        Regex::new(&v).map_err(|e| format!("option 'value' is invalid: {e}"))
     };
     Ok(QueryMatcher {
         op: match op.to_lowercase().as_str() {
@@ -521,12 +602,9 @@ fn go_type(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// A regex error in Go's words where the common cases allow it, else the regex crate's.
-pub fn short(e: &regex::Error, pattern: &str) -> String {
-    let text = match e {
-        regex::Error::Syntax(s) => s.lines().last().unwrap_or(s).trim_start_matches("error: ").to_owned(),
-        other => other.to_string(),
-    };
+/// A regex syntax error in Go's words where the common cases allow it, else the regex crate's.
+pub fn short(error: &str, pattern: &str) -> String {
+    let text = error.lines().last().unwrap_or(error).trim_start_matches("error: ");
     if text.contains("unclosed group") {
         format!("missing closing ): `{pattern}`")
     } else if text.contains("unopened group") {

@@ -13,17 +13,19 @@ pub enum Error {
 pub fn explain(rs: &RuleSet, url: &str, method: &str, subject: &Subject, json: bool) -> Result<String, Error> {
     let az = authz::compile(rs).map_err(Error::Rules)?;
     let req = Request::new(url, method).map_err(Error::Url)?;
-    let d = az.decide(&req, subject);
-    let rule = d.rule.map(|i| &rs.rules[i]);
     if json {
+        let (decided, policy) = az.required_level(&req, subject);
+        let rule = decided.map(|i| &rs.rules[i]);
         let doc = serde_json::json!({
-            "policy": d.policy.as_str(),
-            "rule": d.rule.map(|i| i + 1),
+            "policy": policy.as_str(),
+            "rule": decided.map(|i| i + 1),
             "name": rule.and_then(|r| r.name.clone()),
             "priority": rule.and_then(|r| r.priority),
         });
         return Ok(format!("{doc}\n"));
     }
+    let d = az.decide(&req, subject);
+    let rule = d.rule.map(|i| &rs.rules[i]);
     let mut out = String::new();
     let who = if subject.is_anonymous() {
         "an anonymous user".to_owned()

@@ -217,14 +217,8 @@ fn lint_rule(s: &mut Sink, i: usize, r: &Rule) {
     let at = Some(i);
     for (field, list) in [("domain_regex", &r.domain_regex), ("resources", &r.resources)] {
         for p in list.iter().flatten() {
-            if let Err(e) = regex::Regex::new(p) {
-                s.error(
-                    at,
-                    format!(
-                        "access_control: rule {desc}: option '{field}' is invalid: error parsing regexp: {}",
-                        authz::short(&e, p)
-                    ),
-                );
+            if let Err(e) = IdentityRegex::new(p) {
+                s.error(at, authz::regex_error(&desc, field, &e));
             }
         }
     }
@@ -444,4 +438,70 @@ fn shadowing(s: &mut Sink) {
 
 pub fn has_errors(f: &[Finding]) -> bool {
     f.iter().any(|f| f.severity == Severity::Error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse;
+
+    fn findings(rules: &str) -> Vec<(Option<usize>, Severity, String)> {
+        let rs = parse("r.json", &format!(r#"{{"default_policy": "deny", "networks": [{{"name": "lan", "networks": ["192.168.0.0/16"]}}], "rules": {rules}}}"#)).unwrap();
+        lint(&rs).into_iter().map(|f| (f.rule, f.severity, f.message)).collect()
+    }
+
+    fn shadowed(rules: &str) -> Option<Severity> {
+        findings(rules).into_iter().find(|(r, _, m)| *r == Some(2) && m.contains("shadowed")).map(|(_, s, _)| s)
+    }
+
+    #[test]
+    fn wildcards_networks_subjects_and_methods_shadow_only_when_certain() {
+        // A wildcard covers deeper hosts, a wider network covers a narrower one.
+        let r = r#"[{"domain": "*.example.com", "policy": "one_factor", "networks": "lan"},
+                    {"domain": "a.b.example.com", "policy": "two_factor", "networks": "192.168.1.0/24"}]"#;
+        assert_eq!(shadowed(r), Some(Severity::Error));
+        // Not the apex, not a wider network.
+        let r = r#"[{"domain": "*.example.com", "policy": "one_factor"}, {"domain": "example.com", "policy": "two_factor"}]"#;
+        assert_eq!(shadowed(r), None);
+        let r = r#"[{"domain": "a.example.com", "policy": "one_factor", "networks": "192.168.1.0/24"},
+                    {"domain": "a.example.com", "policy": "two_factor", "networks": "lan"}]"#;
+        assert_eq!(shadowed(r), None);
+        // Subjects: an admin who must also be in users is always a user; a user need not be an admin.
+        let r = r#"[{"domain": "a.example.com", "policy": "one_factor", "subject": "group:users"},
+                    {"domain": "a.example.com", "policy": "two_factor", "subject": [["group:users", "group:admins"]]}]"#;
+        assert_eq!(shadowed(r), Some(Severity::Error));
+        let r = r#"[{"domain": "a.example.com", "policy": "one_factor", "subject": "group:admins"},
+                    {"domain": "a.example.com", "policy": "two_factor", "subject": "group:users"}]"#;
+        assert_eq!(shadowed(r), None);
+        // Methods: GET-only rule does not cover all methods; a stricter earlier rule is only a warning.
+        let r = r#"[{"domain": "a.example.com", "policy": "bypass", "methods": "GET"}, {"domain": "a.example.com", "policy": "deny"}]"#;
+        assert_eq!(shadowed(r), None);
+        let r = r#"[{"domain": "a.example.com", "policy": "deny"}, {"domain": "a.example.com", "policy": "bypass", "methods": "GET"}]"#;
+        assert_eq!(shadowed(r), Some(Severity::Warning));
+    }
+
+    #[test]
+    fn identical_rules_are_duplicates() {
+        let r = r#"[{"domain": "a.example.com", "policy": "deny"}, {"domain": "a.example.com", "policy": "deny"}]"#;
+        let f = findings(r);
+        assert!(
+            f.iter().any(|(r, s, m)| *r == Some(2) && *s == Severity::Warning && m.contains("duplicates rule #1")),
+            "{f:?}"
+        );
+    }
+
+    #[test]
+    fn bands() {
+        let rule = |policy: &str, resources: bool| Rule {
+            policy: Some(policy.into()),
+            resources: resources.then(|| vec!["^/x".to_owned()]),
+            ..Rule::default()
+        };
+        assert_eq!(band_mismatch(0, Policy::Bypass, &rule("bypass", true)), None);
+        assert!(band_mismatch(12, Policy::Bypass, &rule("bypass", true)).unwrap().contains("blanket bypass"));
+        assert_eq!(band_mismatch(30, Policy::Deny, &rule("deny", false)), None);
+        assert!(band_mismatch(55, Policy::TwoFactor, &rule("two_factor", false)).is_some());
+        assert_eq!(band_mismatch(70, Policy::TwoFactor, &rule("two_factor", true)), None);
+        assert!(band_mismatch(5, Policy::Bypass, &rule("bypass", false)).unwrap().contains("outside the bands"));
+    }
 }

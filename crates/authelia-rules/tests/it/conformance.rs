@@ -188,3 +188,27 @@ fn check_policy_cases() {
         }
     }
 }
+
+#[test]
+fn the_table_and_the_json_answer_agree_on_every_case() {
+    use authelia_rules::authz::{Request, Subject, compile};
+    for c in cases()["cases"].as_array().unwrap() {
+        let rs = authelia_rules::model::from_value(
+            "case.json",
+            &json!({"default_policy": c["default_policy"], "rules": c["rules"]}),
+        )
+        .unwrap();
+        let az = compile(&rs).unwrap_or_else(|e| panic!("{}: {e:?}", c["name"]));
+        let r = &c["request"];
+        let req = Request::new(r["url"].as_str().unwrap(), r["method"].as_str().unwrap()).unwrap();
+        let subject = Subject {
+            username: r["username"].as_str().map(str::to_owned),
+            groups: r["groups"].as_array().unwrap().iter().map(|g| g.as_str().unwrap().to_owned()).collect(),
+            client_id: r.get("client_id").and_then(Value::as_str).map(str::to_owned),
+            ip: r["ip"].as_str().map(|ip| ip.parse().unwrap()),
+        };
+        let d = az.decide(&req, &subject);
+        assert_eq!((d.rule, d.policy), az.required_level(&req, &subject), "{}", c["name"]);
+        assert_eq!(d.policy.as_str(), c["expected_policy"].as_str().unwrap(), "{}", c["name"]);
+    }
+}
