@@ -114,6 +114,9 @@ fn validate(file: &Path, out: &mut dyn Write) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
+/// How often a connection lost mid-sync is re-established before giving up.
+const MAX_RECONNECTS: u32 = 3;
+
 /// The hash gate's digest: the normalised monitors, the server, the mapping.
 pub fn digest(declared: &[monitors::Monitor], url: &str) -> String {
     homey_kit::state::digest(&[
@@ -187,20 +190,61 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
 
     let json_mode = s.json;
     let stop = || cancel.as_ref().is_some_and(|c| c.is_cancelled());
-    let result = sync::execute(&mut session, &plan, &declared, &server, &stop, |line| {
-        if !json_mode {
-            let _ = writeln!(out, "{line}");
+    let first = plan.clone();
+    let (mut server, mut plan) = (server, plan);
+    let mut done: Vec<String> = vec![];
+    let mut writes = 0;
+    let mut reconnects = 0;
+    // A dropped connection is reconnected (within --wait, a few times) and the job finished from a fresh
+    // comparison: what was written already is ours and right, so it is not written again.
+    let (failures, lost) = loop {
+        let result = sync::execute(&mut session, &plan, &declared, &server, &stop, |line| {
+            if !json_mode {
+                let _ = writeln!(out, "{line}");
+            }
+        });
+        let interrupted = match result {
+            Ok(o) => {
+                done.extend(o.done);
+                writes += o.writes;
+                session.close();
+                break (o.failures, None);
+            }
+            Err(i) => i,
+        };
+        done.extend(interrupted.outcome.done);
+        writes += interrupted.outcome.writes;
+        let error = interrupted.error;
+        if matches!(error, socketio::SockError::Stopped) || reconnects >= MAX_RECONNECTS {
+            break (interrupted.outcome.failures, Some(error));
         }
-    });
-    let (outcome, lost) = match result {
-        Ok(o) => (o, None),
-        Err(i) => (i.outcome, Some(i.error)),
+        reconnects += 1;
+        homey_kit::warn!(
+            "the connection to Uptime Kuma was lost after {writes} writes ({error}); reconnecting to finish"
+        );
+        let reopened = session::Session::open(&opts, clock).and_then(|mut sess| {
+            let sv = sess.read_server()?;
+            Ok((sess, sv))
+        });
+        match reopened {
+            Ok((sess, sv)) => {
+                plan = plan::plan(&file, &declared, &sv, !s.no_prune).map_err(monitors::BadInput::into_anyhow)?;
+                session = sess;
+                server = sv;
+            }
+            Err(e) => {
+                let why = socketio::SockError::Closed(format!("{error}; reconnecting failed: {e:#}"));
+                break (interrupted.outcome.failures, Some(why));
+            }
+        }
     };
-    if lost.is_none() {
-        session.close();
-    }
+    let plan = first;
+    let outcome = sync::Outcome { done, failures, writes };
     let kept: Vec<&plan::Action> = plan.actions.iter().filter(|a| matches!(a, plan::Action::Keep { .. })).collect();
     let success = lost.is_none() && outcome.failures.is_empty();
+    if reconnects > 0 && lost.is_none() {
+        homey_kit::notice!("finished after {reconnects} reconnect(s)");
+    }
     if success && let Some(g) = &gate {
         g.store(&digest)?;
     }

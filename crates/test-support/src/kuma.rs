@@ -74,6 +74,9 @@ pub struct Config {
     pub silent_for: Duration,
     /// Close the socket, once, when this many write events have been handled.
     pub drop_after_writes: Option<usize>,
+    /// With `drop_after_writes`: stay gone afterwards (refuse every connection) until [`Kuma::revive`].
+    pub die: bool,
+    dead: bool,
     /// Refuse (close) this many connections right after the WebSocket handshake.
     pub refuse_connections: usize,
     /// `add`/`editMonitor` of a monitor with this name fails with this message (a server-side rejection
@@ -90,6 +93,8 @@ impl Default for Config {
             login_limit: 20,
             silent_for: Duration::ZERO,
             drop_after_writes: None,
+            die: false,
+            dead: false,
             refuse_connections: 0,
             reject: None,
         }
@@ -124,6 +129,7 @@ pub struct Kuma {
     addr: SocketAddr,
     flavor: Flavor,
     state: Arc<Mutex<State>>,
+    config: Arc<Mutex<Config>>,
 }
 
 /// Builds a stand-in; [`Builder::start`] binds and serves on a background thread.
@@ -184,6 +190,11 @@ impl Kuma {
 
     pub fn dropped_for_heartbeat(&self) -> usize {
         self.state.lock().unwrap().dropped_for_heartbeat
+    }
+
+    /// A server that died ([`Builder::die_after_writes`]) accepts connections again.
+    pub fn revive(&self) {
+        self.config.lock().unwrap().dead = false;
     }
 
     /// Insert a monitor directly (as if someone clicked it in the web UI), returning its id.
@@ -253,6 +264,13 @@ impl Builder {
         self
     }
 
+    /// Drop the socket after `n` writes and refuse every connection afterwards (the server is gone).
+    pub fn die_after_writes(mut self, n: usize) -> Builder {
+        self.config.drop_after_writes = Some(n);
+        self.config.die = true;
+        self
+    }
+
     pub fn refuse_connections(mut self, n: usize) -> Builder {
         self.config.refuse_connections = n;
         self
@@ -278,6 +296,7 @@ impl Builder {
         let flavor = self.config.flavor;
         let state = Arc::new(Mutex::new(self.state));
         let config = Arc::new(Mutex::new(self.config));
+        let cfg = config.clone();
         let started = Instant::now();
         let st = state.clone();
         std::thread::spawn(move || {
@@ -289,7 +308,7 @@ impl Builder {
                 });
             }
         });
-        Kuma { addr, flavor, state }
+        Kuma { addr, flavor, state, config: cfg }
     }
 }
 
@@ -356,8 +375,8 @@ fn serve(
     let mut c = Conn { ws, logged_in: false };
     {
         let mut cfgm = config.lock().unwrap();
-        if cfgm.refuse_connections > 0 {
-            cfgm.refuse_connections -= 1;
+        if cfgm.refuse_connections > 0 || cfgm.dead {
+            cfgm.refuse_connections = cfgm.refuse_connections.saturating_sub(1);
             drop(cfgm);
             c.ws.get_mut().shutdown(std::net::Shutdown::Both)?;
             return Ok(());
@@ -433,6 +452,7 @@ fn serve(
             let writes = state.lock().unwrap().writes;
             if cfgm.drop_after_writes.is_some_and(|n| writes >= n) {
                 cfgm.drop_after_writes = None;
+                cfgm.dead = cfgm.die;
                 drop(cfgm);
                 c.ws.get_mut().shutdown(std::net::Shutdown::Both)?;
                 return Ok(());

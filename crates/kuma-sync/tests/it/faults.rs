@@ -84,16 +84,32 @@ fn a_server_whose_database_is_not_ready_is_retried_until_it_answers() {
 }
 
 #[test]
-fn a_socket_dropped_mid_sync_stores_no_hash_and_the_next_run_finishes_without_duplicates() {
+fn a_socket_dropped_mid_sync_is_reconnected_and_the_job_finished_without_duplicates() {
     // Writes: addTag managed-by, add A, addMonitorTag A, then the socket drops at add B.
     let env = Env::new(Kuma::v1().user(USER, PASSWORD).drop_after_writes(3));
     env.monitors(THREE);
     let run = env.sync(&[]);
+    run.expect(0);
+    assert!(run.stderr.contains("the connection to Uptime Kuma was lost after 4 writes"), "{}", run.stderr);
+    assert!(run.stderr.contains("finished after 1 reconnect(s)"), "{}", run.stderr);
+    assert_eq!(run.stdout, "+ create tag managed-by\n+ create A\n+ create B\n+ create C\n= 0 unchanged\n");
+    assert_eq!(env.names(), ["A", "B", "C"]);
+    assert!(hash_stored(&env));
+    assert_eq!(env.kuma.connections(), 2);
+}
+
+#[test]
+fn a_server_gone_mid_sync_stores_no_hash_and_the_next_run_finishes_without_duplicates() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD).die_after_writes(3));
+    env.monitors(THREE);
+    let run = env.sync(&["--wait", "1"]);
     run.expect(75);
-    assert!(run.stderr.contains("connection to Uptime Kuma was lost part-way"), "{}", run.stderr);
+    assert!(run.stderr.contains("connection to Uptime Kuma was lost part-way (2 changes done"), "{}", run.stderr);
+    assert!(run.stderr.contains("reconnecting failed"), "{}", run.stderr);
     assert!(run.stderr.contains("the hash is not stored"), "{}", run.stderr);
     assert!(!hash_stored(&env));
     assert_eq!(env.names(), ["A"]);
+    env.kuma.revive();
     let again = env.sync(&[]);
     again.expect(0);
     assert_eq!(again.stdout, "+ create B\n+ create C\n= 1 unchanged\n");
