@@ -118,6 +118,10 @@ impl<'a> Maintenance<'a> {
         self.since = Some(self.clock.now());
         self.occ.on(self.runner)
     }
+    /// `pre` with whole-backup scope succeeded: the backup runs next and `post` turns it off.
+    fn leave_on_for_post(&mut self) {
+        self.window = Some(0.0);
+    }
     fn pending(&self) -> bool {
         self.since.is_some() && self.window.is_none()
     }
@@ -270,9 +274,9 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
     };
     let plan = restic.as_ref().map(|r| Plan::build(cfg, r));
 
-    if let Some(plan) = &plan {
+    if let Some(preflight) = plan.as_ref().and_then(|p| p.preflight.as_ref()) {
         let r = rec.run("repository", || {
-            let out = ctx.runner.run(&plan.preflight)?;
+            let out = ctx.runner.run(preflight)?;
             match restic::classify(&out.status, &out.stderr_tail) {
                 restic::Outcome::Ok => Ok(((), format!("restic {version}"))),
                 o => anyhow::bail!("{} ({}): {}", o.explain(), out.status, last_line(&out.stderr_tail)),
@@ -460,7 +464,7 @@ pub fn pre(cfg: &Config, ctx: &Ctx) -> anyhow::Result<Exit> {
     let mut rec = Recorder { clock: ctx.clock, steps: vec![] };
     let mut v = Verdict::default();
     let plan = Plan {
-        preflight: Cmd::new("true"),
+        preflight: None,
         maintenance: cfg.nextcloud.as_ref().map(|n| (Occ { program: n.occ.clone() }, n.maintenance)),
         dumps: cfg.dumps().into_iter().map(|(k, n)| (k, n.to_owned())).collect(),
         backup: Cmd::new("true"),
@@ -478,8 +482,7 @@ pub fn pre(cfg: &Config, ctx: &Ctx) -> anyhow::Result<Exit> {
         clean_after(cfg, &mut rec, &mut v);
     }
     if let Some(m) = &mut maint {
-        // Success with whole-backup scope: `post` turns it off; this process must not.
-        m.window = Some(0.0);
+        m.leave_on_for_post();
     }
     match v.failure {
         Some(f) => Err(homey_kit::exit::coded(Exit::Failed, anyhow::anyhow!("pre: {f}"))),

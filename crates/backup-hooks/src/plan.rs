@@ -10,8 +10,9 @@ use homey_kit::process::Cmd;
 #[derive(Debug, Clone)]
 pub struct Plan {
     /// Read the repository's config first: a missing repository or a wrong password stops the run
-    /// before maintenance mode is touched.
-    pub preflight: Cmd,
+    /// before maintenance mode is touched. Only when there is something to protect (maintenance mode,
+    /// dumps): it costs a key derivation (~0.7 s), and otherwise `restic backup` fails just the same.
+    pub preflight: Option<Cmd>,
     pub maintenance: Option<(Occ, MaintenanceScope)>,
     pub dumps: Vec<(DumpKind, String)>,
     pub backup: Cmd,
@@ -22,7 +23,7 @@ pub struct Plan {
 impl Plan {
     pub fn build(cfg: &Config, restic: &Restic) -> Plan {
         Plan {
-            preflight: restic.cat_config(),
+            preflight: (cfg.nextcloud.is_some() || !cfg.dumps().is_empty()).then(|| restic.cat_config()),
             maintenance: cfg.nextcloud.as_ref().map(|n| (Occ { program: n.occ.clone() }, n.maintenance)),
             dumps: cfg.dumps().into_iter().map(|(k, n)| (k, n.to_owned())).collect(),
             backup: restic.backup(&cfg.backup, &cfg.staging_dir),
@@ -42,7 +43,9 @@ impl Plan {
         if cfg.report.kuma_push_url.is_some() {
             lines.push("tell Uptime Kuma: up, \"start\"".into());
         }
-        lines.push(format!("check the repository: {}{}", self.preflight, env(&self.preflight)));
+        if let Some(p) = &self.preflight {
+            lines.push(format!("check the repository: {p}{}", env(p)));
+        }
         lines.push(format!("empty our files from {} (0700)", cfg.staging_dir.display()));
         if let Some((occ, _)) = &self.maintenance {
             lines.push(format!("maintenance on: {}", occ.on_cmd()));

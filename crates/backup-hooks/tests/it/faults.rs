@@ -227,3 +227,28 @@ fn dumps_only_turns_maintenance_off_before_the_upload() {
     );
     assert!(order[3].starts_with("restic backup"), "{order:?}");
 }
+
+#[test]
+fn newer_restic_gets_retry_lock_and_its_exit_codes_are_understood() {
+    let sb = Sandbox::new();
+    sb.fakes.script(
+        "restic",
+        "when version\nstdout restic 0.18.0 compiled with go1.24.1 on linux/arm64\n---\n\
+         when cat config\nexit 12\nstderr Fatal: wrong password or no key found\n",
+    );
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("the password does not open the repository"), "{}", out.all());
+    assert!(sb.occ_lines().is_empty(), "maintenance touched with a wrong password");
+    sb.fakes.script(
+        "restic",
+        &format!(
+            "when version\nstdout restic 0.18.0 compiled with go1.24.1 on linux/arm64\n---\nwhen cat config\n---\n\
+             when backup\nstdout {SUMMARY}\n"
+        ),
+    );
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    let backup = sb.fakes.calls_of("restic").into_iter().find(|c| c.args()[0] == "backup").unwrap();
+    assert_eq!(backup.args()[1..4], ["--json", "--retry-lock", "10m"]);
+}
