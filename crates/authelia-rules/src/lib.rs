@@ -103,6 +103,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Lint { rules, strict, json } => lint_cmd(&rules, strict, json),
         Command::Explain { rules, url, method, username, groups, ip, client_id, json } => {
             let rs = load(&rules)?;
+            let groups = groups.into_iter().map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect();
             let subject = authz::Subject { username, groups, client_id, ip };
             let text = explain::explain(&rs, &url, &method, &subject, json).map_err(|e| match e {
                 explain::Error::Url(m) => homey_kit::exit::coded(Exit::Usage, anyhow::anyhow!("--url: {m}")),

@@ -336,6 +336,8 @@ fn rule(
                     return err(format!("{file}: {field}: expected a whole number, not {}", describe(other)));
                 }
             },
+            // Nix writes unset `nullOr` options as null: absent, like a missing key.
+            k if val.is_null() && RULE_KEYS.contains(&k) => {}
             "policy" => r.policy = opt_string(file, &field, Some(val))?,
             "domain" => r.domain = Some(string_list(file, &field, val, authelia)?),
             "domain_regex" => r.domain_regex = Some(string_list(file, &field, val, false)?),
@@ -442,6 +444,22 @@ mod tests {
         assert_eq!(names(&ra), ["z", "a", "b"]);
         assert_eq!(names(&rb), ["z", "a", "b"]);
         assert_eq!(ra.rules[0].domain, Some(vec!["y.example.com".to_owned()]));
+    }
+
+    #[test]
+    fn nulls_from_nix_are_absent_criteria() {
+        let r = parse("r.json", r#"{"default_policy": null, "networks": null, "rules": {"a": {"priority": 1, "domain": "a", "policy": "deny", "resources": null, "subject": null, "query": null, "methods": null, "networks": null, "domain_regex": null}}}"#)
+            .unwrap();
+        assert_eq!(
+            r.rules[0],
+            Rule {
+                name: Some("a".into()),
+                priority: Some(1),
+                domain: Some(vec!["a".into()]),
+                policy: Some("deny".into()),
+                ..Rule::default()
+            }
+        );
     }
 
     #[test]

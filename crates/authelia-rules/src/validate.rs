@@ -206,6 +206,12 @@ pub fn lint(rs: &RuleSet) -> Vec<Finding> {
     }
     for (i, r) in rs.rules.iter().enumerate() {
         lint_rule(&mut s, i, r);
+        if let Some(name) = &r.name
+            && let Some(first) = rs.rules[..i].iter().position(|o| o.name.as_ref() == Some(name))
+        {
+            let desc = descriptor(i + 1, r);
+            s.warn(Some(i), format!("access_control: rule {desc}: the name '{name}' is also rule #{}'s: findings and comments become ambiguous", first + 1));
+        }
     }
     shadowing(&mut s);
     s.out.sort_by_key(|f| (f.rule.unwrap_or(0), std::cmp::Reverse(f.severity)));
