@@ -254,7 +254,8 @@ impl Plan {
 
     /// One line per change, as the operator reads it.
     pub fn lines(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.actions.iter().map(Action::line).collect();
+        let mut out: Vec<String> = self.new_tags.iter().map(|t| format!("+ create tag {t}")).collect();
+        out.extend(self.actions.iter().map(Action::line));
         out.push(format!("= {} unchanged", self.unchanged));
         out
     }
@@ -725,6 +726,7 @@ mod tests {
     fn plan_lines() {
         let p = plan("monitors.json", &declared(), &server("2.0.1"), true).unwrap();
         insta::assert_snapshot!(p.lines().join("\n"), @r"
+        + create tag net
         ~ update Nextcloud: interval 60 → 30, timeout 48 → 24
         ~ adopt Grafana (unmarked monitor with a declared name; now marked managed-by: kuma-sync)
         + create API

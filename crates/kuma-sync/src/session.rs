@@ -84,6 +84,8 @@ impl Session {
             let left = opts.wait.saturating_sub(elapsed).max(Duration::from_secs(1));
             let step = opts.ack_timeout.min(left);
             let attempt = Socket::connect(&ep, step, opts.stop).and_then(|mut s| {
+                // Heartbeat history arrives after login on a real server, per monitor: never read, never kept.
+                s.ignore(&["heartbeatList", "importantHeartbeatList", "heartbeat", "avgPing", "uptime", "certInfo"]);
                 let need = s.call("needSetup", &[], step)?;
                 Ok((s, need))
             });
@@ -233,5 +235,45 @@ impl Session {
 
     pub fn close(self) {
         self.sock.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use homey_kit::clock::FakeClock;
+
+    #[test]
+    fn a_server_that_never_answers_is_retried_with_backoff_until_wait_then_unavailable() {
+        // A port nothing listens on: every attempt is refused at once; only the fake clock moves.
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let url = format!("http://127.0.0.1:{port}");
+        let password = Secret::new("pw");
+        let opts = Options {
+            url: &url,
+            username: "admin",
+            password: &password,
+            setup: false,
+            wait: Duration::from_secs(10),
+            ack_timeout: Duration::from_secs(1),
+            stop: None,
+        };
+        let clock = FakeClock::at_unix(1_000);
+        let err = Session::open(&opts, &clock).err().expect("nothing listens");
+        assert_eq!(Exit::of(&err), Exit::Unavailable);
+        assert!(format!("{err}").contains("is not answering after 6 attempts in 6s (--wait)"), "{err}");
+        let ms: Vec<u128> = clock.sleeps().iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [200, 400, 800, 1600, 3200]);
+    }
+
+    #[test]
+    fn i18n_messages_are_made_readable() {
+        let m = server_message(&json!({"ok": false, "msg": "authIncorrectCreds", "msgi18n": true}));
+        assert_eq!(m, "incorrect username or password (authIncorrectCreds)");
+        assert_eq!(
+            server_message(&json!({"ok": false, "msg": "Incorrect username or password."})),
+            "Incorrect username or password."
+        );
+        assert_eq!(server_message(&json!({"ok": false})), "no reason given");
     }
 }

@@ -250,10 +250,10 @@ fn plan_and_dry_run_write_nothing_and_store_no_hash() {
     env.monitors(r#"[{"name": "A", "url": "https://a.example.com"}]"#);
     let plan = crate::Run::of(env.cmd("plan", &[]).output().unwrap());
     plan.expect(0);
-    assert_eq!(plan.stdout, "+ create A\n= 0 unchanged\n");
+    assert_eq!(plan.stdout, "+ create tag managed-by\n+ create A\n= 0 unchanged\n");
     let dry = env.sync(&["--dry-run"]);
     dry.expect(0);
-    assert_eq!(dry.stdout, "+ create A\n= 0 unchanged\n");
+    assert_eq!(dry.stdout, plan.stdout);
     assert_eq!(env.writes(), 0);
     assert!(env.kuma.monitors().is_empty());
     // No hash was stored: the real run still does the work.
