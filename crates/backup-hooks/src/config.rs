@@ -196,7 +196,10 @@ pub fn parse(file: &Path, text: &str) -> anyhow::Result<Config> {
         };
         let at = if line > 0 { format!(":{line}") } else { String::new() };
         let within = if table.is_empty() { String::new() } else { format!(" in {table}") };
-        homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("{}{at}{within}: {}", file.display(), e.message().trim()))
+        homey_kit::exit::coded(
+            Exit::Config,
+            anyhow::anyhow!("{}{at}{within}: {}; nothing ran", file.display(), e.message().trim()),
+        )
     })
 }
 

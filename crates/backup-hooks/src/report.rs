@@ -138,7 +138,7 @@ impl Status {
                 Outcome::Failed => "FAILED",
             }
         );
-        if !self.message.is_empty() {
+        if !self.message.is_empty() && self.outcome != Outcome::Success {
             s += &format!("  {}\n", self.message);
         }
         if let Some(id) = &self.snapshot_id {
