@@ -54,7 +54,8 @@ let
   monitorsFile = json.generate "monitors.json" (map (lib.filterAttrs (_: v: v != null)) cfg.monitors);
 
   # Only a loopback Kuma keeps the unit's loopback-only IP allow list.
-  isLoopback = builtins.match "https?://(127\\.[0-9.]+|localhost|\\[::1\\])(:[0-9]+)?(/.*)?" sync.url != null;
+  # (POSIX ERE: brackets are matched as [[] and []], not escaped.)
+  isLoopback = builtins.match "https?://(127[.][0-9.]+|localhost|[[]::1[]])(:[0-9]+)?(/.*)?" sync.url != null;
 
   validated = pkgs.runCommand "kuma-monitors-validated" { nativeBuildInputs = [ config.homey.package ]; } ''
     kuma-sync validate ${monitorsFile}

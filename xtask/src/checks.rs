@@ -5,6 +5,9 @@
 //!   plus the settings the project requires of every unit, and no secret in its environment;
 //! - every command line in those units parses with the tool it names (built here, run with `--help` at
 //!   the end, so the arguments are checked and nothing is done);
+//! - the NixOS module, evaluated for the example host by nix/tests/offline-eval.nix (a stand-in lib, as
+//!   nixpkgs is not here): assertions hold, units carry their sandbox, command lines parse, and the
+//!   generated monitors and rules pass `kuma-sync validate` and `authelia-rules lint`;
 //! - `systemd-analyze security --offline=true` rates every service: the exposure is printed per unit,
 //!   and one above 3.0 fails.
 //!
@@ -43,7 +46,10 @@ pub fn run() -> anyhow::Result<()> {
     parse_nix(&root, &mut findings)?;
     let units = unit_files(&root.join("contrib/systemd"))?;
     check_units(&root, &units, &mut findings)?;
-    check_command_lines(&root, &units, &mut findings)?;
+    if let Some(bin_dir) = build_tools(&root, &mut findings)? {
+        check_command_lines(&bin_dir, &units, &mut findings)?;
+        check_module(&root, &bin_dir, &mut findings)?;
+    }
     analyze_security(&units, &mut findings)?;
     if !findings.is_empty() {
         bail!("{} check(s) failed:\n  {}", findings.len(), findings.join("\n  "));
@@ -270,62 +276,192 @@ fn units_from_json(json: &serde_json::Value) -> anyhow::Result<BTreeMap<String, 
     Ok(out)
 }
 
-/// Where the units install the tools.
-const BIN_DIR: &str = "/usr/local/bin/";
+/// The tools a unit may run; a command line whose program has one of these names is checked.
+const TOOLS: &[&str] = &["kuma-sync", "authelia-rules", "backup-hooks", "attic-token", "net-watchdog", "sdimage"];
 
-/// The `Exec*=` lines of a unit that run one of our tools: (directive, tool, arguments). Specifiers are
-/// replaced by sample values the way systemd would expand them (our units quote nothing).
-fn tool_command_lines(service: &Directives) -> Vec<(String, String, Vec<String>)> {
+/// Sample values for the specifiers our units use, as systemd would expand them.
+fn expand_specifiers(word: &str) -> String {
+    let mut out = String::new();
+    let mut chars = word.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' => match chars.next() {
+                Some('%') => out.push('%'),
+                Some('d') => out.push_str("/run/credentials/unit"),
+                Some('i' | 'I') => out.push_str("wlan0"),
+                Some(other) => {
+                    out.push('%');
+                    out.push(other);
+                }
+                None => out.push('%'),
+            },
+            '$' if chars.clone().next() == Some('$') => {
+                chars.next();
+                out.push('$');
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// An `Exec*=` value split into words as systemd does for our units: bare words, or double-quoted words
+/// with C escapes (NixOS writes each argument as a JSON string); then specifiers expanded.
+fn exec_words(line: &str) -> anyhow::Result<Vec<String>> {
+    let mut words = Vec::new();
+    let mut rest = line.trim_start();
+    while !rest.is_empty() {
+        if rest.starts_with('"') {
+            let mut escaped = false;
+            let end = rest[1..]
+                .char_indices()
+                .find(|&(_, c)| {
+                    let close = c == '"' && !escaped;
+                    escaped = c == '\\' && !escaped;
+                    close
+                })
+                .map(|(i, _)| i + 1)
+                .with_context(|| format!("unterminated quote in {line:?}"))?;
+            let word: String =
+                serde_json::from_str(&rest[..=end]).with_context(|| format!("bad quoting in {line:?}"))?;
+            words.push(expand_specifiers(&word));
+            rest = rest[end + 1..].trim_start();
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            words.push(expand_specifiers(&rest[..end]));
+            rest = rest[end..].trim_start();
+        }
+    }
+    Ok(words)
+}
+
+/// A command line that runs one of our tools: (where it is, directive, tool, arguments).
+type ToolCommand = (String, String, String, Vec<String>);
+
+/// The `Exec*=` lines among `directives` that run one of our tools.
+fn tool_command_lines(place: &str, directives: &Directives) -> anyhow::Result<Vec<ToolCommand>> {
     let mut lines = Vec::new();
-    for (key, values) in service.iter().filter(|(k, _)| k.starts_with("Exec")) {
+    for (key, values) in directives.iter().filter(|(k, _)| k.starts_with("Exec")) {
         for value in values {
-            let expanded = value.replace("%I", "wlan0").replace("%i", "wlan0").replace("%d", "/run/credentials/unit");
-            let mut words = expanded.split_whitespace().map(str::to_owned);
+            let mut words = exec_words(value)?.into_iter();
             let Some(program) = words.next() else { continue };
-            if let Some(tool) = program.trim_start_matches(['-', '+', '!', '@', ':']).strip_prefix(BIN_DIR) {
-                lines.push((key.clone(), tool.to_owned(), words.collect()));
+            let program = program.trim_start_matches(['-', '+', '!', '@', ':']);
+            let name = program.rsplit('/').next().unwrap_or_default();
+            if TOOLS.contains(&name) {
+                lines.push((place.to_owned(), key.clone(), name.to_owned(), words.collect()));
             }
         }
     }
-    lines
+    Ok(lines)
+}
+
+/// Build the tools once for the checks that run them; None (and a finding) when they do not build.
+fn build_tools(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<Option<PathBuf>> {
+    let mut build = cargo();
+    build.args(["build", "--quiet", "--bins"]);
+    for tool in TOOLS {
+        build.args(["-p", tool]);
+    }
+    if !build.status().context("running cargo build")?.success() {
+        findings.push(format!("could not build {} to check the units' command lines", TOOLS.join(", ")));
+        return Ok(None);
+    }
+    Ok(Some(std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("debug")))
 }
 
 /// Each tool is run with the unit's arguments and `--help` last: clap checks every argument before it gets
 /// to `--help`, so a renamed flag or a bad value exits 2 and nothing else happens.
-fn check_command_lines(root: &Path, units: &[PathBuf], findings: &mut Vec<String>) -> anyhow::Result<()> {
-    let mut commands = Vec::new();
-    for path in units.iter().filter(|u| u.extension().is_some_and(|e| e == "service")) {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        for (key, tool, args) in tool_command_lines(&section(&text, "Service")) {
-            commands.push((file_name(path), key, tool, args));
-        }
-    }
-    let mut tools: Vec<&str> = commands.iter().map(|(_, _, tool, _)| tool.as_str()).collect();
-    tools.sort();
-    tools.dedup();
-    let mut build = cargo();
-    build.args(["build", "--quiet", "--bins"]);
-    for tool in &tools {
-        build.args(["-p", tool]);
-    }
-    if !build.status().context("running cargo build")?.success() {
-        findings.push(format!("could not build {} to check the units' command lines", tools.join(", ")));
-        return Ok(());
-    }
-    let bin_dir = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from).join("debug");
-    for (unit, key, tool, args) in commands {
-        let out = Command::new(bin_dir.join(&tool))
-            .args(&args)
+fn check_parses(bin_dir: &Path, commands: &[ToolCommand], findings: &mut Vec<String>) -> anyhow::Result<()> {
+    for (place, key, tool, args) in commands {
+        let out = Command::new(bin_dir.join(tool))
+            .args(args)
             .arg("--help")
             .env_clear()
             .output()
             .with_context(|| format!("running {tool}"))?;
         if out.status.success() {
-            println!("  command line parses: {unit} {key}= {tool} {}", args.join(" "));
+            println!("  command line parses: {place} {key}= {tool} {}", args.join(" "));
         } else {
             let stderr = String::from_utf8_lossy(&out.stderr);
             let why = stderr.lines().find(|l| !l.trim().is_empty()).unwrap_or("no message");
-            findings.push(format!("contrib/systemd/{unit}: {key}= does not parse with {tool} ({}): {why}", out.status));
+            findings.push(format!("{place}: {key}= does not parse with {tool} ({}): {why}", out.status));
+        }
+    }
+    Ok(())
+}
+
+fn check_command_lines(bin_dir: &Path, units: &[PathBuf], findings: &mut Vec<String>) -> anyhow::Result<()> {
+    let mut commands = Vec::new();
+    for path in units.iter().filter(|u| u.extension().is_some_and(|e| e == "service")) {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let place = format!("contrib/systemd/{}", file_name(path));
+        commands.extend(tool_command_lines(&place, &section(&text, "Service"))?);
+    }
+    check_parses(bin_dir, &commands, findings)
+}
+
+/// nix/tests/offline-eval.nix evaluates the NixOS module (with a stand-in lib, as nixpkgs is not here) for the
+/// example host: its assertions must hold, each unit must carry its sandbox from nix/hardening.nix, each
+/// command line must parse with its tool, and the generated monitors and rules must pass the tools' checks.
+fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
+    if !have("nix-instantiate") {
+        println!("  SKIPPED: the NixOS module's offline evaluation (nix-instantiate is not installed)");
+        return Ok(());
+    }
+    let file = root.join("nix/tests/offline-eval.nix");
+    let out = Command::new("nix-instantiate")
+        .args(["--readonly-mode", "--eval", "--strict", "--json"])
+        .arg(&file)
+        .output()
+        .context("running nix-instantiate --eval")?;
+    if !out.status.success() {
+        findings.push(format!(
+            "the NixOS module does not evaluate (nix/tests/offline-eval.nix): {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+        return Ok(());
+    }
+    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading the evaluation's JSON")?;
+    for message in eval["failedAssertions"].as_array().into_iter().flatten() {
+        findings.push(format!("NixOS module: an assertion fails for the example host: {message}"));
+    }
+    let mut commands = Vec::new();
+    for (unit, facts) in eval["services"].as_object().context("no services in the evaluation")? {
+        for key in facts["sandboxDrift"].as_array().into_iter().flatten() {
+            findings.push(format!("NixOS module: {unit}.service: {key} differs from nix/hardening.nix"));
+        }
+        let mut directives = Directives::new();
+        for (key, value) in facts["exec"].as_object().into_iter().flatten() {
+            directives.insert(key.clone(), vec![value.as_str().unwrap_or_default().to_owned()]);
+        }
+        let place = format!("NixOS module {unit}.service");
+        commands.extend(tool_command_lines(&place, &directives)?);
+    }
+    if commands.is_empty() {
+        findings.push("NixOS module: the example host has no command lines to check".to_owned());
+    }
+    check_parses(bin_dir, &commands, findings)?;
+
+    let scratch = root.join("target/checks");
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let generated: [(&str, &str, &[&str], &[i32]); 2] = [
+        ("monitors", "kuma-sync", &["validate"], &[0]),
+        // 3: lint found only warnings.
+        ("rules", "authelia-rules", &["lint"], &[0, 3]),
+    ];
+    for (name, tool, args, ok_codes) in generated {
+        let path = scratch.join(format!("{name}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&eval["files"][name])?)?;
+        let out = Command::new(bin_dir.join(tool)).args(args).arg(&path).env_clear().output()?;
+        if out.status.code().is_some_and(|c| ok_codes.contains(&c)) {
+            println!("  generated {name} file passes `{tool} {}`", args.join(" "));
+        } else {
+            findings.push(format!(
+                "NixOS module: the generated {name} file fails `{tool} {}` ({}): {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
         }
     }
     Ok(())
@@ -433,22 +569,45 @@ mod tests {
     fn only_our_tools_command_lines_are_taken_with_specifiers_expanded() {
         let unit = "[Service]\nExecStartPre=/bin/mkdir -p /x\nExecStart=/usr/local/bin/net-watchdog power-save --interface %I --off\n\
             ExecStopPost=-/usr/local/bin/attic-token netrc --token-file %d/attic-token\n";
-        let lines = tool_command_lines(&section(unit, "Service"));
+        let lines = tool_command_lines("u", &section(unit, "Service")).unwrap();
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(
             lines,
             [
                 (
+                    "u".into(),
                     "ExecStart".into(),
                     "net-watchdog".into(),
-                    vec!["power-save".into(), "--interface".into(), "wlan0".into(), "--off".into()]
+                    words(&["power-save", "--interface", "wlan0", "--off"])
                 ),
                 (
+                    "u".into(),
                     "ExecStopPost".into(),
                     "attic-token".into(),
-                    vec!["netrc".into(), "--token-file".into(), "/run/credentials/unit/attic-token".into()]
+                    words(&["netrc", "--token-file", "/run/credentials/unit/attic-token"])
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn nixos_quoted_words_are_unquoted_and_unescaped() {
+        let line =
+            r#""/nix/store/x-homey/bin/kuma-sync" "sync" "a b" "say \"hi\"" "100%%" "$$HOME" --secret-file %d/s"#;
+        assert_eq!(
+            exec_words(line).unwrap(),
+            [
+                "/nix/store/x-homey/bin/kuma-sync",
+                "sync",
+                "a b",
+                "say \"hi\"",
+                "100%",
+                "$HOME",
+                "--secret-file",
+                "/run/credentials/unit/s"
+            ]
+        );
+        assert!(exec_words(r#""unterminated"#).is_err());
     }
 
     #[test]
