@@ -83,7 +83,13 @@ pub fn execute(
             }
             Ok(None) | Err(_) => {
                 let error = ok(&answer).err().unwrap_or_else(|| "no tag id in the answer".into());
+                homey_kit::error!("create tag {name}: the server refused: {error}");
                 out.failures.push(Failure { name: name.clone(), action: "create tag".into(), error });
+                if name == OWNER_TAG {
+                    // Monitors that cannot be marked as ours would be orphans: write none.
+                    out.writes = session.writes - start_writes;
+                    return Ok(out);
+                }
             }
         }
     }

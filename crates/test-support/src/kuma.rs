@@ -79,8 +79,8 @@ pub struct Config {
     dead: bool,
     /// Refuse (close) this many connections right after the WebSocket handshake.
     pub refuse_connections: usize,
-    /// `add`/`editMonitor` of a monitor with this name fails with this message (a server-side rejection
-    /// the client cannot foresee).
+    /// `add`/`editMonitor` of a monitor (or `addTag` of a tag) with this name fails with this message (a
+    /// server-side rejection the client cannot foresee).
     pub reject: Option<(String, String)>,
 }
 
@@ -460,7 +460,7 @@ fn serve(
             state.lock().unwrap().writes += 1;
         }
         if let Some((reject, msg)) = &cfg.reject
-            && (name == "add" || name == "editMonitor")
+            && (name == "add" || name == "editMonitor" || name == "addTag")
             && arr.first().and_then(|m| m.get("name")).and_then(Value::as_str) == Some(reject)
             && c.logged_in
         {

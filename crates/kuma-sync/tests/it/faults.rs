@@ -212,3 +212,15 @@ fn sigterm_while_waiting_for_the_server_stops_cleanly_and_says_so() {
     );
     assert!(!hash_stored(&env));
 }
+
+#[test]
+fn when_the_ownership_tag_cannot_be_created_no_monitor_is_written() {
+    let env =
+        Env::new(Kuma::v2().user(USER, PASSWORD).reject_monitor("managed-by", "SQLITE_FULL: database or disk is full"));
+    env.monitors(THREE);
+    let run = env.sync(&[]);
+    run.expect(1);
+    assert!(run.stderr.contains("create tag managed-by: the server refused: SQLITE_FULL"), "{}", run.stderr);
+    assert!(env.kuma.monitors().is_empty());
+    assert!(!hash_stored(&env));
+}
