@@ -44,6 +44,13 @@ pub fn explain(rs: &RuleSet, url: &str, method: &str, subject: &Subject, json: b
     };
     let ip = subject.ip.map(|ip| format!(" from IP '{ip}'")).unwrap_or_default();
     let _ = writeln!(out, "Performing policy check for request to '{url}' method '{}' by {who}{ip}.\n", req.method);
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase()).unwrap_or_default();
+    if scheme != "https" && scheme != "wss" {
+        let _ = writeln!(
+            out,
+            "Note: Authelia authorises only https and wss targets; it refuses this {scheme} URL before any rule.\n"
+        );
+    }
     if rs.rules.is_empty() {
         let _ = writeln!(
             out,

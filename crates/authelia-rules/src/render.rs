@@ -210,3 +210,52 @@ fn yaml(rs: &RuleSet) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::parse;
+
+    #[test]
+    fn every_field_quoted_literally_and_lists_always_lists() {
+        let rs = parse(
+            "r.json",
+            r#"{"default_policy": "two_factor", "rules": {
+                "files": {"priority": 65, "domain": "files.example.com", "policy": "one_factor", "subject": ["user:o'brien", ["group:a", "group:b"]],
+                          "networks": "10.0.0.0/8", "resources": "^/share/[^/]+\\.(pdf|txt)$", "methods": "GET",
+                          "query": [[{"key": "dl", "value": "1"}], [{"operator": "absent", "key": "preview"}]]},
+                "tabs": {"priority": 70, "domain_regex": "^x\t$", "policy": "deny"}}}"#,
+        )
+        .unwrap();
+        let yaml: serde_json::Value = serde_yaml_ng::from_str(&render(&rs, Format::Yaml)).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&render(&rs, Format::Json)).unwrap();
+        assert_eq!(yaml, json);
+        insta::assert_snapshot!(render(&rs, Format::Yaml), @r#"
+        access_control:
+          default_policy: 'two_factor'
+          rules:
+            # #1 files (priority 65)
+            - domain:
+                - 'files.example.com'
+              policy: 'one_factor'
+              subject:
+                - ['user:o''brien']
+                - ['group:a', 'group:b']
+              networks:
+                - '10.0.0.0/8'
+              resources:
+                - '^/share/[^/]+\.(pdf|txt)$'
+              query:
+                -
+                  - {key: 'dl', value: '1'}
+                -
+                  - {operator: 'absent', key: 'preview'}
+              methods:
+                - 'GET'
+            # #2 tabs (priority 70)
+            - domain_regex:
+                - "^x\t$"
+              policy: 'deny'
+        "#);
+    }
+}
