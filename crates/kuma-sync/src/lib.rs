@@ -195,6 +195,8 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     let mut done: Vec<String> = vec![];
     let mut writes = 0;
     let mut reconnects = 0;
+    // Why reconnecting failed decides the exit code: gone for --wait is 69, a refused login its own code.
+    let mut lost_exit = Exit::TryAgain;
     // A dropped connection is reconnected (within --wait, a few times) and the job finished from a fresh
     // comparison: what was written already is ours and right, so it is not written again.
     let (failures, lost) = loop {
@@ -233,6 +235,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
                 server = sv;
             }
             Err(e) => {
+                lost_exit = Exit::of(&e);
                 let why = socketio::SockError::Closed(format!("{error}; reconnecting failed: {e:#}"));
                 break (interrupted.outcome.failures, Some(why));
             }
@@ -278,7 +281,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
             );
         }
         homey_kit::fail!(
-            Exit::TryAgain,
+            lost_exit,
             "the connection to Uptime Kuma was lost part-way ({} changes done, {} writes): {e}; the hash is not stored, the next run finishes the job",
             outcome.done.len(),
             outcome.writes
