@@ -1,16 +1,242 @@
-//! net-watchdog: Gateway probe, then restart wpa_supplicant, then reboot, without reboot loops.
+//! net-watchdog: keep the Pi on the network without reboot loops.
+//!
+//! `check` probes the gateway (and any extra targets); when nothing answers it switches WiFi power
+//! save off, restarts wpa_supplicant, waits, probes again, and only then asks systemd to reboot —
+//! never during the boot grace, never beyond the reboot budget, never when it could not measure.
+//! `power-save` is the interface-up hook; `status` shows what happened and the budget left.
 
+pub mod args;
+pub mod check;
+pub mod power_save;
+pub mod probe;
+pub mod route;
+pub mod state;
+
+use anyhow::Context;
 use homey_kit::Exit;
 use homey_kit::cli::Verbosity;
+use homey_kit::process::{Cancel, SystemRunner};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "net-watchdog", version, about = "Gateway probe, then restart wpa_supplicant, then reboot, without reboot loops.", after_help = homey_kit::exit::EXIT_HELP)]
+#[command(name = "net-watchdog", version, about = "Gateway probe, then restart wpa_supplicant, then reboot, without reboot loops.", after_help = after_help())]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-pub fn run(_cli: Cli) -> anyhow::Result<Exit> {
-    homey_kit::warn!("net-watchdog: no subcommands yet");
-    Ok(Exit::Usage)
+fn after_help() -> String {
+    format!(
+        "check ends with: 0 healthy; 3 recovered after the restart; 1 still dead, so a reboot was asked for;\n\
+         75 still dead but the reboot was held back (boot grace, budget), or another check holds the lock;\n\
+         69 probe broken (no interface, no default route, no socket): no action.\n\n{}",
+        homey_kit::exit::EXIT_HELP
+    )
 }
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Probe; when nothing answers, repair, probe again, and reboot as the last resort.
+    Check(CheckArgs),
+    /// Switch WiFi power save off (read back to confirm), or print whether it is on.
+    PowerSave(PowerSaveArgs),
+    /// Recent checks and actions, and the reboot budget left.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The interface whose network is watched; every probe is bound to it.
+    #[arg(long, default_value = "wlan0", value_parser = args::interface)]
+    pub interface: String,
+    /// `auto` (the interface's default route, lowest metric) or an IPv4 address.
+    #[arg(long, default_value = "auto", value_parser = args::GatewaySpec::parse)]
+    pub gateway: args::GatewaySpec,
+    /// Another signal: an IPv4 address (ICMP echo) or IP:PORT (TCP connect). Repeatable.
+    #[arg(long = "target", value_name = "IP | IP:PORT", value_parser = args::Target::parse)]
+    pub targets: Vec<args::Target>,
+    /// The unit restarted when nothing answers.
+    #[arg(long, default_value = "wpa_supplicant.service", value_parser = args::unit)]
+    pub restart_unit: String,
+    /// How long to wait after the restart before probing again.
+    #[arg(long, default_value = "30s", value_parser = args::settle)]
+    pub settle: Duration,
+    /// At most this many reboots per --reboot-window (0: never reboot).
+    #[arg(long, default_value_t = 3)]
+    pub max_reboots: u32,
+    #[arg(long, default_value = "24h", value_parser = args::window)]
+    pub reboot_window: Duration,
+    /// No reboot while the uptime is below this.
+    #[arg(long, default_value = "5m", value_parser = args::grace)]
+    pub boot_grace: Duration,
+    /// Probes per target.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub count: u32,
+    /// How long each probe waits for its answer.
+    #[arg(long, default_value = "1s", value_parser = args::probe_timeout)]
+    pub timeout: Duration,
+    /// Where the reboot record and history live (default: $STATE_DIRECTORY).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    #[arg(long, default_value = "systemctl")]
+    pub systemctl: PathBuf,
+    #[arg(long, default_value = "iw")]
+    pub iw: PathBuf,
+    /// Say what would be done; change nothing (no restart, no reboot, no state written).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PowerSaveArgs {
+    #[arg(long, default_value = "wlan0", value_parser = args::interface)]
+    pub interface: String,
+    /// Switch it off and read it back.
+    #[arg(long, conflicts_with = "status", required_unless_present = "status")]
+    pub off: bool,
+    /// Print `on` or `off`.
+    #[arg(long)]
+    pub status: bool,
+    #[arg(long, default_value = "iw")]
+    pub iw: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// The budget to report against (as given to check).
+    #[arg(long, default_value_t = 3)]
+    pub max_reboots: u32,
+    #[arg(long, default_value = "24h", value_parser = args::window)]
+    pub reboot_window: Duration,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Check(a) => run_check(a),
+        Command::PowerSave(a) => run_power_save(a),
+        Command::Status(a) => run_status(a),
+    }
+}
+
+/// The state directory without creating it: a dry run and `status` only read.
+fn state_dir_readonly(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+    match (flag, std::env::var_os("STATE_DIRECTORY")) {
+        (Some(f), _) => Ok(f.to_owned()),
+        (None, Some(e)) if !e.is_empty() => {
+            Ok(PathBuf::from(e.to_string_lossy().split(':').next().unwrap_or_default()))
+        }
+        _ => homey_kit::fail!(
+            Exit::Usage,
+            "no state directory: pass --state-dir, or run under systemd with StateDirectory="
+        ),
+    }
+}
+
+fn run_check(a: CheckArgs) -> anyhow::Result<Exit> {
+    let cfg = check::Config {
+        interface: a.interface,
+        gateway: a.gateway,
+        targets: a.targets,
+        restart_unit: a.restart_unit,
+        settle: a.settle,
+        max_reboots: a.max_reboots,
+        reboot_window: a.reboot_window,
+        boot_grace: a.boot_grace,
+        effort: probe::Effort { count: a.count, timeout: a.timeout },
+        systemctl: a.systemctl,
+        iw: a.iw,
+        dry_run: a.dry_run,
+    };
+    // The lock keeps a manual run and the timer's from both spending the budget; a dry run takes
+    // none and creates nothing.
+    let (dir, _lock) = if cfg.dry_run {
+        (state_dir_readonly(a.state_dir.as_deref())?, None)
+    } else {
+        let sd = homey_kit::state::StateDir::resolve(a.state_dir.as_deref())?;
+        let lock = sd.lock("check", "net-watchdog check")?;
+        (sd.path().to_owned(), Some(lock))
+    };
+    let file = state::path(&dir);
+    let mut st = state::load(&file)?;
+    let save = |s: &state::State| homey_kit::fs::write_atomic(&file, s.to_json().as_bytes(), 0o644);
+    let deps = check::Deps {
+        net: &check::SystemNet,
+        runner: &SystemRunner,
+        clock: &homey_kit::clock::SystemClock,
+        cancel: Cancel::on_signals(),
+    };
+    let report = check::check(&cfg, &deps, &mut st, &save)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+    }
+    Ok(report.ending.exit())
+}
+
+fn run_power_save(a: PowerSaveArgs) -> anyhow::Result<Exit> {
+    if a.off {
+        power_save::set_off(&SystemRunner, &a.iw, &a.interface)?;
+        homey_kit::notice!("power save on {} is off (read back)", a.interface);
+    } else {
+        println!("{}", power_save::get(&SystemRunner, &a.iw, &a.interface)?.word());
+    }
+    Ok(Exit::Ok)
+}
+
+fn run_status(a: StatusArgs) -> anyhow::Result<Exit> {
+    use homey_kit::clock::Clock;
+    let file = state::path(&state_dir_readonly(a.state_dir.as_deref())?);
+    let st = state::load(&file)?;
+    let now = homey_kit::clock::SystemClock.unix();
+    let used = st.reboots_within(now, a.reboot_window).len();
+    let left = (a.max_reboots as usize).saturating_sub(used);
+    if a.json {
+        let v = serde_json::json!({
+            "state_file": file,
+            "budget": {"max": a.max_reboots, "window_secs": a.reboot_window.as_secs(), "used": used, "left": left},
+            "reboots": st.reboots,
+            "events": st.events,
+        });
+        println!("{}", serde_json::to_string_pretty(&v).context("printing")?);
+        return Ok(Exit::Ok);
+    }
+    print!("{}", render_status(&st, &file, now, a.max_reboots, a.reboot_window));
+    Ok(Exit::Ok)
+}
+
+pub fn render_status(st: &state::State, file: &Path, now: u64, max: u32, window: Duration) -> String {
+    use args::{human, utc};
+    let used = st.reboots_within(now, window).len();
+    let mut out = format!("state: {}\n", file.display());
+    out += &format!(
+        "reboot budget: {} of {max} left ({used} reboots in the last {})\n",
+        (max as usize).saturating_sub(used),
+        human(window)
+    );
+    match st.reboots.last() {
+        Some(r) => out += &format!("last reboot: {}: {}\n", utc(r.at), r.reason),
+        None => out += "last reboot: none recorded\n",
+    }
+    if st.events.is_empty() {
+        out += "no checks recorded yet\n";
+        return out;
+    }
+    out += "recent checks and actions (oldest first):\n";
+    for e in &st.events {
+        let until = if e.last_at > e.at { format!(" (again until {})", utc(e.last_at)) } else { String::new() };
+        out += &format!("  {}  {:<12}  {}{until}\n", utc(e.at), e.kind.name(), e.detail);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
