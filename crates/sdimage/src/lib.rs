@@ -9,13 +9,13 @@ pub mod build;
 pub mod engine;
 pub mod image;
 pub mod inventory;
+pub mod progress;
 pub mod safety;
 
 use anyhow::Context;
 use homey_kit::process::{Cancel, SystemRunner};
 use homey_kit::units::format_bytes;
 use homey_kit::{Exit, ResultExt, fail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use inventory::{Disk, Inventory};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -213,17 +213,6 @@ pub fn render_list(disks: &[&Disk]) -> String {
     out
 }
 
-fn bar(phase: &str, total: u64) -> ProgressBar {
-    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr_with_hz(4));
-    pb.set_style(
-        ProgressStyle::with_template("{msg:7} [{bar:30}] {bytes}/{total_bytes} {decimal_bytes_per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    pb.set_message(phase.to_owned());
-    pb
-}
-
 /// The person types the device's name; anything else (or end of input) stops here with nothing written.
 fn confirm(disk: &Disk, path: &Path, img: &image::Image) -> anyhow::Result<()> {
     let mut err = std::io::stderr().lock();
@@ -300,9 +289,9 @@ fn cmd_write(root: &Path, a: &WriteArgs) -> anyhow::Result<Exit> {
     let cancel = Cancel::on_signals();
 
     homey_kit::info!("writing {} to {shown} ({})", img.path.display(), disk.describe());
-    let pb = bar("write", img.len);
+    let pb = progress::Progress::new("write", img.len);
     let written = engine::write_image(img.open()?, img.len, &file, target, &cancel, &pb);
-    pb.finish_and_clear();
+    pb.finish();
     let written = match written {
         Ok(w) => w,
         Err(e) if e.downcast_ref::<engine::Interrupted>().is_some() => {
@@ -318,9 +307,9 @@ fn cmd_write(root: &Path, a: &WriteArgs) -> anyhow::Result<Exit> {
         None
     } else {
         let started = Instant::now();
-        let pb = bar("verify", img.len);
+        let pb = progress::Progress::new("verify", img.len);
         let back = engine::read_back(&file, img.len, block, &cancel, &pb);
-        pb.finish_and_clear();
+        pb.finish();
         let back = match back {
             Ok(b) => b,
             Err(e) if e.downcast_ref::<engine::Interrupted>().is_some() => {
@@ -422,7 +411,7 @@ fn cmd_verify(a: &VerifyArgs) -> anyhow::Result<Exit> {
     }
     let cancel = Cancel::on_signals();
     let started = Instant::now();
-    let pb = bar("verify", img.len);
+    let pb = progress::Progress::new("verify", img.len);
     // Image and card are read and hashed side by side: each on its own core.
     let (image_hash, card_hash) = std::thread::scope(|s| {
         let src = img.open();
@@ -432,7 +421,7 @@ fn cmd_verify(a: &VerifyArgs) -> anyhow::Result<Exit> {
         let card = engine::read_back(&file, img.len, block, &cancel, &pb);
         (t.join().unwrap_or_else(|_| Err(anyhow::anyhow!("image hasher panicked"))), card)
     });
-    pb.finish_and_clear();
+    pb.finish();
     let image_hash =
         image_hash.with_context(|| format!("reading image {}", img.path.display())).exit_code(Exit::BadInput)?;
     let card_hash = card_hash.with_context(|| format!("reading {shown}")).exit_code(Exit::Failed)?;

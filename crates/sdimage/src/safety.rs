@@ -25,6 +25,9 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Refusal::Missing { path } if !path.contains('/') => {
+                write!(f, "{path} does not exist (did you mean /dev/{path}? see `sdimage list`)")
+            }
             Refusal::Missing { path } => {
                 write!(f, "{path} does not exist (no card inserted, or a typo? see `sdimage list`)")
             }
@@ -166,6 +169,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let missing = d.path().join("sdz");
         assert!(matches!(resolve(&missing), Err(Refusal::Missing { .. })));
+        let hint = Refusal::Missing { path: "sdb".into() }.to_string();
+        assert!(hint.contains("did you mean /dev/sdb?"), "{hint}");
         assert!(!missing.exists());
         std::fs::write(&missing, b"x").unwrap();
         assert!(matches!(resolve(&missing), Err(Refusal::NotBlock { kind: "a regular file", .. })));
