@@ -282,7 +282,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         }
         homey_kit::fail!(
             lost_exit,
-            "the connection to Uptime Kuma was lost part-way ({} changes done, {} writes): {e}; the hash is not stored, the next run finishes the job",
+            "the connection to Uptime Kuma was lost part-way ({} changes done, {} writes, {reconnects} reconnects): {e}; the hash is not stored, the next run finishes the job",
             outcome.done.len(),
             outcome.writes
         );

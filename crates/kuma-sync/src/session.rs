@@ -132,7 +132,7 @@ impl Session {
                 return Err(coded(
                     Exit::Config,
                     format!(
-                        "Uptime Kuma at {} has no admin account yet; run once with --setup to create {:?} from the given password",
+                        "Uptime Kuma at {} has no admin account yet; run `kuma-sync sync --setup` once to create {:?} from the given password",
                         opts.url, opts.username
                     ),
                 ));

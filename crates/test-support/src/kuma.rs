@@ -77,6 +77,8 @@ pub struct Config {
     /// With `drop_after_writes`: stay gone afterwards (refuse every connection) until [`Kuma::revive`].
     pub die: bool,
     dead: bool,
+    /// Drop the socket again every this many writes (a flaky network).
+    pub drop_every: Option<usize>,
     /// Refuse (close) this many connections right after the WebSocket handshake.
     pub refuse_connections: usize,
     /// `add`/`editMonitor` of a monitor (or `addTag` of a tag) with this name fails with this message (a
@@ -95,6 +97,7 @@ impl Default for Config {
             drop_after_writes: None,
             die: false,
             dead: false,
+            drop_every: None,
             refuse_connections: 0,
             reject: None,
         }
@@ -192,9 +195,12 @@ impl Kuma {
         self.state.lock().unwrap().dropped_for_heartbeat
     }
 
-    /// A server that died ([`Builder::die_after_writes`]) accepts connections again.
+    /// A server that died ([`Builder::die_after_writes`]) or drops connections accepts and keeps them again.
     pub fn revive(&self) {
-        self.config.lock().unwrap().dead = false;
+        let mut c = self.config.lock().unwrap();
+        c.dead = false;
+        c.drop_after_writes = None;
+        c.drop_every = None;
     }
 
     /// Insert a monitor directly (as if someone clicked it in the web UI), returning its id.
@@ -261,6 +267,13 @@ impl Builder {
 
     pub fn drop_after_writes(mut self, n: usize) -> Builder {
         self.config.drop_after_writes = Some(n);
+        self
+    }
+
+    /// Drop the socket every `n` writes, again and again.
+    pub fn drop_every_writes(mut self, n: usize) -> Builder {
+        self.config.drop_after_writes = Some(n);
+        self.config.drop_every = Some(n);
         self
     }
 
@@ -451,7 +464,7 @@ fn serve(
             let mut cfgm = config.lock().unwrap();
             let writes = state.lock().unwrap().writes;
             if cfgm.drop_after_writes.is_some_and(|n| writes >= n) {
-                cfgm.drop_after_writes = None;
+                cfgm.drop_after_writes = cfgm.drop_every.map(|k| writes + k);
                 cfgm.dead = cfgm.die;
                 drop(cfgm);
                 c.ws.get_mut().shutdown(std::net::Shutdown::Both)?;

@@ -171,7 +171,7 @@ fn a_fresh_server_needs_setup_to_be_asked_for() {
     env.monitors(THREE);
     let run = env.sync(&[]);
     run.expect(78);
-    assert!(run.stderr.contains("no admin account yet; run once with --setup"), "{}", run.stderr);
+    assert!(run.stderr.contains("no admin account yet; run `kuma-sync sync --setup` once"), "{}", run.stderr);
     assert_eq!(env.writes(), 0);
 }
 
@@ -223,4 +223,27 @@ fn when_the_ownership_tag_cannot_be_created_no_monitor_is_written() {
     assert!(run.stderr.contains("create tag managed-by: the server refused: SQLITE_FULL"), "{}", run.stderr);
     assert!(env.kuma.monitors().is_empty());
     assert!(!hash_stored(&env));
+}
+
+#[test]
+fn a_connection_that_keeps_dropping_gives_up_after_three_reconnects() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD).drop_every_writes(2));
+    let many: Vec<String> =
+        (0..10).map(|i| format!(r#"{{"name": "M{i}", "url": "https://m{i}.example.com"}}"#)).collect();
+    env.monitors(&format!("[{}]", many.join(",")));
+    let run = env.sync(&[]);
+    run.expect(75);
+    assert!(run.stderr.contains("3 reconnects): the connection was lost"), "{}", run.stderr);
+    assert!(!hash_stored(&env));
+    assert_eq!(env.kuma.connections(), 4);
+    // A drop between `add` and its ownership tag leaves an unmarked monitor with a declared name: the
+    // next run adopts it instead of creating a duplicate.
+    env.kuma.revive();
+    let again = env.sync(&[]);
+    again.expect(0);
+    assert!(again.stdout.contains("~ adopt M"), "{}", again.stdout);
+    let mut names = env.names();
+    names.dedup();
+    assert_eq!(names.len(), 10);
+    assert_eq!(env.kuma.monitors().len(), 10);
 }
