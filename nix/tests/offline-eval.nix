@@ -4,7 +4,11 @@
 # It is no substitute for `nix flake check`; it catches what a typo, a null in a string or a wrong option path
 # would break, and hands xtask the generated units and files, whose command lines it runs through the tools.
 #
-# nix-instantiate --eval --strict --json nix/tests/offline-eval.nix
+# nix-instantiate --eval --strict --json nix/tests/offline-eval.nix [--arg readmeFlake /path/to/snippet.nix]
+{
+  # The README's "Use it on NixOS" flake snippet, extracted to a file by xtask.
+  readmeFlake ? null,
+}:
 let
   inherit (builtins)
     attrNames
@@ -139,25 +143,37 @@ let
     else
       value;
 
+  # As the module system: a setting that names no option is an error, unless the submodule is freeform.
+  checkKnown =
+    where: opts: value:
+    let
+      unknown = filter (n: !(opts ? ${n})) (attrNames value);
+    in
+    if unknown == [ ] then
+      value
+    else
+      throw "The option `${where}.${builtins.head unknown}' does not exist.";
+
   fillSubmodule =
     module: value:
     let
       m = if isFunction module then module { config = result; } else module;
-      result = value // mapAttrs (name: opt: apply (opt.type or null) (value.${name} or (optionDefault name opt))) m.options;
+      known = if m ? freeformType then value else checkKnown "(submodule)" m.options value;
+      result = known // mapAttrs (name: opt: apply (opt.type or null) (value.${name} or (optionDefault name opt))) m.options;
     in
     result;
 
   optionDefault = name: opt: if opt ? default then opt.default else throw "option ${name} has no value and no default";
 
   evalOptions =
-    opts: user:
+    where: opts: user:
     mapAttrs (
       name: o:
       if isOption o then
         apply (o.type or null) (if user ? ${name} then user.${name} else optionDefault name o)
       else
-        evalOptions o (user.${name} or { })
-    ) opts;
+        evalOptions "${where}.${name}" o (user.${name} or { })
+    ) (builtins.seq (checkKnown where opts user) opts);
 
   # mkIf/mkMerge resolved; a false mkIf removes its attribute.
   resolve =
@@ -197,16 +213,91 @@ let
     ../modules/attic.nix
     ../modules/net-watchdog.nix
   ];
-  args = {
-    inherit lib pkgs utils;
-    config = finalConfig;
-  };
-  modules = map (f: import f args) moduleFiles;
-  topModule = import ../module.nix { inherit lib; };
-  options.homey = foldl' (acc: m: acc // m.options.homey) topModule.options.homey modules;
 
-  # The host the module lands on: what the modules read from outside homey.*.
-  host = {
+  hardening = (import ../hardening.nix).units;
+  sandboxOf = {
+    kuma-sync = "kuma-sync";
+    backup = "backup";
+    backup-offload = "backup";
+    net-watchdog = "net-watchdog";
+    net-watchdog-power-save = "net-watchdog-power-save@";
+    attic-config = "attic-config";
+    attic-netrc = "attic-netrc";
+  };
+
+  # What the modules read from outside homey.* on a plain host.
+  plainHost = {
+    services = {
+      nextcloud.enable = false;
+      postgresql.enable = false;
+      openldap.enable = false;
+    };
+    networking.wireless.interfaces = [ ];
+    virtualisation.oci-containers.backend = "podman";
+    systemd.package = "/nix/store/00000000000000000000000000000000-systemd";
+  };
+
+  # The modules evaluated on `host` with `homey` as the user's settings.
+  evalHost =
+    {
+      host,
+      homey,
+      remoteKuma ? false,
+    }:
+    let
+      finalConfig = host // {
+        homey = evalOptions "homey" options.homey (homey // { package = "/nix/store/00000000000000000000000000000000-homey"; });
+      };
+      args = {
+        inherit lib pkgs utils;
+        config = finalConfig;
+      };
+      modules = map (f: import f args) moduleFiles;
+      topModule = import ../module.nix { inherit lib; };
+      options.homey = foldl' (acc: m: acc // m.options.homey) topModule.options.homey modules;
+      out = foldl' merge { } (map (m: resolve (m.config or { })) modules);
+      units = out.systemd.services or { };
+
+      # A remote Kuma lifts kuma-sync's loopback-only allow list.
+      expectedSandbox =
+        name:
+        let
+          s = hardening.${sandboxOf.${name}};
+        in
+        if name == "kuma-sync" && remoteKuma then builtins.removeAttrs s [ "IPAddressDeny" "IPAddressAllow" ] else s;
+    in
+    {
+      # Units the module only orders (the containers) have no serviceConfig of ours.
+      ordered = mapAttrs (_: unit: { inherit (unit) requires after; }) (
+        lib.filterAttrs (_: unit: !(unit ? serviceConfig)) units
+      );
+      services = mapAttrs (
+        name: unit:
+        let
+          sc = unit.serviceConfig;
+        in
+        {
+          exec = lib.filterAttrs (k: _: builtins.substring 0 4 k == "Exec") sc;
+          sandboxDrift =
+            if sandboxOf ? ${name} then
+              filter (k: (sc.${k} or null) != (expectedSandbox name).${k}) (attrNames (expectedSandbox name))
+            else
+              [ "no sandbox known for this unit" ];
+          loadCredential = sc.LoadCredential or [ ];
+        }
+      ) (lib.filterAttrs (_: unit: unit ? serviceConfig) units);
+      timers = out.systemd.timers or { };
+      containers = mapAttrs (_: c: mapAttrs (_: toString) c) (out.virtualisation.oci-containers.containers or { });
+      failedAssertions = map (a: a.message) (filter (a: !a.assertion) (out.assertions or [ ]));
+      files = {
+        monitors = finalConfig.homey.monitoring.monitorsFile.content;
+        rules = finalConfig.homey.authelia.rulesFile.content;
+        backup = finalConfig.homey.backup.configFile.content;
+      };
+    };
+
+  # The example host, plus settings the example leaves at their defaults.
+  exampleHost = plainHost // {
     services = {
       nextcloud = {
         enable = true;
@@ -225,73 +316,47 @@ let
       openldap.enable = true;
     };
     networking.wireless.interfaces = [ "wlan0" ];
-    virtualisation.oci-containers.backend = "podman";
-    systemd.package = "/nix/store/00000000000000000000000000000000-systemd";
     sops.secrets = mapAttrs (name: _: { path = "/run/secrets/${name}"; }) example.sops.secrets;
   };
-
-  # The example host, plus settings the example leaves at their defaults.
   example = import ../examples/homelab.nix {
-    config = finalConfig;
+    config = exampleHost // {
+      homey = exampleEvalHomey;
+    };
     homeyConfig.domain = "example.com";
   };
-  user = merge example.homey {
+  exampleSettings = merge example.homey {
     backup.offload = {
       repository = "/mnt/usb/restic";
       passwordFile = "/run/secrets/offload-password";
     };
     monitoring.kumaSync.url = "https://status.example.com";
   };
+  # The example reads one readOnly option (the attic config path); it does not depend on other settings.
+  exampleEvalHomey.attic.server.configFile = "/run/homey-attic/attic-config.toml";
 
-  finalConfig = host // {
-    homey = evalOptions options.homey (user // { package = "/nix/store/00000000000000000000000000000000-homey"; });
-  };
-
-  out = foldl' merge { } (map (m: resolve (m.config or { })) modules);
-
-  hardening = (import ../hardening.nix).units;
-  sandboxOf = {
-    kuma-sync = "kuma-sync";
-    backup = "backup";
-    backup-offload = "backup";
-    net-watchdog = "net-watchdog";
-    net-watchdog-power-save = "net-watchdog-power-save@";
-    attic-config = "attic-config";
-    attic-netrc = "attic-netrc";
-  };
-  # The kuma-sync unit gives up its loopback-only allow list for a remote Kuma (as configured above).
-  expectedSandbox =
-    name:
+  # The README's flake snippet, called with stand-ins for nixpkgs and this flake: its inline module is the
+  # user's settings.
+  readme =
     let
-      s = hardening.${sandboxOf.${name}};
+      outputs = (import readmeFlake).outputs {
+        nixpkgs.lib.nixosSystem = args: args;
+        homey.nixosModules.default = "homey";
+      };
+      system = outputs.nixosConfigurations.${builtins.head (attrNames outputs.nixosConfigurations)};
+      inline = filter isAttrs system.modules;
     in
-    if name == "kuma-sync" then builtins.removeAttrs s [ "IPAddressDeny" "IPAddressAllow" ] else s;
+    foldl' merge { } (map (m: m.homey or { }) inline);
 in
 {
-  # Units the module only orders (the containers) have no serviceConfig of ours.
-  ordered = mapAttrs (_: unit: { inherit (unit) requires after; }) (
-    lib.filterAttrs (_: unit: !(unit ? serviceConfig)) out.systemd.services
-  );
-  services = mapAttrs (
-    name: unit:
-    let
-      sc = unit.serviceConfig;
-    in
-    {
-      exec = lib.filterAttrs (k: _: builtins.substring 0 4 k == "Exec") sc;
-      sandboxDrift =
-        if sandboxOf ? ${name} then
-          filter (k: (sc.${k} or null) != (expectedSandbox name).${k}) (attrNames (expectedSandbox name))
-        else
-          [ "no sandbox known for this unit" ];
-      loadCredential = sc.LoadCredential or [ ];
-    }
-  ) (lib.filterAttrs (_: unit: unit ? serviceConfig) out.systemd.services);
-  timers = out.systemd.timers;
-  failedAssertions = map (a: a.message) (filter (a: !a.assertion) out.assertions);
-  files = {
-    monitors = finalConfig.homey.monitoring.monitorsFile.content;
-    rules = finalConfig.homey.authelia.rulesFile.content;
-    backup = finalConfig.homey.backup.configFile.content;
+  example = evalHost {
+    host = exampleHost;
+    homey = exampleSettings;
+    remoteKuma = true;
+  };
+}
+// lib.optionalAttrs (readmeFlake != null) {
+  readme = evalHost {
+    host = plainHost;
+    homey = readme;
   };
 }

@@ -5,9 +5,10 @@
 //!   plus the settings the project requires of every unit, and no secret in its environment;
 //! - every command line in those units parses with the tool it names (built here, run with `--help` at
 //!   the end, so the arguments are checked and nothing is done);
-//! - the NixOS module, evaluated for the example host by nix/tests/offline-eval.nix (a stand-in lib, as
-//!   nixpkgs is not here): assertions hold, units carry their sandbox, command lines parse, and the
-//!   generated monitors and rules pass `kuma-sync validate` and `authelia-rules lint`;
+//! - the README's flake snippet parses;
+//! - the NixOS module, evaluated by nix/tests/offline-eval.nix (a stand-in lib, as nixpkgs is not here) for
+//!   the example host and for the README's snippet: assertions hold, units carry their sandbox, command
+//!   lines parse, and the generated monitors and rules pass `kuma-sync validate` and `authelia-rules lint`;
 //! - `systemd-analyze security --offline=true` rates every service: the exposure is printed per unit,
 //!   and one above 3.0 fails.
 //!
@@ -400,18 +401,49 @@ fn check_command_lines(bin_dir: &Path, units: &[PathBuf], findings: &mut Vec<Str
     check_parses(bin_dir, &commands, findings)
 }
 
+/// The first ```nix block of the README's "Use it on NixOS" section: the flake snippet users copy.
+fn readme_flake_snippet(readme: &str) -> Option<String> {
+    let section = readme.split("<!-- BEGIN nixos -->").nth(1)?.split("<!-- END nixos -->").next()?;
+    let block = section.split("```nix\n").nth(1)?.split("\n```").next()?;
+    Some(format!("{block}\n"))
+}
+
 /// nix/tests/offline-eval.nix evaluates the NixOS module (with a stand-in lib, as nixpkgs is not here) for the
-/// example host: its assertions must hold, each unit must carry its sandbox from nix/hardening.nix, each
-/// command line must parse with its tool, and the generated monitors and rules must pass the tools' checks.
+/// example host and for the README's flake snippet: assertions must hold, each unit must carry its sandbox
+/// from nix/hardening.nix, each command line must parse with its tool, and the generated monitors and rules
+/// must pass the tools' checks.
 fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
     if !have("nix-instantiate") {
         println!("  SKIPPED: the NixOS module's offline evaluation (nix-instantiate is not installed)");
         return Ok(());
     }
-    let file = root.join("nix/tests/offline-eval.nix");
+    let scratch = root.join("target/checks");
+    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
+    let readme = std::fs::read_to_string(root.join("README.md")).context("reading README.md")?;
+    let snippet = scratch.join("readme-flake.nix");
+    let readme_arg = match readme_flake_snippet(&readme) {
+        None => {
+            findings.push("README.md: the \"Use it on NixOS\" section has no ```nix flake snippet".to_owned());
+            "null".to_owned()
+        }
+        Some(text) => {
+            std::fs::write(&snippet, text)?;
+            let parse = Command::new("nix-instantiate").arg("--parse").arg(&snippet).output()?;
+            if parse.status.success() {
+                println!("  parses: README.md's flake snippet");
+                snippet.display().to_string()
+            } else {
+                findings.push(format!(
+                    "README.md: the flake snippet does not parse: {}",
+                    String::from_utf8_lossy(&parse.stderr).trim()
+                ));
+                "null".to_owned()
+            }
+        }
+    };
     let out = Command::new("nix-instantiate")
-        .args(["--readonly-mode", "--eval", "--strict", "--json"])
-        .arg(&file)
+        .args(["--readonly-mode", "--eval", "--strict", "--json", "--arg", "readmeFlake", &readme_arg])
+        .arg(root.join("nix/tests/offline-eval.nix"))
         .output()
         .context("running nix-instantiate --eval")?;
     if !out.status.success() {
@@ -422,46 +454,46 @@ fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyh
         return Ok(());
     }
     let eval: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading the evaluation's JSON")?;
-    for message in eval["failedAssertions"].as_array().into_iter().flatten() {
-        findings.push(format!("NixOS module: an assertion fails for the example host: {message}"));
-    }
-    let mut commands = Vec::new();
-    for (unit, facts) in eval["services"].as_object().context("no services in the evaluation")? {
-        for key in facts["sandboxDrift"].as_array().into_iter().flatten() {
-            findings.push(format!("NixOS module: {unit}.service: {key} differs from nix/hardening.nix"));
+    for (host, eval) in eval.as_object().context("no hosts in the evaluation")? {
+        let what = format!("NixOS module ({host})");
+        for message in eval["failedAssertions"].as_array().into_iter().flatten() {
+            findings.push(format!("{what}: an assertion fails: {message}"));
         }
-        let mut directives = Directives::new();
-        for (key, value) in facts["exec"].as_object().into_iter().flatten() {
-            directives.insert(key.clone(), vec![value.as_str().unwrap_or_default().to_owned()]);
+        let mut commands = Vec::new();
+        for (unit, facts) in eval["services"].as_object().into_iter().flatten() {
+            for key in facts["sandboxDrift"].as_array().into_iter().flatten() {
+                findings.push(format!("{what}: {unit}.service: {key} differs from nix/hardening.nix"));
+            }
+            let mut directives = Directives::new();
+            for (key, value) in facts["exec"].as_object().into_iter().flatten() {
+                directives.insert(key.clone(), vec![value.as_str().unwrap_or_default().to_owned()]);
+            }
+            commands.extend(tool_command_lines(&format!("{what} {unit}.service"), &directives)?);
         }
-        let place = format!("NixOS module {unit}.service");
-        commands.extend(tool_command_lines(&place, &directives)?);
-    }
-    if commands.is_empty() {
-        findings.push("NixOS module: the example host has no command lines to check".to_owned());
-    }
-    check_parses(bin_dir, &commands, findings)?;
+        if commands.is_empty() {
+            findings.push(format!("{what}: no command lines to check"));
+        }
+        check_parses(bin_dir, &commands, findings)?;
 
-    let scratch = root.join("target/checks");
-    std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
-    let generated: [(&str, &str, &[&str], &[i32]); 2] = [
-        ("monitors", "kuma-sync", &["validate"], &[0]),
-        // 3: lint found only warnings.
-        ("rules", "authelia-rules", &["lint"], &[0, 3]),
-    ];
-    for (name, tool, args, ok_codes) in generated {
-        let path = scratch.join(format!("{name}.json"));
-        std::fs::write(&path, serde_json::to_vec_pretty(&eval["files"][name])?)?;
-        let out = Command::new(bin_dir.join(tool)).args(args).arg(&path).env_clear().output()?;
-        if out.status.code().is_some_and(|c| ok_codes.contains(&c)) {
-            println!("  generated {name} file passes `{tool} {}`", args.join(" "));
-        } else {
-            findings.push(format!(
-                "NixOS module: the generated {name} file fails `{tool} {}` ({}): {}",
-                args.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+        let generated: [(&str, &str, &[&str], &[i32]); 2] = [
+            ("monitors", "kuma-sync", &["validate"], &[0]),
+            // 3: lint found only warnings.
+            ("rules", "authelia-rules", &["lint"], &[0, 3]),
+        ];
+        for (name, tool, args, ok_codes) in generated {
+            let path = scratch.join(format!("{host}-{name}.json"));
+            std::fs::write(&path, serde_json::to_vec_pretty(&eval["files"][name])?)?;
+            let out = Command::new(bin_dir.join(tool)).args(args).arg(&path).env_clear().output()?;
+            if out.status.code().is_some_and(|c| ok_codes.contains(&c)) {
+                println!("  {what}: generated {name} file passes `{tool} {}`", args.join(" "));
+            } else {
+                findings.push(format!(
+                    "{what}: the generated {name} file fails `{tool} {}` ({}): {}",
+                    args.join(" "),
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
         }
     }
     Ok(())
@@ -608,6 +640,14 @@ mod tests {
             ]
         );
         assert!(exec_words(r#""unterminated"#).is_err());
+    }
+
+    #[test]
+    fn the_readme_snippet_is_the_first_nix_block_of_the_nixos_section() {
+        let readme = "```nix\nnot this\n```\n<!-- BEGIN nixos -->\ntext\n```sh\nx\n```\n```nix\n{ a = 1; }\n```\n\
+            ```nix\n{ b = 2; }\n```\n<!-- END nixos -->\n";
+        assert_eq!(readme_flake_snippet(readme).as_deref(), Some("{ a = 1; }\n"));
+        assert_eq!(readme_flake_snippet("<!-- BEGIN nixos -->\nno block\n<!-- END nixos -->"), None);
     }
 
     #[test]
