@@ -32,6 +32,8 @@
         passwordFile = "/etc/kuma-password";
         setup = true;
         after = [ "uptime-kuma.service" ];
+        # A fresh Uptime Kuma migrates its database first, which takes a while in a VM.
+        wait = 600;
       };
     };
 
