@@ -409,7 +409,7 @@ in
       readOnly = true;
       default = configFile;
       defaultText = lib.literalMD "the rendered backup-hooks.toml";
-      description = "The backup-hooks config (use it by hand: `backup-hooks status --config ...`).";
+      description = "The backup-hooks config; also at /etc/backup-hooks/backup.toml, backup-hooks' default, for `backup-hooks status` by hand.";
     };
   };
 
@@ -420,11 +420,15 @@ in
     }) secretSources;
 
     environment.systemPackages = [ config.homey.package ];
+    # backup-hooks' default config path, so `backup-hooks status` or `restore-db` by hand needs no --config.
+    environment.etc."backup-hooks/backup.toml".source = configFile;
 
     systemd.services.${unit} = commonUnit // {
       description = "Nightly restic backup (backup-hooks)";
       documentation = [ "https://example.invalid/homey#backup-hooks" ];
       startAt = cfg.startAt;
+      # A deploy while the backup runs must not stop it halfway (and start it again).
+      restartIfChanged = false;
       serviceConfig = sandboxFor [ ] // {
         Type = "oneshot";
         ExecStart = utils.escapeSystemdExecArgs [
@@ -459,6 +463,7 @@ in
         description = "Copy the backup to the offload repository (backup-hooks offload)";
         # Manual: plug the disk in, then `systemctl start backup-offload`; never at the same time as the backup.
         conflicts = [ "${unit}.service" ];
+        restartIfChanged = false;
         serviceConfig = sandboxFor [ cfg.offload.repository ] // {
           Type = "oneshot";
           ExecStart = utils.escapeSystemdExecArgs [
