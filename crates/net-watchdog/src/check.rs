@@ -287,9 +287,14 @@ pub fn check(
 ) -> anyhow::Result<Report> {
     let dry = cfg.dry_run;
     let iface = &cfg.interface;
+    // History is for people; failing to write it (a full disk) must not change what the check does
+    // or how it ends. Only the reboot record is load-bearing, and it is handled on its own below.
     let record = |state: &mut State, kind: Kind, detail: &str| -> anyhow::Result<()> {
-        if !dry && state.record(deps.clock.unix(), kind, detail) {
-            save(state)?;
+        if !dry
+            && state.record(deps.clock.unix(), kind, detail)
+            && let Err(e) = save(state)
+        {
+            homey_kit::warn!("could not record this check ({}): {e:#}", kind.name());
         }
         Ok(())
     };

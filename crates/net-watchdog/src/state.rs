@@ -138,10 +138,12 @@ impl State {
         serde_json::to_string_pretty(self).expect("state serialises") + "\n"
     }
 
-    /// Reboots asked for within `window` before `now`.
+    /// Reboots asked for within `window` before `now`. One recorded "in the future" counts too: the
+    /// Pi has no RTC, and a clock that went back after a reboot without network must not reset the
+    /// budget and allow a loop.
     pub fn reboots_within(&self, now: u64, window: Duration) -> Vec<&Reboot> {
         let since = now.saturating_sub(window.as_secs());
-        self.reboots.iter().filter(|r| r.at > since && r.at <= now).collect()
+        self.reboots.iter().filter(|r| r.at > since).collect()
     }
 
     /// Add an outcome; returns whether the file needs writing. A run of the same outcome and detail
@@ -202,7 +204,8 @@ pub fn decide_reboot(
         if max == 0 {
             return RebootDecision::HeldBack("reboots are disabled (--max-reboots 0)".into());
         }
-        let frees = recent.iter().map(|r| r.at).min().unwrap_or(now) + window.as_secs();
+        let frees = recent.iter().map(|r| r.at).min().unwrap_or(now).max(now.saturating_sub(window.as_secs()))
+            + window.as_secs();
         return RebootDecision::HeldBack(format!(
             "reboot budget spent: {} reboots in the last {} (max {max}); the next one is allowed after {}",
             recent.len(),
@@ -237,6 +240,15 @@ mod tests {
         assert!(
             matches!(decide_reboot(&s, now, up, grace, 0, day), RebootDecision::HeldBack(w) if w.contains("disabled"))
         );
+    }
+
+    #[test]
+    fn a_clock_that_went_back_does_not_reset_the_budget() {
+        let mut s = State::default();
+        s.record_reboot(100 * H, "dead");
+        // After the reboot, without network or RTC, the clock reads an hour earlier.
+        let d = decide_reboot(&s, 99 * H, Duration::from_secs(600), Duration::ZERO, 1, Duration::from_secs(24 * H));
+        assert!(matches!(d, RebootDecision::HeldBack(w) if w.contains("1 reboots in the last 1d")));
     }
 
     #[test]

@@ -268,3 +268,13 @@ fn status_shows_budget_reasons_and_folded_runs() {
     );
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn a_history_that_cannot_be_written_does_not_change_the_outcome() {
+    let net = ScriptedNet::new(vec![vec![down()], vec![up()]]);
+    let runner = FakeRunner::new(|_| Ok(Output::ok("Power save: off\n")));
+    let clock = FakeClock::at_unix(NOW);
+    let deps = Deps { net: &net, runner: &runner, clock: &clock, cancel: Cancel::new() };
+    let report = check(&cfg(), &deps, &mut State::default(), &|_| anyhow::bail!("No space left on device")).unwrap();
+    assert_eq!(report.ending, Ending::Recovered);
+}

@@ -204,3 +204,18 @@ fn sigterm_while_settling_stops_without_a_reboot() {
     assert!(err.contains("stopped by a signal while waiting to probe again; no reboot asked for"), "{err}");
     assert_eq!(lab.systemctl_calls(), ["restart wpa_supplicant.service"]);
 }
+
+#[test]
+fn a_second_check_while_one_runs_does_nothing() {
+    use std::os::fd::AsRawFd;
+    let lab = Lab::new();
+    lab.gateway_gone();
+    std::fs::create_dir_all(lab.state_dir()).unwrap();
+    let held = std::fs::File::create(lab.state_dir().join("check.lock")).unwrap();
+    // SAFETY: flock on a file we own; released when it is dropped.
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let out = lab.check(&["--boot-grace", "0s"]).output().unwrap();
+    assert_eq!(code(&out), 75, "{}", stderr(&out));
+    assert!(stderr(&out).contains("another run holds the lock"), "{}", stderr(&out));
+    assert!(lab.fakes.calls().is_empty());
+}
