@@ -278,3 +278,20 @@ fn a_history_that_cannot_be_written_does_not_change_the_outcome() {
     let report = check(&cfg(), &deps, &mut State::default(), &|_| anyhow::bail!("No space left on device")).unwrap();
     assert_eq!(report.ending, Ending::Recovered);
 }
+
+#[test]
+fn report_of_the_whole_ladder() {
+    let mut c = cfg();
+    c.targets = vec![Target::Tcp("192.168.1.100:443".parse().unwrap())];
+    let net = ScriptedNet::new(vec![
+        vec![down(), Outcome::NoAnswer("no connection in 3 attempts (1s each; last: Connection timed out)".into())],
+        vec![down(), Outcome::NoAnswer("no connection in 3 attempts (1s each; last: No route to host)".into())],
+    ]);
+    let runner = FakeRunner::new(|c| {
+        Ok(if c.args.iter().any(|a| a == "get") { Output::ok("Power save: off\n") } else { Output::ok("") })
+    });
+    let clock = FakeClock::at_unix(NOW);
+    let deps = Deps { net: &net, runner: &runner, clock: &clock, cancel: Cancel::new() };
+    let report = check(&c, &deps, &mut State::default(), &|_| Ok(())).unwrap();
+    insta::assert_json_snapshot!(report);
+}
