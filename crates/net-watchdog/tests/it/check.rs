@@ -219,3 +219,47 @@ fn a_second_check_while_one_runs_does_nothing() {
     assert!(stderr(&out).contains("another run holds the lock"), "{}", stderr(&out));
     assert!(lab.fakes.calls().is_empty());
 }
+
+#[test]
+fn a_wireless_interface_gets_power_save_off_before_the_restart() {
+    let lab = Lab::new();
+    lab.gateway_gone();
+    lab.fakes.script("iw", "when set power_save off\nset ps=off\n---\nwhen get power_save\nstdout Power save: {ps}\n");
+    lab.fakes.set_var("ps", "on");
+    // sysfs marks a WiFi interface with a `wireless` directory; `ip netns exec` gives the tool a private
+    // mount namespace, so a tmpfs with that directory over the veth's sysfs node stays inside it.
+    let bin = env!("CARGO_BIN_EXE_net-watchdog");
+    let script = format!(
+        "mount -t tmpfs none /sys/class/net/{IFACE} && mkdir /sys/class/net/{IFACE}/wireless && exec '{bin}' \"$@\""
+    );
+    let mut c = std::process::Command::new("ip");
+    c.args(["netns", "exec", &lab.pi, "sh", "-c", &script, "sh"]);
+    c.args([
+        "check",
+        "--interface",
+        IFACE,
+        "--count",
+        "1",
+        "--timeout",
+        "300ms",
+        "--settle",
+        "0s",
+        "--boot-grace",
+        "0s",
+    ]);
+    c.arg("--state-dir").arg(lab.state_dir()).arg("--systemctl").arg(lab.fakes.bin_dir().join("systemctl"));
+    let out = c.env("PATH", lab.fakes.path_env()).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    let calls: Vec<String> = lab.fakes.calls().iter().map(|c| c.line()).collect();
+    assert_eq!(
+        calls,
+        [
+            format!("iw dev {IFACE} set power_save off"),
+            format!("iw dev {IFACE} get power_save"),
+            "systemctl restart wpa_supplicant.service".to_owned(),
+            "systemctl reboot".to_owned(),
+        ]
+    );
+    assert!(err.contains(&format!("switch power save off on {IFACE}")) && err.contains(": done"), "{err}");
+}
