@@ -289,9 +289,15 @@ let
       timers = out.systemd.timers or { };
       containers = mapAttrs (_: c: mapAttrs (_: toString) c) (out.virtualisation.oci-containers.containers or { });
       failedAssertions = map (a: a.message) (filter (a: !a.assertion) (out.assertions or [ ]));
+      # As the module: rules are linted only when there are some (Authelia rejects an empty list with
+      # default_policy deny, and so does authelia-rules).
       files = {
         monitors = finalConfig.homey.monitoring.monitorsFile.content;
+      }
+      // lib.optionalAttrs (finalConfig.homey.authelia.accessControlRules != { }) {
         rules = finalConfig.homey.authelia.rulesFile.content;
+      }
+      // lib.optionalAttrs finalConfig.homey.backup.enable {
         backup = finalConfig.homey.backup.configFile.content;
       };
     };
@@ -346,8 +352,38 @@ let
       inline = filter isAttrs system.modules;
     in
     foldl' merge { } (map (m: m.homey or { }) inline);
+
+  # The VM tests' machines (nix/tests/*.nix), their homey settings on a plain host.
+  vmTests = {
+    vm-backup = ./backup.nix;
+    vm-kuma-sync = ./kuma-sync.nix;
+    vm-net-watchdog = ./net-watchdog.nix;
+    vm-attic = ./attic.nix;
+  };
+  vmHomey =
+    file:
+    let
+      test = import file { self.nixosModules.default = "homey"; };
+      machine = test.nodes.machine;
+    in
+    (machine {
+      inherit lib;
+      pkgs = pkgs // {
+        bash = "/nix/store/00000000000000000000000000000000-bash";
+        sqlite = "/nix/store/00000000000000000000000000000000-sqlite";
+      };
+      nodes.gateway.networking.primaryIPAddress = "192.168.1.1";
+      config = { };
+    }).homey;
 in
-{
+mapAttrs (
+  _: file:
+  evalHost {
+    host = plainHost;
+    homey = vmHomey file;
+  }
+) vmTests
+// {
   example = evalHost {
     host = exampleHost;
     homey = exampleSettings;

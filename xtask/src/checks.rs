@@ -481,6 +481,9 @@ fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyh
             ("rules", "authelia-rules", &["lint"], &[0, 3]),
         ];
         for (name, tool, args, ok_codes) in generated {
+            if eval["files"].get(name).is_none() {
+                continue;
+            }
             let path = scratch.join(format!("{host}-{name}.json"));
             std::fs::write(&path, serde_json::to_vec_pretty(&eval["files"][name])?)?;
             let out = Command::new(bin_dir.join(tool)).args(args).arg(&path).env_clear().output()?;
