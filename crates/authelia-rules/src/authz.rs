@@ -82,11 +82,12 @@ pub enum DomainMatcher {
 /// A regex whose named groups `User` / `Group` must equal the subject's name / one of its groups.
 /// Checked (parsed) when loaded, compiled on first use: building a regex's automata costs far more than
 /// parsing it, and `explain` usually needs a few of a thousand.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct IdentityRegex {
     pub pattern: String,
     identity_groups: bool,
-    compiled: std::sync::OnceLock<Option<Compiled>>,
+    /// Shared by clones: rules with the same pattern compile it once.
+    compiled: std::sync::Arc<std::sync::OnceLock<Option<Compiled>>>,
 }
 
 #[derive(Debug)]
@@ -94,16 +95,6 @@ struct Compiled {
     re: Regex,
     user: Option<usize>,
     group: Option<usize>,
-}
-
-impl Clone for IdentityRegex {
-    fn clone(&self) -> Self {
-        IdentityRegex {
-            pattern: self.pattern.clone(),
-            identity_groups: self.identity_groups,
-            compiled: Default::default(),
-        }
-    }
 }
 
 impl IdentityRegex {
@@ -441,6 +432,8 @@ pub fn compile(rs: &RuleSet) -> Result<Authorizer, Vec<CompileError>> {
         }),
     };
     let mut rules = vec![];
+    // Admin two_factor + deny pairs repeat their resources: check each pattern once.
+    let mut checked: std::collections::HashMap<&str, Result<IdentityRegex, String>> = std::collections::HashMap::new();
     for (i, r) in rs.rules.iter().enumerate() {
         let mut push = |m: String| errors.push((Some(i), m));
         let desc = descriptor(i + 1, r);
@@ -458,7 +451,7 @@ pub fn compile(rs: &RuleSet) -> Result<Authorizer, Vec<CompileError>> {
         let mut resources = vec![];
         for (field, list) in [("domain_regex", &r.domain_regex), ("resources", &r.resources)] {
             for p in list.iter().flatten() {
-                match IdentityRegex::new(p) {
+                match checked.entry(p).or_insert_with(|| IdentityRegex::new(p)).clone() {
                     Ok(re) if field == "domain_regex" => domains.push(DomainMatcher::Regex(re)),
                     Ok(re) => resources.push(re),
                     Err(e) => push(regex_error(&desc, field, &e)),
