@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: homey_kit::cli::Verbosity,
-    /// Read /sys and /proc under this directory instead of / (recorded trees in tests).
-    #[arg(long, global = true, hide = true, default_value = "/", env = "SDIMAGE_SYS_ROOT")]
+    /// Read /sys and /proc under this directory instead of / (`list` on recorded trees, for tests).
+    #[arg(long, global = true, hide = true, default_value = "/")]
     pub sys_root: PathBuf,
     #[command(subcommand)]
     pub command: Command,
@@ -253,6 +253,10 @@ const NOT_BOOTABLE: &str = "the card is NOT bootable (its partition table was er
                             write it again";
 
 fn cmd_write(root: &Path, a: &WriteArgs) -> anyhow::Result<Exit> {
+    // The safety rules must see the live system the device belongs to, never a recorded tree.
+    if root != Path::new("/") {
+        fail!(Exit::Usage, "--sys-root is only for `list`; `write` always checks the running system");
+    }
     let img = image::Image::inspect(&a.image)?;
     let inv = Inventory::read(root)?;
     let dev = safety::resolve(&a.device).map_err(|r| homey_kit::exit::coded(Exit::BadInput, anyhow::anyhow!("{r}")))?;

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 const GIB: usize = 1 << 30;
 const MIB: usize = 1 << 20;
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 /// A loop device, detached on drop.
 struct Loop(PathBuf);
@@ -58,6 +58,10 @@ fn make_image(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(zst)
 }
 
+fn cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
 }
@@ -69,6 +73,14 @@ pub fn run(b: &Bench) -> anyhow::Result<()> {
     }
     let img = make_image(&b.dir)?;
     println!("image {} ({} MiB compressed, 1 GiB on the card)", img.display(), img.metadata()?.len() >> 20);
+    // The write races the machine's other work for CPU (hashing costs CPU that dd does not spend):
+    // say how busy the machine was.
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "load average before: {} on {} CPUs",
+        load.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
+        cpus()
+    );
     // Two stand-ins for the card: a loop device writing into the page cache (the writer's CPU cost is
     // all that counts: hashing competes with the copying) and one with direct I/O to this machine's disk
     // (a real device's latency, as with a card or a USB SSD).

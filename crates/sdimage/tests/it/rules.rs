@@ -134,3 +134,10 @@ fn list_hides_system_disks_unless_all() {
     assert_eq!(v[0]["transport"], "usb");
     assert_eq!(v[0]["removable_media"], true);
 }
+
+#[test]
+fn write_never_uses_a_recorded_tree() {
+    let out = run(bin().args(["write", "x.img", "--device", "/dev/sdb", "--yes", "--sys-root"]).arg(fixture("laptop")));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("only for `list`"), "{}", out.stderr);
+}
