@@ -261,3 +261,42 @@ fn a_truncated_image_leaves_a_card_that_does_not_boot() {
     std::fs::File::open(&lo.backing).unwrap().read_exact(&mut head).unwrap();
     assert!(head.iter().all(|&b| b == 0), "no partition table on the card");
 }
+
+#[test]
+fn a_mounted_disk_is_refused() {
+    let Some(lo) = Loop::new(8 * MIB, &[]) else { return };
+    let mkfs = Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&lo.dev).output();
+    if !mkfs.as_ref().is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIPPED: mkfs.ext4 unavailable: {mkfs:?}");
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let img = zst(d.path(), "img.zst", &disk_image(MIB));
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir(&mnt).unwrap();
+    // Mounted in a private mount namespace that lives only as long as this shell: the host's mount
+    // table never sees it.
+    let script = format!(
+        "mount '{dev}' '{mnt}' && exec '{bin}' write '{img}' --device '{dev}' --yes --allow-fixed",
+        dev = lo.dev.display(),
+        mnt = mnt.display(),
+        bin = env!("CARGO_BIN_EXE_sdimage"),
+        img = img.display()
+    );
+    let out = run(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]));
+    if out.stderr.contains("mount:") || out.stderr.contains("unshare:") {
+        eprintln!("SKIPPED: cannot mount in a private namespace here: {}", out.stderr);
+        return;
+    }
+    assert_eq!(out.code, 65, "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{} has mounted partitions ({} on {})",
+            lo.dev.display(),
+            lo.name(),
+            mnt.display()
+        )),
+        "{}",
+        out.stderr
+    );
+}
