@@ -300,3 +300,64 @@ fn a_mounted_disk_is_refused() {
         out.stderr
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_write_and_says_the_card_does_not_boot() {
+    use std::io::BufRead;
+    // 512 MiB on the card (a repeated MiB, so it compresses to almost nothing): even at memory speed the
+    // write takes far longer than the signal needs to arrive.
+    const LEN: usize = 512 * MIB;
+    let dir = tempfile::tempdir().unwrap();
+    let backing = dir.path().join("card.raw");
+    std::fs::File::create(&backing).unwrap().set_len((LEN + 8 * MIB) as u64).unwrap();
+    let Some(o) =
+        Command::new("losetup").args(["--find", "--show"]).arg(&backing).output().ok().filter(|o| o.status.success())
+    else {
+        eprintln!("SKIPPED: cannot create a loop device here (run the tests as root)");
+        return;
+    };
+    let lo = Loop { dev: PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()), backing, _dir: dir };
+    let pattern = disk_image(MIB);
+    let img = lo._dir.path().join("big.img.zst");
+    let mut enc = zstd::stream::write::Encoder::new(std::fs::File::create(&img).unwrap(), 1).unwrap();
+    enc.set_pledged_src_size(Some(LEN as u64)).unwrap();
+    enc.include_contentsize(true).unwrap();
+    for _ in 0..LEN / MIB {
+        enc.write_all(&pattern).unwrap();
+    }
+    enc.finish().unwrap();
+
+    let mut child = write_cmd(&img, &lo.dev)
+        .args(["--yes", "--allow-fixed"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        seen.push_str(&line);
+        if line.starts_with("writing ") {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            break;
+        }
+    }
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    seen.push_str(&rest);
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}");
+    assert!(seen.contains("stopped while writing") && seen.contains("NOT bootable"), "{seen}");
+    let mut head = vec![0u8; MIB];
+    let f = std::fs::File::open(&lo.backing).unwrap();
+    f.read_exact_at(&mut head, 0).unwrap();
+    assert!(head.iter().all(|&b| b == 0), "no partition table on the card");
+    let mut last = vec![0u8; MIB];
+    f.read_exact_at(&mut last, (LEN - MIB) as u64).unwrap();
+    assert_ne!(last, pattern, "the write stopped before the end");
+}
