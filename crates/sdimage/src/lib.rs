@@ -269,13 +269,7 @@ fn cmd_write(root: &Path, a: &WriteArgs) -> anyhow::Result<Exit> {
         confirm(disk, &a.device, &img)?;
     }
 
-    let file = blockdev::open_for_write(&a.device).map_err(|e| match e.raw_os_error() {
-        Some(libc::EBUSY) => homey_kit::exit::coded(
-            Exit::TryAgain,
-            anyhow::anyhow!("{shown} is busy: mounted, or held by another program; nothing was written"),
-        ),
-        _ => homey_kit::exit::coded(Exit::Failed, anyhow::anyhow!("opening {shown} for writing: {e}")),
-    })?;
+    let file = blockdev::open_for_write(&a.device).map_err(|e| open_error(&e, &shown))?;
     // The path could have changed between the check and the open (a card swapped, a symlink moved).
     {
         use std::os::unix::fs::MetadataExt;
@@ -337,6 +331,20 @@ fn cmd_write(root: &Path, a: &WriteArgs) -> anyhow::Result<Exit> {
     }
     print_summary(&shown, &written, &write_phase, verify_phase.as_ref(), a.json);
     Ok(Exit::Ok)
+}
+
+/// Why the device would not open, in the operator's terms; nothing has been written at this point.
+pub fn open_error(e: &std::io::Error, shown: &str) -> anyhow::Error {
+    let (exit, why) = match e.raw_os_error() {
+        Some(libc::EBUSY) => (Exit::TryAgain, "is busy: mounted, or held by another program".to_owned()),
+        Some(libc::EACCES | libc::EPERM) => {
+            (Exit::Failed, "cannot be opened for writing: permission denied (writing a disk needs root)".to_owned())
+        }
+        Some(libc::EROFS) => (Exit::BadInput, "is read-only (the card's lock switch?)".to_owned()),
+        Some(libc::ENOMEDIUM | libc::ENXIO) => (Exit::BadInput, "has no medium: no card in the reader?".to_owned()),
+        _ => (Exit::Failed, format!("cannot be opened for writing: {e}")),
+    };
+    homey_kit::exit::coded(exit, anyhow::anyhow!("{shown} {why}; nothing was written"))
 }
 
 fn print_summary(shown: &str, w: &engine::Written, write: &Phase, verify: Option<&Phase>, json: bool) {
@@ -449,4 +457,19 @@ fn cmd_verify(a: &VerifyArgs) -> anyhow::Result<Exit> {
         println!("sha256 {}", hex(&card_hash));
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_errors_say_what_to_do() {
+        let e = |n| open_error(&std::io::Error::from_raw_os_error(n), "/dev/sdb");
+        assert_eq!(Exit::of(&e(libc::EBUSY)), Exit::TryAgain);
+        assert!(e(libc::EACCES).to_string().contains("needs root"));
+        assert_eq!(Exit::of(&e(libc::EROFS)), Exit::BadInput);
+        assert!(e(libc::ENOMEDIUM).to_string().contains("no card"));
+        assert!(e(libc::EIO).to_string().ends_with("nothing was written"));
+    }
 }
