@@ -130,8 +130,10 @@ pub struct Target {
     pub block: u64,
 }
 
+/// `len` rounded up to whole blocks (`block` 1 for a regular file: no padding).
 fn padded(len: usize, block: u64) -> usize {
-    crate::safety::padded_len(len as u64, block) as usize
+    let block = block.max(1) as usize;
+    len.div_ceil(block) * block
 }
 
 /// Erase the partition tables at both ends of the target.

@@ -361,3 +361,24 @@ fn ctrl_c_stops_the_write_and_says_the_card_does_not_boot() {
     f.read_exact_at(&mut last, (LEN - MIB) as u64).unwrap();
     assert_ne!(last, pattern, "the write stopped before the end");
 }
+
+#[test]
+fn verify_compares_an_image_file_too() {
+    // Read-only, so no block device needed: a copy of the image, odd length and all.
+    let d = tempfile::tempdir().unwrap();
+    let raw = disk_image(3 * MIB + 777);
+    let img = zst(d.path(), "img.zst", &raw);
+    let copy = d.path().join("copy.img");
+    std::fs::write(&copy, &raw).unwrap();
+    let ok = run(bin().arg("verify").arg(&img).arg("--device").arg(&copy).arg("--json"));
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    let v: serde_json::Value = serde_json::from_str(&ok.stdout).unwrap();
+    assert_eq!(v["sha256"], hex::encode(sha2::Sha256::digest(&raw)));
+    let mut bad = raw.clone();
+    bad[2 * MIB + 9] ^= 1;
+    bad[3 * MIB + 700] ^= 1;
+    std::fs::write(&copy, &bad).unwrap();
+    let out = run(bin().arg("verify").arg(&img).arg("--device").arg(&copy));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("differs from the image in MiB 2–3;"), "{}", out.stderr);
+}
