@@ -78,7 +78,7 @@ pub enum Command {
         #[arg(long)]
         bind_dn: Option<String>,
         /// The bind password's file; else $AUTHELIA_RULES_BIND_PASSWORD_FILE, else the credential `ldap-bind-password`.
-        #[arg(long)]
+        #[arg(long, requires = "bind_dn")]
         bind_password_file: Option<PathBuf>,
         /// `{name}` is replaced by the escaped user name.
         #[arg(long, default_value = subjects::DEFAULT_USER_FILTER)]

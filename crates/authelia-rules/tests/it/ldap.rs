@@ -241,3 +241,19 @@ fn world_readable_password_file_is_refused_before_connecting() {
     assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains("0644"), "{stderr}");
 }
+
+#[test]
+fn a_password_without_a_bind_dn_is_a_usage_error() {
+    let work = tempfile::tempdir().unwrap();
+    let pw = write_secret(work.path(), "pw", "adminpw");
+    let out = bin()
+        .arg("check-subjects")
+        .arg(rules(work.path()))
+        .args(["--ldap-url", "ldap://127.0.0.1:1", "--base-dn", BASE, "--bind-password-file"])
+        .arg(&pw)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--bind-dn"), "{stderr}");
+}
