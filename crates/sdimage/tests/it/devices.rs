@@ -382,3 +382,24 @@ fn verify_compares_an_image_file_too() {
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(out.stderr.contains("differs from the image in MiB 2–3;"), "{}", out.stderr);
 }
+
+#[test]
+fn a_terminal_gets_a_progress_bar_with_rate_and_eta() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: no `script` to give the child a terminal");
+        return;
+    }
+    let Some(lo) = Loop::new(24 * MIB, &[]) else { return };
+    let d = tempfile::tempdir().unwrap();
+    let img = zst(d.path(), "img.zst", &disk_image(16 * MIB));
+    let cmd = format!(
+        "'{}' write '{}' --device '{}' --yes --allow-fixed",
+        env!("CARGO_BIN_EXE_sdimage"),
+        img.display(),
+        lo.dev.display()
+    );
+    let out = run(Command::new("script").args(["-qec", &cmd, "/dev/null"]));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("write   [") && out.stdout.contains("ETA"), "{}", out.stdout);
+    assert!(out.stdout.contains("wrote 16.0 MiB"), "{}", out.stdout);
+}
