@@ -70,7 +70,7 @@ member: uid=bob,ou=people,dc=example,dc=com
 
 fn start_slapd() -> Slapd {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+    let d = dir.path().to_owned();
     std::fs::create_dir(d.join("db")).unwrap();
     let conf = format!(
         "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
@@ -81,22 +81,40 @@ fn start_slapd() -> Slapd {
         d = d.display()
     );
     std::fs::write(d.join("slapd.conf"), conf).unwrap();
-    let port = free_port();
-    let url = format!("ldap://127.0.0.1:{port}");
-    let child = Command::new("slapd")
-        .args(["-d", "0", "-f"])
-        .arg(d.join("slapd.conf"))
-        .args(["-h", &format!("{url}/")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("slapd (Debian package slapd) must be installed");
-    let s = Slapd { child, url, dir };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "slapd did not start listening on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // Another test may take the free port between our probe and slapd's bind: then try another.
+    let mut attempt = 0;
+    let s = loop {
+        attempt += 1;
+        let port = free_port();
+        let url = format!("ldap://127.0.0.1:{port}");
+        let child = Command::new("slapd")
+            .args(["-d", "0", "-f"])
+            .arg(d.join("slapd.conf"))
+            .args(["-h", &format!("{url}/")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("slapd (Debian package slapd) must be installed");
+        let mut child = child;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut up = false;
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                up = true;
+                break;
+            }
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if up {
+            break Slapd { child, url, dir };
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(attempt < 3, "slapd did not start listening");
+    };
     let pw = write_secret(s.dir.path(), "rootpw", "adminpw");
     std::fs::write(s.dir.path().join("data.ldif"), LDIF).unwrap();
     let out = Command::new("ldapadd")
