@@ -622,7 +622,8 @@ pub fn restore_db(
     homey_kit::info!("restored {name} from snapshot {snapshot} to {}", target.display());
     if let (Some(db), Some(pg)) = (into_database, pg) {
         // A new database, never an existing one: a drill must not be able to overwrite anything.
-        let mut args = crate::dumps::pg_conn_args(pg);
+        let mut args = vec!["--no-password".to_owned()];
+        args.extend(crate::dumps::pg_conn_args(pg));
         args.push(db.to_owned());
         ctx.runner
             .run_ok(&crate::dumps::pg_cmd(pg, "createdb", args)?)
@@ -630,10 +631,11 @@ pub fn restore_db(
         let mut args = vec!["--no-owner".into(), "--no-acl".into(), "--exit-on-error".into(), "--no-password".into()];
         args.extend(crate::dumps::pg_conn_args(pg));
         args.push(format!("--dbname={db}"));
-        args.push(target.display().to_string());
-        ctx.runner
-            .run_ok(&crate::dumps::pg_cmd(pg, "pg_restore", args)?.timeout(dumps::DUMP_TIMEOUT))
-            .with_context(|| format!("pg_restore into {db:?}"))?;
+        // By stdin: with `run_as` pg_restore runs as another user, who cannot open our 0600 file.
+        let cmd = crate::dumps::pg_cmd(pg, "pg_restore", args)?
+            .stdin(homey_kit::process::Stdin::File(target.clone()))
+            .timeout(dumps::DUMP_TIMEOUT);
+        ctx.runner.run_ok(&cmd).with_context(|| format!("pg_restore into {db:?}"))?;
         homey_kit::info!("restored into the scratch database {db:?}");
     }
     Ok(Exit::Ok)
