@@ -192,6 +192,10 @@ impl Inventory {
             let Some(dev) = read_trim(&dir.join("dev")).and_then(|s| DevNum::parse(&s)) else {
                 continue;
             };
+            // Not targets: NVMe multipath paths (hidden, no /dev node), RAM disks (1) and optical drives (11).
+            if read_trim(&dir.join("hidden")).as_deref() == Some("1") || matches!(dev.major, 1 | 11) {
+                continue;
+            }
             let sectors: u64 = read_trim(&dir.join("size")).and_then(|s| s.parse().ok()).unwrap_or(0);
             let mut partitions = vec![];
             if let Ok(rd) = std::fs::read_dir(&dir) {

@@ -44,6 +44,12 @@ fn laptop_tree_is_read_like_lsblk() {
 }
 
 #[test]
+fn optical_drives_are_not_disks() {
+    let names: Vec<String> = inv("desktop").disks.into_iter().map(|d| d.name).collect();
+    assert_eq!(names, ["sda", "sdb", "sdc"]);
+}
+
+#[test]
 fn the_system_disk_is_refused_on_every_machine() {
     let t = refusal_text(check("laptop", "/dev/nvme0n1", "259:0", GIB, true));
     assert!(t.contains("holds this system") && t.contains("dm-0 on /") && t.contains("nvme0n1p1 on /boot"), "{t}");
