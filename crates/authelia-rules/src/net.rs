@@ -14,14 +14,11 @@ pub struct Target {
 
 /// Parse a URL like Go's `url.Parse` followed by Authelia's `NewObject`.
 pub fn parse_url(url: &str) -> Result<Target, String> {
-    let (scheme, rest) = match url.find(':') {
-        Some(0) => return Err(format!("parse {url:?}: missing protocol scheme")),
-        Some(i) if url[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => {
-            (&url[..i], &url[i + 1..])
-        }
+    // Authelia reads only the host, path and query; the scheme just has to be there.
+    let rest = match url.find(':') {
+        Some(i) if i > 0 && url[..i].chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) => &url[i + 1..],
         _ => return Err(format!("parse {url:?}: missing protocol scheme")),
     };
-    let _ = scheme;
     let rest = rest.split_once('#').map_or(rest, |(a, _)| a);
     let Some(rest) = rest.strip_prefix("//") else {
         return Err(format!("parse {url:?}: no host: the URL must look like https://host/path"));
