@@ -23,12 +23,21 @@ pub fn out_path(stdout: &str) -> Option<PathBuf> {
     stdout.lines().map(str::trim).rev().find(|l| l.starts_with('/')).map(PathBuf::from)
 }
 
-/// nix's words when a derivation needs a system this machine cannot build for.
+/// nix's words when a derivation needs a system this machine cannot build for: (needed, this machine).
+/// Nix before 2.19: "a 'aarch64-linux' with features {} is required to build '…drv', but I am a
+/// 'x86_64-linux' with features {…}"; later: "Required system: 'aarch64-linux' …" and "Current system:
+/// 'x86_64-linux' …", possibly coloured.
 pub fn wrong_system(stderr: &str) -> Option<(String, String)> {
-    let re =
+    let plain = regex::Regex::new(r"\x1b\[[0-9;]*m").expect("valid regex").replace_all(stderr, "");
+    let old =
         regex::Regex::new(r"a '([^']+)' with features \{[^}]*\} is required to build '[^']*', but I am a '([^']+)'")
             .expect("valid regex");
-    re.captures(stderr).map(|c| (c[1].to_owned(), c[2].to_owned()))
+    if let Some(c) = old.captures(&plain) {
+        return Some((c[1].to_owned(), c[2].to_owned()));
+    }
+    let need = regex::Regex::new(r"Required system: '([^']+)'").expect("valid regex").captures(&plain)?;
+    let have = regex::Regex::new(r"Current system: '([^']+)'").expect("valid regex").captures(&plain)?;
+    Some((need[1].to_owned(), have[1].to_owned()))
 }
 
 /// The image in a built sdImage: `nix-support/hydra-build-products` names it (`file sd-image PATH`);
@@ -127,6 +136,11 @@ mod tests {
         let stderr = "error: a 'aarch64-linux' with features {} is required to build \
                       '/nix/store/abc-nixos-sd-image.drv', but I am a 'x86_64-linux' with features {benchmark, kvm}";
         assert_eq!(wrong_system(stderr), Some(("aarch64-linux".into(), "x86_64-linux".into())));
+        let newer = "error: Cannot build '/nix/store/abc-nixos-sd-image.drv'.\n       Reason: \x1b[31;1mrequired system \
+                     or feature not available\x1b[0m\n       Required system: '\x1b[35;1maarch64-linux\x1b[0m' with \
+                     features {}\n       Current system: '\x1b[35;1mx86_64-linux\x1b[0m' with features {kvm}";
+        assert_eq!(wrong_system(newer), Some(("aarch64-linux".into(), "x86_64-linux".into())));
+        assert_eq!(wrong_system("error: flake 'path:/x' does not provide attribute"), None);
         let runner = FakeRunner::new(move |_| Ok(Output::failed(1, stderr)));
         let err = run_build(&runner, &nix_build(".", "h", Path::new("r")), &Cancel::new()).unwrap_err();
         assert_eq!(Exit::of(&err), Exit::Unavailable);
