@@ -17,6 +17,8 @@ const NEEDS: &[(&str, &str)] = &[
     ("nix-instantiate", "nix-bin"),
     ("systemd-analyze", "systemd"),
     ("sqlite3", "sqlite3"),
+    // sdimage refuses a disk with a mounted partition: its test formats one.
+    ("mkfs.ext4", "e2fsprogs"),
     // authelia-rules checks its rendered output against Authelia's own JSON schema.
     ("/usr/lib/python3/dist-packages/jsonschema", "python3-jsonschema"),
 ];
