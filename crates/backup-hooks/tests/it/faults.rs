@@ -252,3 +252,39 @@ fn newer_restic_gets_retry_lock_and_its_exit_codes_are_understood() {
     let backup = sb.fakes.calls_of("restic").into_iter().find(|c| c.args()[0] == "backup").unwrap();
     assert_eq!(backup.args()[1..4], ["--json", "--retry-lock", "10m"]);
 }
+
+#[test]
+fn a_full_disk_during_a_dump_leaves_no_dump_and_no_snapshot() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    let db = sb.root().join("big.db");
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch(
+        "CREATE TABLE t(b BLOB); WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM n LIMIT 3000) \
+         INSERT INTO t SELECT randomblob(1000) FROM n;",
+    )
+    .unwrap();
+    drop(c);
+    sb.add(&format!("[[sqlite]]\nname = \"kuma\"\npath = \"{}\"\n", db.display()));
+    std::fs::create_dir_all(sb.staging()).unwrap();
+    // A 1 MiB tmpfs as the staging dir, in a mount namespace of its own: a real ENOSPC, the host untouched.
+    let run = sb.cmd(&["run"]);
+    let out = Out(std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", "mount -t tmpfs -o size=1m,mode=0700 tmpfs \"$0\" || exit 99; \"$@\"; rc=$?; echo \"left: $(ls -A \"$0\")\"; exit $rc"])
+        .arg(sb.staging())
+        .arg(run.get_program())
+        .args(run.get_args())
+        .env("PATH", sb.fakes.path_env())
+        .output()
+        .unwrap());
+    if out.code() == 99 {
+        eprintln!("skipped: this machine does not allow a tmpfs in a mount namespace: {}", out.all());
+        return;
+    }
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("dump kuma") && out.stderr().contains("full"), "{}", out.all());
+    assert_eq!(out.stdout().trim(), "left:", "a dump or temporary file stayed behind: {}", out.all());
+    assert_eq!(sb.snapshots().len(), 0);
+    assert_eq!(sb.maintenance_mode(), "disabled");
+    assert_eq!(sb.kuma_pushes().last().unwrap().0, "down");
+}
