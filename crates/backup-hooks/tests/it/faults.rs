@@ -288,3 +288,22 @@ fn a_full_disk_during_a_dump_leaves_no_dump_and_no_snapshot() {
     assert_eq!(sb.maintenance_mode(), "disabled");
     assert_eq!(sb.kuma_pushes().last().unwrap().0, "down");
 }
+
+#[test]
+fn a_pg_dump_that_exits_0_with_a_truncated_archive_is_caught_by_the_real_pg_restore() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    // The first bytes of a custom-format archive, then nothing: what a dying disk or a lying wrapper leaves.
+    sb.fakes.script("pg_dump", "stdout PGDMP\n");
+    std::fs::create_dir(sb.root().join("socket")).unwrap();
+    sb.add(&format!(
+        "[[postgres]]\nname = \"nextcloud\"\ndatabase = \"nextcloud\"\nhost = \"{}/socket\"\n",
+        sb.root().display()
+    ));
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("pg_restore --list"), "{}", out.all());
+    assert!(sb.fakes.calls_of("pg_restore").is_empty(), "the check must be the real pg_restore");
+    assert_eq!(sb.snapshots().len(), 0);
+    assert_left_safe(&sb);
+}
