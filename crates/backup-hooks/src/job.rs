@@ -110,6 +110,8 @@ struct Maintenance<'a> {
     clock: &'a dyn Clock,
     since: Option<SystemTime>,
     window: Option<f64>,
+    /// `off` was tried (and failed loudly): the backstop in Drop is for paths that never tried.
+    tried_off: bool,
 }
 
 impl<'a> Maintenance<'a> {
@@ -126,6 +128,7 @@ impl<'a> Maintenance<'a> {
         self.since.is_some() && self.window.is_none()
     }
     fn off(&mut self) -> anyhow::Result<usize> {
+        self.tried_off = true;
         let attempts = self.occ.off_confirmed(self.runner, self.clock)?;
         self.window = self.since.map(|t| since(self.clock, t));
         Ok(attempts)
@@ -134,7 +137,7 @@ impl<'a> Maintenance<'a> {
 
 impl Drop for Maintenance<'_> {
     fn drop(&mut self) {
-        if self.pending() {
+        if self.pending() && !self.tried_off {
             homey_kit::error!("maintenance mode still on while leaving: turning it off");
             if let Err(e) = self.occ.off_confirmed(self.runner, self.clock) {
                 homey_kit::error!("{e:#}");
@@ -210,6 +213,7 @@ fn prepare<'a>(
         clock: ctx.clock,
         since: None,
         window: None,
+        tried_off: false,
     });
     v.note_cancel(&ctx.cancel);
     if let Some(m) = &mut maint

@@ -271,19 +271,38 @@ fn postgres_rss(
         c.args(["-u", "postgres", "--"]).args(args);
         c
     };
-    let ok =
-        as_pg(&["initdb", "--auth=trust", "--no-locale", "-E", "UTF8", "-U", "postgres", "-D", data.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .status()?;
+    let ok = as_pg(&[
+        &pg_bin("initdb"),
+        "--auth=trust",
+        "--no-locale",
+        "-E",
+        "UTF8",
+        "-U",
+        "postgres",
+        "-D",
+        data.to_str().unwrap(),
+    ])
+    .stdout(Stdio::null())
+    .status()?;
     anyhow::ensure!(ok.success(), "initdb failed");
     let opts = format!("-k {} -c listen_addresses='' -F", pg.display());
     let log = pg.join("log");
-    let ok = as_pg(&["pg_ctl", "-w", "-D", data.to_str().unwrap(), "-o", &opts, "-l", log.to_str().unwrap(), "start"])
-        .stdout(Stdio::null())
-        .status()?;
+    let ok = as_pg(&[
+        &pg_bin("pg_ctl"),
+        "-w",
+        "-D",
+        data.to_str().unwrap(),
+        "-o",
+        &opts,
+        "-l",
+        log.to_str().unwrap(),
+        "start",
+    ])
+    .stdout(Stdio::null())
+    .status()?;
     anyhow::ensure!(ok.success(), "pg_ctl start failed");
     let stop = || {
-        let _ = as_pg(&["pg_ctl", "-m", "immediate", "-D", data.to_str().unwrap(), "stop"]).output();
+        let _ = as_pg(&[&pg_bin("pg_ctl"), "-m", "immediate", "-D", data.to_str().unwrap(), "stop"]).output();
     };
     let psql = |db: &str, sql: &str| {
         Command::new("psql")
@@ -334,4 +353,17 @@ fn postgres_rss(
     })();
     stop();
     result.map(Some)
+}
+
+/// initdb and pg_ctl: on PATH, else where Debian keeps them (only its wrappers are in /usr/bin).
+fn pg_bin(name: &str) -> String {
+    let on_path = std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()));
+    if on_path {
+        return name.to_owned();
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin").join(name)).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found.pop().map(|p| p.display().to_string()).unwrap_or_else(|| name.to_owned())
 }

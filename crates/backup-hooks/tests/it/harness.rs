@@ -224,6 +224,24 @@ fn sh(cmd: &mut Command) -> Output {
     out
 }
 
+/// initdb and pg_ctl: on PATH, else where Debian keeps them (only its wrappers are in /usr/bin).
+pub fn pg_bin(name: &str) -> String {
+    let on_path =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false);
+    if on_path {
+        return name.to_owned();
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path().join("bin").join(name)).filter(|p| p.is_file()).collect())
+        .unwrap_or_default();
+    found.sort();
+    found
+        .pop()
+        .unwrap_or_else(|| panic!("{name} not found: install the Debian package postgresql"))
+        .display()
+        .to_string()
+}
+
 /// A throw-away PostgreSQL cluster on a unix socket, owned by the `postgres` user (initdb refuses root).
 pub struct Postgres {
     pub dir: PathBuf,
@@ -240,7 +258,7 @@ impl Postgres {
                 "-u",
                 "postgres",
                 "--",
-                "initdb",
+                &pg_bin("initdb"),
                 "--auth=trust",
                 "--no-locale",
                 "-E",
@@ -254,7 +272,7 @@ impl Postgres {
         let opts =
             format!("-k {} -c listen_addresses='' -F -c max_connections=20 -c shared_buffers=16MB", dir.display());
         sh(Command::new("runuser")
-            .args(["-u", "postgres", "--", "pg_ctl", "-w", "-D"])
+            .args(["-u", "postgres", "--", &pg_bin("pg_ctl"), "-w", "-D"])
             .arg(&data)
             .args(["-o", &opts, "-l"])
             .arg(dir.join("log"))
@@ -275,7 +293,7 @@ impl Postgres {
 impl Drop for Postgres {
     fn drop(&mut self) {
         let _ = Command::new("runuser")
-            .args(["-u", "postgres", "--", "pg_ctl", "-m", "immediate", "-D"])
+            .args(["-u", "postgres", "--", &pg_bin("pg_ctl"), "-m", "immediate", "-D"])
             .arg(self.dir.join("data"))
             .arg("stop")
             .output();
