@@ -84,9 +84,25 @@ pub fn sqlite(cancel: &Cancel, cfg: &Config, sq: &Sqlite) -> anyhow::Result<Dump
     )
     .with_context(|| format!("opening {}", sq.path.display()))?;
     src.busy_timeout(Duration::from_secs(60))?;
+    // A stop request interrupts a long copy instead of waiting for it (maintenance mode is on meanwhile).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (done, cancel, handle) = (done.clone(), cancel.clone(), src.get_interrupt_handle());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if cancel.is_cancelled() {
+                    handle.interrupt();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        })
+    };
     // The temporary file exists and is empty, which VACUUM INTO accepts.
-    src.execute("VACUUM INTO ?1", [file.temp_path().to_string_lossy()])
-        .with_context(|| format!("VACUUM INTO from {}", sq.path.display()))?;
+    let copied = src.execute("VACUUM INTO ?1", [file.temp_path().to_string_lossy()]);
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watcher.join();
+    copied.with_context(|| format!("VACUUM INTO from {}", sq.path.display()))?;
     drop(src);
     let copy = Connection::open(file.temp_path())?;
     // A single self-contained file, whatever the source's journal mode.
