@@ -193,7 +193,8 @@ fn run_dump(ctx: &Ctx, cfg: &Config, kind: DumpKind, name: &str) -> anyhow::Resu
 fn prepare<'a>(
     ctx: &'a Ctx,
     cfg: &Config,
-    plan: &Plan,
+    occ: Option<&Occ>,
+    dumps: &[(DumpKind, String)],
     rec: &mut Recorder,
     v: &mut Verdict,
 ) -> Option<Maintenance<'a>> {
@@ -207,7 +208,7 @@ fn prepare<'a>(
             v.fail(format!("staging: {e:#}"));
         }
     }
-    let mut maint = plan.maintenance.as_ref().map(|(occ, _)| Maintenance {
+    let mut maint = occ.map(|occ| Maintenance {
         occ: occ.clone(),
         runner: ctx.runner,
         clock: ctx.clock,
@@ -222,7 +223,7 @@ fn prepare<'a>(
     {
         v.fail(format!("maintenance on: {e:#}"));
     }
-    for (kind, name) in &plan.dumps {
+    for (kind, name) in dumps {
         let step = format!("dump {name}");
         v.note_cancel(&ctx.cancel);
         if !v.ok() {
@@ -294,7 +295,7 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
     let mut summary: Option<Summary> = None;
     let mut maint = None;
     if let Some(plan) = &plan {
-        maint = prepare(ctx, cfg, plan, &mut rec, &mut v);
+        maint = prepare(ctx, cfg, plan.maintenance.as_ref().map(|(o, _)| o), &plan.dumps, &mut rec, &mut v);
         if let (Some(m), Some((_, MaintenanceScope::DumpsOnly))) = (&mut maint, &plan.maintenance) {
             maintenance_off(m, &mut rec, &mut v);
         }
@@ -467,15 +468,9 @@ fn backup(ctx: &Ctx, cfg: &Config, plan: &Plan, rec: &mut Recorder, v: &mut Verd
 pub fn pre(cfg: &Config, ctx: &Ctx) -> anyhow::Result<Exit> {
     let mut rec = Recorder { clock: ctx.clock, steps: vec![] };
     let mut v = Verdict::default();
-    let plan = Plan {
-        preflight: None,
-        maintenance: cfg.nextcloud.as_ref().map(|n| (Occ { program: n.occ.clone() }, n.maintenance)),
-        dumps: cfg.dumps().into_iter().map(|(k, n)| (k, n.to_owned())).collect(),
-        backup: Cmd::new("true"),
-        forget: None,
-        check: None,
-    };
-    let mut maint = prepare(ctx, cfg, &plan, &mut rec, &mut v);
+    let occ = cfg.nextcloud.as_ref().map(|n| Occ { program: n.occ.clone() });
+    let dumps: Vec<(DumpKind, String)> = cfg.dumps().into_iter().map(|(k, n)| (k, n.to_owned())).collect();
+    let mut maint = prepare(ctx, cfg, occ.as_ref(), &dumps, &mut rec, &mut v);
     let dumps_only = cfg.maintenance_scope() == Some(MaintenanceScope::DumpsOnly);
     if let Some(m) = &mut maint
         && (!v.ok() || dumps_only)
