@@ -166,20 +166,9 @@ impl Status {
     }
 }
 
-/// `2026-11-27T03:00:00Z`, from unix seconds (days-to-civil, Howard Hinnant's algorithm).
+/// `2026-11-27T03:00:00Z`, from unix seconds.
 pub fn rfc3339(unix: u64) -> String {
-    let days = (unix / 86400) as i64;
-    let secs = unix % 86400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    homey_kit::units::Utc::from_unix(unix as i64).rfc3339()
 }
 
 /// Uptime Kuma push: a monitoring outage is a warning, never a failed or delayed backup.

@@ -48,9 +48,65 @@ pub fn format_bytes(n: u64) -> String {
     if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[i]) }
 }
 
+/// A UTC calendar date and time of day, from seconds since 1970, without a date library.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Utc {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+}
+
+impl Utc {
+    pub fn from_unix(unix: i64) -> Utc {
+        let days = unix.div_euclid(86_400);
+        let secs = unix.rem_euclid(86_400);
+        // Howard Hinnant's civil_from_days.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        Utc {
+            year,
+            month,
+            day,
+            hour: (secs / 3600) as u32,
+            minute: (secs % 3600 / 60) as u32,
+            second: (secs % 60) as u32,
+        }
+    }
+
+    /// `2026-11-27T07:31:39Z`, for files and JSON.
+    pub fn rfc3339(&self) -> String {
+        let Utc { year, month, day, hour, minute, second } = self;
+        format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z")
+    }
+
+    /// `2026-11-27 07:31:39 UTC`, for people.
+    pub fn human(&self) -> String {
+        let Utc { year, month, day, hour, minute, second } = self;
+        format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02} UTC")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn calendar_dates() {
+        assert_eq!(Utc::from_unix(0).rfc3339(), "1970-01-01T00:00:00Z");
+        assert_eq!(Utc::from_unix(951_782_400).rfc3339(), "2000-02-29T00:00:00Z");
+        assert_eq!(Utc::from_unix(1_795_764_699).human(), "2026-11-27 07:31:39 UTC");
+        assert_eq!(Utc::from_unix(-1).rfc3339(), "1969-12-31T23:59:59Z");
+    }
 
     #[test]
     fn durations() {

@@ -139,21 +139,9 @@ pub fn human(d: Duration) -> String {
     out
 }
 
-/// `2026-11-27 07:31:39Z` from seconds since 1970, without a date library.
+/// `2026-11-27 07:31:39 UTC` from seconds since 1970.
 pub fn utc(secs: u64) -> String {
-    let days = (secs / 86400) as i64;
-    let rem = secs % 86400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    homey_kit::units::Utc::from_unix(secs as i64).human()
 }
 
 #[cfg(test)]
@@ -204,8 +192,8 @@ mod tests {
 
     #[test]
     fn utc_dates() {
-        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
-        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00Z");
-        assert_eq!(utc(1_795_764_699), "2026-11-27 07:31:39Z");
+        assert_eq!(utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(utc(951_782_400), "2000-02-29 00:00:00 UTC");
+        assert_eq!(utc(1_795_764_699), "2026-11-27 07:31:39 UTC");
     }
 }
