@@ -7,6 +7,7 @@
 
 pub mod http;
 pub mod kuma;
+pub mod slapd;
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -115,6 +116,11 @@ impl Fakes {
         lines.push(format!("{key}={value}"));
         std::fs::write(path, lines.join("\n") + "\n").unwrap();
     }
+}
+
+/// A loopback TCP port that was free a moment ago (another process may still take it: retry on a bind error).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("binding loopback").local_addr().unwrap().port()
 }
 
 /// The fake executable. A `cargo build` of this crate puts it beside the test binaries; when it is not

@@ -2,30 +2,11 @@
 //! homelab's directory: people under ou=people, groups (groupOfNames) under ou=groups.
 
 use super::{bin, text};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use test_support::slapd::Directory;
 
 const BASE: &str = "dc=example,dc=com";
 const ROOT_DN: &str = "cn=admin,dc=example,dc=com";
-
-struct Slapd {
-    child: Child,
-    url: String,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Slapd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 const LDIF: &str = "dn: dc=example,dc=com
 objectClass: top
@@ -68,64 +49,26 @@ member: uid=alice,ou=people,dc=example,dc=com
 member: uid=bob,ou=people,dc=example,dc=com
 ";
 
+/// Anonymous users may only bind, so a search without credentials is refused, as on a hardened directory.
 fn start_slapd() -> Slapd {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_owned();
-    std::fs::create_dir(d.join("db")).unwrap();
-    let conf = format!(
-        "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
-         include /etc/ldap/schema/inetorgperson.schema\ninclude /etc/ldap/schema/nis.schema\n\
-         modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\n\
-         database mdb\nmaxsize 10485760\nsuffix \"{BASE}\"\nrootdn \"{ROOT_DN}\"\nrootpw adminpw\ndirectory {d}/db\n\
-         access to * by dn.exact=\"{ROOT_DN}\" write by users read by anonymous auth\n",
-        d = d.display()
-    );
-    std::fs::write(d.join("slapd.conf"), conf).unwrap();
-    // Another test may take the free port between our probe and slapd's bind: then try another.
-    let mut attempt = 0;
-    let s = loop {
-        attempt += 1;
-        let port = free_port();
-        let url = format!("ldap://127.0.0.1:{port}");
-        let child = Command::new("slapd")
-            .args(["-d", "0", "-f"])
-            .arg(d.join("slapd.conf"))
-            .args(["-h", &format!("{url}/")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("slapd (Debian package slapd) must be installed");
-        let mut child = child;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut up = false;
-        while Instant::now() < deadline {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                up = true;
-                break;
-            }
-            if child.try_wait().unwrap().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if up {
-            break Slapd { child, url, dir };
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(attempt < 3, "slapd did not start listening");
-    };
-    let pw = write_secret(s.dir.path(), "rootpw", "adminpw");
-    std::fs::write(s.dir.path().join("data.ldif"), LDIF).unwrap();
-    let out = Command::new("ldapadd")
-        .args(["-x", "-H", &s.url, "-D", ROOT_DN, "-y"])
-        .arg(&pw)
-        .arg("-f")
-        .arg(s.dir.path().join("data.ldif"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ldapadd: {}", String::from_utf8_lossy(&out.stderr));
-    s
+    let acl = format!("access to * by dn.exact=\"{ROOT_DN}\" write by users read by anonymous auth");
+    let directory = Directory { suffix: BASE, root_dn: ROOT_DN, root_pw: "adminpw", acl: Some(&acl), ldif: LDIF };
+    let server = test_support::slapd::Slapd::start(dir.path(), &directory);
+    Slapd { server, _dir: dir }
+}
+
+/// The server and the temp dir it lives in, dropped together.
+struct Slapd {
+    server: test_support::slapd::Slapd,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Slapd {
+    type Target = test_support::slapd::Slapd;
+    fn deref(&self) -> &Self::Target {
+        &self.server
+    }
 }
 
 fn write_secret(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -234,7 +177,7 @@ fn wrong_password_and_dead_server_are_unavailable_and_wrong_base_is_config() {
     assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains("base DN dc=nowhere,dc=com does not exist"), "{stderr}");
 
-    let dead = format!("ldap://127.0.0.1:{}", free_port());
+    let dead = format!("ldap://127.0.0.1:{}", test_support::free_port());
     let out = run(&dead, BASE, &good);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(69), "{stderr}");

@@ -3,11 +3,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use test_support::Fakes;
 use test_support::http::{Request, Response, Stub};
+pub use test_support::slapd::{Directory, Slapd, write_conf};
 
 pub const RESTIC_PW: &str = "restic-pw-do-not-leak";
 pub const LDAP_PW: &str = "ldap-pw-do-not-leak";
@@ -209,10 +210,6 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn sh(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
     assert!(
@@ -300,12 +297,7 @@ impl Drop for Postgres {
     }
 }
 
-/// OpenLDAP slapd with a small tree, loaded with slapadd before it starts.
-pub struct Slapd {
-    pub child: Child,
-    pub url: String,
-}
-
+/// The small tree the LDAP dump is tested on: a non-ASCII value (base64 in LDIF) and one long enough to fold.
 pub const TREE: &str = "dn: dc=example,dc=com
 objectClass: top
 objectClass: dcObject
@@ -331,51 +323,14 @@ sn: Liddell
 cn: Alice Liddell
 ";
 
-pub fn slapd_conf(root: &Path, name: &str) -> PathBuf {
-    let db = root.join(format!("{name}-db"));
-    std::fs::create_dir_all(&db).unwrap();
-    let conf = root.join(format!("{name}.conf"));
-    std::fs::write(
-        &conf,
-        format!(
-            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n\
-             include /etc/ldap/schema/nis.schema\ninclude /etc/ldap/schema/inetorgperson.schema\n\
-             modulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {root}/{name}.pid\n\
-             database mdb\nmaxsize 10485760\nsuffix \"dc=example,dc=com\"\nrootdn \"cn=admin,dc=example,dc=com\"\n\
-             rootpw {LDAP_PW}\ndirectory {db}\n",
-            root = root.display(),
-            db = db.display()
-        ),
-    )
-    .unwrap();
-    conf
-}
-
-impl Slapd {
-    pub fn start(root: &Path) -> Slapd {
-        let conf = slapd_conf(root, "slapd");
-        let ldif = root.join("tree.ldif");
-        std::fs::write(&ldif, TREE).unwrap();
-        sh(Command::new("/usr/sbin/slapadd").arg("-f").arg(&conf).arg("-l").arg(&ldif));
-        let port = free_port();
-        let url = format!("ldap://127.0.0.1:{port}");
-        let child = Command::new("/usr/sbin/slapd")
-            .arg("-f")
-            .arg(&conf)
-            .args(["-h", &format!("{url}/"), "-d", "0"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for("slapd to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-        Slapd { child, url }
-    }
-}
-
-impl Drop for Slapd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// The directory the backup dumps: [`TREE`] under dc=example,dc=com, administered with [`LDAP_PW`].
+pub fn directory() -> Directory<'static> {
+    Directory {
+        suffix: "dc=example,dc=com",
+        root_dn: "cn=admin,dc=example,dc=com",
+        root_pw: LDAP_PW,
+        acl: None,
+        ldif: TREE,
     }
 }
 

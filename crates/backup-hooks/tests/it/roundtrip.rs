@@ -14,7 +14,7 @@ fn nightly_run_with_real_postgres_sqlite_and_ldap_then_restore_drill() {
         "CREATE TABLE oc_files(id serial PRIMARY KEY, path text); \
          INSERT INTO oc_files(path) SELECT 'files/photo-' || g || '.jpg' FROM generate_series(1, 1000) g",
     );
-    let slapd = Slapd::start(sb.root());
+    let slapd = Slapd::start(sb.root(), &directory());
     write_secret(&sb.root().join("secrets/ldap-password"), LDAP_PW);
     let mut writer = SqliteWriter::start(sb.root());
     sb.add(&format!(
@@ -132,7 +132,7 @@ fn nightly_run_with_real_postgres_sqlite_and_ldap_then_restore_drill() {
     assert!(ldif.contains("\ncn:: Sm9zw6kgTsO6w7FleiA=\n"), "{ldif}");
     assert!(ldif.contains("\nentryUUID: "), "no operational attributes:\n{ldif}");
     assert!(ldif.lines().all(|l| l.len() <= 76), "{ldif}");
-    let conf = slapd_conf(sb.root(), "verify");
+    let conf = write_conf(sb.root(), "verify", &directory());
     let check = Command::new("/usr/sbin/slapadd")
         .arg("-f")
         .arg(&conf)
