@@ -23,18 +23,27 @@ impl StateDir {
     }
 
     pub fn resolve_with(flag: Option<&Path>, env: Option<std::ffi::OsString>) -> anyhow::Result<StateDir> {
-        let dir = match (flag, env) {
-            (Some(f), _) => f.to_owned(),
+        let dir = Self::locate_with(flag, env)?;
+        crate::fs::ensure_dir(&dir, 0o700).exit_code(Exit::Config)?;
+        Ok(StateDir(dir))
+    }
+
+    /// Where the state directory is, without creating it: for commands that only read (status, a dry run).
+    pub fn locate(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
+        Self::locate_with(flag, std::env::var_os("STATE_DIRECTORY"))
+    }
+
+    pub fn locate_with(flag: Option<&Path>, env: Option<std::ffi::OsString>) -> anyhow::Result<PathBuf> {
+        match (flag, env) {
+            (Some(f), _) => Ok(f.to_owned()),
             (None, Some(e)) if !e.is_empty() => {
-                PathBuf::from(e.to_string_lossy().split(':').next().unwrap_or_default())
+                Ok(PathBuf::from(e.to_string_lossy().split(':').next().unwrap_or_default()))
             }
             _ => crate::fail!(
                 Exit::Usage,
                 "no state directory: pass --state-dir, or run under systemd with StateDirectory="
             ),
-        };
-        crate::fs::ensure_dir(&dir, 0o700).exit_code(Exit::Config)?;
-        Ok(StateDir(dir))
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -128,20 +128,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     }
 }
 
-/// The state directory without creating it: a dry run and `status` only read.
-fn state_dir_readonly(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
-    match (flag, std::env::var_os("STATE_DIRECTORY")) {
-        (Some(f), _) => Ok(f.to_owned()),
-        (None, Some(e)) if !e.is_empty() => {
-            Ok(PathBuf::from(e.to_string_lossy().split(':').next().unwrap_or_default()))
-        }
-        _ => homey_kit::fail!(
-            Exit::Usage,
-            "no state directory: pass --state-dir, or run under systemd with StateDirectory="
-        ),
-    }
-}
-
 fn run_check(a: CheckArgs) -> anyhow::Result<Exit> {
     let cfg = check::Config {
         interface: a.interface,
@@ -160,7 +146,7 @@ fn run_check(a: CheckArgs) -> anyhow::Result<Exit> {
     // The lock keeps a manual run and the timer's from both spending the budget; a dry run takes
     // none and creates nothing.
     let (dir, _lock) = if cfg.dry_run {
-        (state_dir_readonly(a.state_dir.as_deref())?, None)
+        (homey_kit::state::StateDir::locate(a.state_dir.as_deref())?, None)
     } else {
         let sd = homey_kit::state::StateDir::resolve(a.state_dir.as_deref())?;
         let lock = sd.lock("check", "net-watchdog check")?;
@@ -194,7 +180,7 @@ fn run_power_save(a: PowerSaveArgs) -> anyhow::Result<Exit> {
 
 fn run_status(a: StatusArgs) -> anyhow::Result<Exit> {
     use homey_kit::clock::Clock;
-    let file = state::path(&state_dir_readonly(a.state_dir.as_deref())?);
+    let file = state::path(&homey_kit::state::StateDir::locate(a.state_dir.as_deref())?);
     let st = state::load(&file)?;
     let now = homey_kit::clock::SystemClock.unix();
     let used = st.reboots_within(now, a.reboot_window).len();
