@@ -97,15 +97,16 @@ impl Fakes {
         self.calls().into_iter().filter(|c| c.name == name).collect()
     }
 
-    /// A variable the fakes' scripts `set`.
-    pub fn var(&self, key: &str) -> Option<String> {
+    /// A state variable the fakes' scripts `set` (and test with `if`).
+    pub fn state(&self, key: &str) -> Option<String> {
         std::fs::read_to_string(self.dir.join("fake.vars"))
             .ok()?
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_owned))
     }
 
-    pub fn set_var(&self, key: &str, value: &str) {
+    /// Preset a state variable, e.g. the maintenance mode a fake occ starts in.
+    pub fn set_state(&self, key: &str, value: &str) {
         let path = self.dir.join("fake.vars");
         let mut lines: Vec<String> = std::fs::read_to_string(&path)
             .unwrap_or_default()

@@ -48,7 +48,7 @@ impl Sandbox {
         write_secret(&root.join("secrets/offload-password"), "offload-pw\n");
         let fakes = Fakes::new(&root.join("fakes"));
         fakes.script("nextcloud-occ", OCC_OK);
-        fakes.set_var("mode", "disabled");
+        fakes.set_state("mode", "disabled");
         let kuma = Stub::start(|_: &Request| Response::json(200, "{\"ok\":true}"));
         Sandbox { tmp, fakes, kuma, sections: Mutex::default() }
     }
@@ -126,7 +126,7 @@ impl Sandbox {
     }
 
     pub fn maintenance_mode(&self) -> String {
-        self.fakes.var("mode").unwrap_or_default()
+        self.fakes.state("mode").unwrap_or_default()
     }
 
     /// The Kuma pushes as (status, msg).

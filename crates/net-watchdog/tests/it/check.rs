@@ -225,7 +225,7 @@ fn a_wireless_interface_gets_power_save_off_before_the_restart() {
     let lab = Lab::new();
     lab.gateway_gone();
     lab.fakes.script("iw", "when set power_save off\nset ps=off\n---\nwhen get power_save\nstdout Power save: {ps}\n");
-    lab.fakes.set_var("ps", "on");
+    lab.fakes.set_state("ps", "on");
     // sysfs marks a WiFi interface with a `wireless` directory; `ip netns exec` gives the tool a private
     // mount namespace, so a tmpfs with that directory over the veth's sysfs node stays inside it.
     let bin = env!("CARGO_BIN_EXE_net-watchdog");

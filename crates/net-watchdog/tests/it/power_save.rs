@@ -17,7 +17,7 @@ fn iw(d: &std::path::Path, obeys: bool) -> Fakes {
     let f = Fakes::new(d);
     let set = if obeys { "set ps=off\n" } else { "" };
     f.script("iw", &format!("when set power_save off\n{set}---\nwhen get power_save\nstdout Power save: {{ps}}\n"));
-    f.set_var("ps", "on");
+    f.set_state("ps", "on");
     f
 }
 
