@@ -35,13 +35,22 @@ impl Ctx {
 
     /// Run, print the command line and what it printed; return the exit code.
     pub fn show(&self, cmd: &mut Command) -> anyhow::Result<i32> {
-        let line = crate::util::show(cmd).replace(&self.bin_dir.display().to_string(), "").replace("//", "");
-        println!("\n$ {}", line.trim_start_matches('/'));
-        let out = cmd.output().with_context(|| format!("running {line}"))?;
-        for l in String::from_utf8_lossy(&out.stdout).lines().chain(String::from_utf8_lossy(&out.stderr).lines()) {
+        // Show the tools by name, as an operator would type them.
+        let line = crate::util::show(cmd).replace(&format!("{}/", self.bin_dir.display()), "");
+        println!("\n$ {line}");
+        // One pipe for stdout and stderr, so the lines show in the order the tool wrote them.
+        let (mut reader, writer) = std::io::pipe()?;
+        cmd.stdout(writer.try_clone()?).stderr(writer);
+        let mut child = cmd.spawn().with_context(|| format!("running {line}"))?;
+        // The command keeps its copies of the write end until told otherwise; without this no EOF.
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut reader, &mut text)?;
+        let status = child.wait()?;
+        for l in text.lines() {
             println!("  {l}");
         }
-        let code = out.status.code().unwrap_or(-1);
+        let code = status.code().unwrap_or(-1);
         println!("  [exit {code}]");
         Ok(code)
     }

@@ -42,7 +42,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let nix = bin.join("nix");
     std::fs::write(
         &nix,
-        format!("#!/bin/sh\n# stand-in for nix build: prints the out path\necho {}\n", out_rel.display()),
+        format!(
+            "#!/bin/sh\n# stand-in for nix build: prints the out path (absolute, as nix does)\necho {}\n",
+            out.display()
+        ),
     )?;
     std::fs::set_permissions(&nix, std::fs::Permissions::from_mode(0o755))?;
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
