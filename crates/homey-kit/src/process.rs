@@ -61,6 +61,9 @@ pub struct Cmd {
     pub stdout: Stdout,
     pub timeout: Option<Duration>,
     pub cancel: Option<Cancel>,
+    /// Also pass the child's stderr through to ours as it comes (long builds whose progress a person
+    /// wants to watch); the tail is kept for error messages either way.
+    pub tee_stderr: bool,
 }
 
 impl Cmd {
@@ -75,6 +78,7 @@ impl Cmd {
             stdout: Stdout::Capture,
             timeout: None,
             cancel: None,
+            tee_stderr: false,
         }
     }
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
@@ -108,6 +112,10 @@ impl Cmd {
     }
     pub fn cancel_on(mut self, c: &Cancel) -> Cmd {
         self.cancel = Some(c.clone());
+        self
+    }
+    pub fn tee_stderr(mut self, yes: bool) -> Cmd {
+        self.tee_stderr = yes;
         self
     }
     pub fn cwd(mut self, d: impl Into<PathBuf>) -> Cmd {
@@ -390,6 +398,7 @@ impl Runner for SystemRunner {
                 buf
             })
         });
+        let tee = cmd.tee_stderr;
         let stderr_reader = child.stderr.take().map(|mut err| {
             std::thread::spawn(move || {
                 let mut tail: Vec<u8> = vec![];
@@ -397,6 +406,9 @@ impl Runner for SystemRunner {
                 while let Ok(n) = err.read(&mut chunk) {
                     if n == 0 {
                         break;
+                    }
+                    if tee {
+                        let _ = std::io::stderr().write_all(&chunk[..n]);
                     }
                     tail.extend_from_slice(&chunk[..n]);
                     if tail.len() > 2 * STDERR_TAIL {

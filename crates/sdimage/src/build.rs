@@ -13,9 +13,10 @@ pub fn nix_build(flake: &str, host: &str, out_link: &Path) -> Cmd {
         .arg("--print-out-paths")
         .arg("--out-link")
         .arg(out_link)
-        // nix's own progress goes to stderr, which the runner keeps only a tail of; the person sees
-        // "building" from us instead.
         .stdout(Stdout::Capture)
+        // A build of a whole NixOS image takes long: show nix's own progress as it comes. Its tail is
+        // still kept, to explain a failure (e.g. no aarch64 builder) in our words.
+        .tee_stderr(true)
 }
 
 /// The store path nix printed (the last line that is an absolute path).

@@ -29,7 +29,8 @@ fn build_finds_the_image_and_prints_path_size_and_hash() {
         let d = tempfile::tempdir().unwrap();
         let (out, img, bytes) = out_path(&d.path().join("store"), products);
         let fakes = Fakes::new(&d.path().join("fakes"));
-        fakes.script("nix", &format!("stdout {}\n", out.display()));
+        // nix reports progress on stderr while it builds; the person watching should see it.
+        fakes.script("nix", &format!("stderr building '/nix/store/abc-sd-image.drv'...\nstdout {}\n", out.display()));
         let r = run(bin()
             .args(["build", "--flake", "/etc/homelab", "--host", "pi-main-bootstrap", "--out-link"])
             .arg(d.path().join("result"))
@@ -38,6 +39,7 @@ fn build_finds_the_image_and_prints_path_size_and_hash() {
         assert!(r.stdout.contains(&format!("image:  {}", img.display())), "{}", r.stdout);
         assert!(r.stdout.contains(&format!("({} bytes;", bytes.len())), "{}", r.stdout);
         assert!(r.stdout.contains(&hex::encode(sha2::Sha256::digest(&bytes))), "{}", r.stdout);
+        assert!(r.stderr.contains("building '/nix/store/abc-sd-image.drv'..."), "{}", r.stderr);
         let calls = fakes.calls_of("nix");
         assert_eq!(calls.len(), 1);
         let args = calls[0].args().join(" ");
