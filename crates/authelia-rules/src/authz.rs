@@ -185,30 +185,16 @@ impl DomainMatcher {
         match self {
             DomainMatcher::Exact(name) => Match::hit(lower == *name),
             DomainMatcher::Wildcard(suffix) => Match::hit(lower.ends_with(suffix.as_str())),
+            // Anonymous: any name before the suffix may turn out to be the user's (or a group's).
+            DomainMatcher::User(suffix) | DomainMatcher::Group(suffix) if subject.is_anonymous() => {
+                if lower.ends_with(suffix.as_str()) && lower.len() > suffix.len() { Match::May } else { Match::Miss }
+            }
             DomainMatcher::User(suffix) => {
-                if subject.is_anonymous() {
-                    if lower.ends_with(suffix.as_str()) && lower.len() > suffix.len() {
-                        Match::May
-                    } else {
-                        Match::Miss
-                    }
-                } else {
-                    Match::hit(lower == format!("{}{suffix}", subject.username().to_lowercase()))
-                }
+                Match::hit(lower == format!("{}{suffix}", subject.username().to_lowercase()))
             }
             DomainMatcher::Group(suffix) => {
-                if subject.is_anonymous() {
-                    if lower.ends_with(suffix.as_str()) && lower.len() > suffix.len() {
-                        Match::May
-                    } else {
-                        Match::Miss
-                    }
-                } else {
-                    let Some(i) = lower.find('.') else { return Match::Miss };
-                    Match::hit(
-                        lower[i..] == *suffix && subject.groups.iter().any(|g| g.eq_ignore_ascii_case(&lower[..i])),
-                    )
-                }
+                let Some(i) = lower.find('.') else { return Match::Miss };
+                Match::hit(lower[i..] == *suffix && subject.groups.iter().any(|g| g.eq_ignore_ascii_case(&lower[..i])))
             }
             DomainMatcher::Regex(r) => r.matches(host, subject),
         }
