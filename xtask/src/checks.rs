@@ -184,11 +184,11 @@ fn section(text: &str, wanted: &str) -> Directives {
         }
         if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             current = name.to_owned();
-        } else if current == wanted
-            && let Some((key, value)) = line.split_once('=')
-        {
-            let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
-            out.entry(key.trim().to_owned()).or_default().push(value);
+        } else if current == wanted {
+            if let Some((key, value)) = line.split_once('=') {
+                let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                out.entry(key.trim().to_owned()).or_default().push(value);
+            }
         }
     }
     out

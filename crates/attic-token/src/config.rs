@@ -220,13 +220,12 @@ pub fn check(doc: &DocumentMut) -> Findings {
             }
         }
     }
-    if let Some(t) = table("compression")
-        && let Some(item) = t.get("type")
-        && c.expect("[compression] type", item, "a string")
-    {
-        let ty = item.as_str().unwrap_or("");
-        if !["none", "brotli", "zstd", "xz"].contains(&ty) {
-            c.problem(format!("[compression] type = {ty:?}: must be one of none, brotli, zstd, xz"));
+    if let Some(item) = table("compression").and_then(|t| t.get("type")) {
+        if c.expect("[compression] type", item, "a string") {
+            let ty = item.as_str().unwrap_or("");
+            if !["none", "brotli", "zstd", "xz"].contains(&ty) {
+                c.problem(format!("[compression] type = {ty:?}: must be one of none, brotli, zstd, xz"));
+            }
         }
     }
     if let Some(t) = table("garbage-collection") {

@@ -253,10 +253,10 @@ fn find_key(
     world: &World,
 ) -> anyhow::Result<Option<(Key, String)>> {
     let found = find_key_unchecked(secret_file, from_config, world)?;
-    if let Some((key, source)) = &found
-        && let Some(why) = key.weakness()
-    {
-        homey_kit::warn!("{source}: {why}");
+    if let Some((key, source)) = &found {
+        if let Some(why) = key.weakness() {
+            homey_kit::warn!("{source}: {why}");
+        }
     }
     Ok(found)
 }

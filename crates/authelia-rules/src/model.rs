@@ -319,9 +319,7 @@ fn rule(
         match k.as_str() {
             "name" if !authelia => match val {
                 Value::String(s) => {
-                    if let Some(key) = key
-                        && key != s
-                    {
+                    if let Some(key) = key.filter(|key| *key != s) {
                         return err(format!("{file}: {field}: '{s}' differs from the rule's key '{key}'"));
                     }
                     r.name = Some(s.clone());

@@ -145,10 +145,10 @@ pub fn authelia_rules(rs: &RuleSet) -> Vec<Finding> {
         for subj in r.subject.iter().flatten().flatten() {
             if !(subj.starts_with("user:") || subj.starts_with("group:") || subj.starts_with("oauth2:client:")) {
                 s.error(at, format!("access_control: rule {desc}: 'subject' option '{subj}' is invalid: must start with 'user:', 'group:', or 'oauth2:client:'"));
-            } else if let (Some(id), Some(clients)) = (subj.strip_prefix("oauth2:client:"), &rs.oidc_client_ids)
-                && !clients.iter().any(|c| c == id)
-            {
-                s.error(at, format!("access_control: rule {desc}: option 'subject' with value '{subj}' is invalid: the client id '{id}' does not belong to a registered client"));
+            } else if let (Some(id), Some(clients)) = (subj.strip_prefix("oauth2:client:"), &rs.oidc_client_ids) {
+                if !clients.iter().any(|c| c == id) {
+                    s.error(at, format!("access_control: rule {desc}: option 'subject' with value '{subj}' is invalid: the client id '{id}' does not belong to a registered client"));
+                }
             }
         }
         if let Some(methods) = &r.methods {
@@ -206,11 +206,11 @@ pub fn lint(rs: &RuleSet) -> Vec<Finding> {
     }
     for (i, r) in rs.rules.iter().enumerate() {
         lint_rule(&mut s, i, r);
-        if let Some(name) = &r.name
-            && let Some(first) = rs.rules[..i].iter().position(|o| o.name.as_ref() == Some(name))
-        {
-            let desc = descriptor(i + 1, r);
-            s.warn(Some(i), format!("access_control: rule {desc}: the name '{name}' is also rule #{}'s: findings and comments become ambiguous", first + 1));
+        if let Some(name) = &r.name {
+            if let Some(first) = rs.rules[..i].iter().position(|o| o.name.as_ref() == Some(name)) {
+                let desc = descriptor(i + 1, r);
+                s.warn(Some(i), format!("access_control: rule {desc}: the name '{name}' is also rule #{}'s: findings and comments become ambiguous", first + 1));
+            }
         }
     }
     shadowing(&mut s);
@@ -273,10 +273,10 @@ fn lint_rule(s: &mut Sink, i: usize, r: &Rule) {
     if r.subject.iter().flatten().any(Vec::is_empty) {
         s.warn(at, format!("access_control: rule {desc}: option 'subject' has an empty group, which matches everyone"));
     }
-    if let (Some(p), Some(policy)) = (r.priority, r.policy.as_deref().and_then(Policy::parse))
-        && let Some(why) = band_mismatch(p, policy, r)
-    {
-        s.warn(at, format!("access_control: rule {desc}: priority {p} {why}"));
+    if let (Some(p), Some(policy)) = (r.priority, r.policy.as_deref().and_then(Policy::parse)) {
+        if let Some(why) = band_mismatch(p, policy, r) {
+            s.warn(at, format!("access_control: rule {desc}: priority {p} {why}"));
+        }
     }
 }
 

@@ -286,9 +286,7 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
             p.push(format!("{entry}: the program {prog:?} is not on PATH"));
         }
     }
-    if let Some(nc) = &cfg.nextcloud
-        && find_program(&nc.occ, env).is_none()
-    {
+    if let Some(nc) = cfg.nextcloud.as_ref().filter(|nc| find_program(&nc.occ, env).is_none()) {
         p.push(format!("[nextcloud] occ: {:?} not found on PATH", nc.occ));
     }
     let mut names = std::collections::BTreeSet::new();
@@ -312,10 +310,7 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
         if let Some(f) = &pg.password_file {
             secret_file(&mut p, &format!("{entry} password_file"), f);
         }
-        if let Some(h) = &pg.host
-            && h.starts_with('/')
-            && !Path::new(h).is_dir()
-        {
+        if let Some(h) = pg.host.as_ref().filter(|h| h.starts_with('/') && !Path::new(h).is_dir()) {
             p.push(format!("{entry} host: socket directory {h} does not exist"));
         }
     }
@@ -339,16 +334,11 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
         if keeps.iter().all(Option::is_none) && r.keep_within.is_none() {
             p.push("[retention]: no keep_* key; it would forget every snapshot. Set one, or drop [retention]".into());
         }
-        if let Some(w) = &r.keep_within
-            && !valid_restic_duration(w)
-        {
+        if let Some(w) = r.keep_within.as_ref().filter(|w| !valid_restic_duration(w)) {
             p.push(format!("[retention] keep_within: {w:?} is not a restic duration like 7d, 2y5m, 12h"));
         }
     }
-    if let Some(c) = &cfg.check
-        && let Some(s) = &c.read_data_subset
-        && !valid_subset(s)
-    {
+    if let Some(s) = cfg.check.as_ref().and_then(|c| c.read_data_subset.as_ref()).filter(|s| !valid_subset(s)) {
         p.push(format!("[check] read_data_subset: {s:?} is not n/t, x% or a size like 500M"));
     }
     if let Some(o) = &cfg.offload {
@@ -360,14 +350,10 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
         }
         secret_file(&mut p, "[offload] password_file", &o.password_file);
     }
-    if let Some(u) = &cfg.report.kuma_push_url
-        && !(u.starts_with("http://") || u.starts_with("https://"))
-    {
+    if cfg.report.kuma_push_url.as_ref().is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
         p.push("[report] kuma_push_url: must start with http:// or https://".into());
     }
-    if let Some(d) = &cfg.report.textfile_dir
-        && !d.is_dir()
-    {
+    if let Some(d) = cfg.report.textfile_dir.as_ref().filter(|d| !d.is_dir()) {
         p.push(format!("[report] textfile_dir: {} is not a directory", d.display()));
     }
     p
@@ -377,9 +363,7 @@ fn secret_file(p: &mut Vec<String>, key: &str, path: &Path) {
     // Reading it proves it exists, is a file, is not empty and not world-readable; the bytes are wiped at once.
     if let Err(e) = Secret::from_file(path, Readable::OwnerOnly) {
         p.push(format!("{key}: {e:#}"));
-    } else if let Ok(m) = std::fs::metadata(path)
-        && m.mode() & 0o004 != 0
-    {
+    } else if std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o004 != 0) {
         p.push(format!("{key}: {} is readable by every user", path.display()));
     }
 }

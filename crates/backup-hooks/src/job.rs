@@ -217,11 +217,12 @@ fn prepare<'a>(
         tried_off: false,
     });
     v.note_cancel(&ctx.cancel);
-    if let Some(m) = &mut maint
-        && v.ok()
-        && let Err(e) = rec.run("maintenance on", || m.on().map(|_| ((), String::new())))
-    {
-        v.fail(format!("maintenance on: {e:#}"));
+    if v.ok() {
+        if let Some(m) = &mut maint {
+            if let Err(e) = rec.run("maintenance on", || m.on().map(|_| ((), String::new()))) {
+                v.fail(format!("maintenance on: {e:#}"));
+            }
+        }
     }
     for (kind, name) in dumps {
         let step = format!("dump {name}");
@@ -380,10 +381,10 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
     if let Err(e) = status.save(&cfg.state_dir) {
         homey_kit::warn!("could not write the status file: {e:#}");
     }
-    if let Some(dir) = &cfg.report.textfile_dir
-        && let Err(e) = status.metrics().write_textfile(dir, "backup-hooks")
-    {
-        homey_kit::warn!("could not write the metrics textfile: {e:#}");
+    if let Some(dir) = &cfg.report.textfile_dir {
+        if let Err(e) = status.metrics().write_textfile(dir, "backup-hooks") {
+            homey_kit::warn!("could not write the metrics textfile: {e:#}");
+        }
     }
     if let Some(k) = &kuma {
         let ping = (status.duration_seconds() * 1000).max(1);
@@ -472,10 +473,10 @@ pub fn pre(cfg: &Config, ctx: &Ctx) -> anyhow::Result<Exit> {
     let dumps: Vec<(DumpKind, String)> = cfg.dumps().into_iter().map(|(k, n)| (k, n.to_owned())).collect();
     let mut maint = prepare(ctx, cfg, occ.as_ref(), &dumps, &mut rec, &mut v);
     let dumps_only = cfg.maintenance_scope() == Some(MaintenanceScope::DumpsOnly);
-    if let Some(m) = &mut maint
-        && (!v.ok() || dumps_only)
-    {
-        maintenance_off(m, &mut rec, &mut v);
+    if !v.ok() || dumps_only {
+        if let Some(m) = &mut maint {
+            maintenance_off(m, &mut rec, &mut v);
+        }
     }
     if !v.ok() {
         clean_after(cfg, &mut rec, &mut v);
@@ -575,13 +576,13 @@ pub fn restore_db(
         homey_kit::fail!(Exit::Usage, "--into-database is for PostgreSQL dumps; {name:?} is {}", kind.section());
     }
     let pg = cfg.postgres.iter().find(|p| p.name == name);
-    if let (Some(db), Some(pg)) = (into_database, pg)
-        && db == pg.database
-    {
-        homey_kit::fail!(
-            Exit::Usage,
-            "--into-database {db:?} is the live database; restore drills go into a scratch database"
-        );
+    if let (Some(db), Some(pg)) = (into_database, pg) {
+        if db == pg.database {
+            homey_kit::fail!(
+                Exit::Usage,
+                "--into-database {db:?} is the live database; restore drills go into a scratch database"
+            );
+        }
     }
     homey_kit::fs::ensure_dir(to, 0o700).exit_code(Exit::Config)?;
     let restic = restic_for(source_repo(cfg, ctx)?, version, &ctx.cancel);

@@ -248,8 +248,10 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     if reconnects > 0 && lost.is_none() {
         homey_kit::notice!("finished after {reconnects} reconnect(s)");
     }
-    if success && let Some(g) = &gate {
-        g.store(&digest)?;
+    if success {
+        if let Some(g) = &gate {
+            g.store(&digest)?;
+        }
     }
     if json_mode {
         let doc = json!({

@@ -320,9 +320,7 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
     }
     let interval = e.uint("interval", MIN_INTERVAL..=MAX_INTERVAL)?.unwrap_or(60);
     let url = e.string("url")?;
-    if let Some(u) = &url
-        && !(u.starts_with("http://") || u.starts_with("https://"))
-    {
+    if let Some(u) = url.as_ref().filter(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
         return Err(e.err("url", format!("{u:?} is not an http:// or https:// URL")));
     }
     let hostname = e.string("hostname")?;
@@ -382,8 +380,9 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
     };
     let dns_resolve_server = e.string("dns_resolve_server")?.unwrap_or_else(|| "1.1.1.1".into());
     let push_token = e.string("push_token")?;
-    if let Some(t) = &push_token
-        && (t.len() > 32 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+    if push_token
+        .as_ref()
+        .is_some_and(|t| t.len() > 32 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     {
         return Err(e.err("push_token", "must be at most 32 letters, digits, '-' or '_'"));
     }

@@ -507,9 +507,7 @@ pub fn plan(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> R
                 });
             }
         }
-        if let Some(t) = &m.push_token
-            && t.len() > generation.max_push_token()
-        {
+        if let Some(t) = m.push_token.as_ref().filter(|t| t.len() > generation.max_push_token()) {
             return Err(BadInput {
                 file: file.into(),
                 entry: label(m),

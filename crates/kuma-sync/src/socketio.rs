@@ -218,10 +218,10 @@ impl Socket {
                 return Ok(Some(Packet::Other));
             }
             let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-            if let Ok(Value::Array(mut a)) = serde_json::from_str::<Value>(&rest[digits..])
-                && let Some(Value::String(name)) = (!a.is_empty()).then(|| a.remove(0))
-            {
-                return Ok(Some(Packet::Event(Event { name, args: a })));
+            if let Ok(Value::Array(mut a)) = serde_json::from_str::<Value>(&rest[digits..]) {
+                if let Some(Value::String(name)) = (!a.is_empty()).then(|| a.remove(0)) {
+                    return Ok(Some(Packet::Event(Event { name, args: a })));
+                }
             }
             return Err(SockError::Protocol(format!("malformed event: {text:.80}")));
         }

@@ -290,11 +290,10 @@ pub fn check(
     // History is for people; failing to write it (a full disk) must not change what the check does
     // or how it ends. Only the reboot record is load-bearing, and it is handled on its own below.
     let record = |state: &mut State, kind: Kind, detail: &str| -> anyhow::Result<()> {
-        if !dry
-            && state.record(deps.clock.unix(), kind, detail)
-            && let Err(e) = save(state)
-        {
-            homey_kit::warn!("could not record this check ({}): {e:#}", kind.name());
+        if !dry && state.record(deps.clock.unix(), kind, detail) {
+            if let Err(e) = save(state) {
+                homey_kit::warn!("could not record this check ({}): {e:#}", kind.name());
+            }
         }
         Ok(())
     };

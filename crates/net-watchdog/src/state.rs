@@ -149,10 +149,8 @@ impl State {
     /// Add an outcome; returns whether the file needs writing. A run of the same outcome and detail
     /// is one event whose `last_at` moves, written again only once it is an hour stale.
     pub fn record(&mut self, now: u64, kind: Kind, detail: &str) -> bool {
-        if let Some(last) = self.events.last_mut()
-            && kind.folds()
-            && last.kind == kind
-            && last.detail == detail
+        if let Some(last) =
+            self.events.last_mut().filter(|last| kind.folds() && last.kind == kind && last.detail == detail)
         {
             if now.saturating_sub(last.last_at) < FOLD_REWRITE_SECS {
                 return false;

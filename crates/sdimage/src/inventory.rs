@@ -301,10 +301,8 @@ fn serial(dir: &Path, root: &Path) -> Option<String> {
         }
     }
     // SCSI disks (SATA, many USB bridges) carry it in VPD page 0x80: a 4-byte header, then ASCII.
-    if let Ok(raw) = std::fs::read(dir.join("device/vpd_pg80"))
-        && raw.len() > 4
-        && let Some(s) = non_empty(Some(String::from_utf8_lossy(&raw[4..]).trim_matches('\0').to_owned()))
-    {
+    let vpd = std::fs::read(dir.join("device/vpd_pg80")).ok().filter(|raw| raw.len() > 4);
+    if let Some(s) = non_empty(vpd.map(|raw| String::from_utf8_lossy(&raw[4..]).trim_matches('\0').to_owned())) {
         return Some(s);
     }
     // A USB stick's serial lives on the USB device, a few levels up.
@@ -374,14 +372,13 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-            && let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8)
-        {
-            out.push(v);
-            i += 4;
-            continue;
+        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+            // Above \377 the value does not fit a byte: kept as written.
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 4], 8) {
+                out.push(v);
+                i += 4;
+                continue;
+            }
         }
         out.push(b[i]);
         i += 1;

@@ -404,9 +404,7 @@ fn serve(
     let mut awaiting_pong: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        if let Some(deadline) = awaiting_pong
-            && now >= deadline
-        {
+        if awaiting_pong.is_some_and(|deadline| now >= deadline) {
             state.lock().unwrap().dropped_for_heartbeat += 1;
             c.ws.get_mut().shutdown(std::net::Shutdown::Both)?;
             return Ok(());
@@ -472,13 +470,14 @@ fn serve(
             }
             state.lock().unwrap().writes += 1;
         }
-        if let Some((reject, msg)) = &cfg.reject
-            && (name == "add" || name == "editMonitor" || name == "addTag")
-            && arr.first().and_then(|m| m.get("name")).and_then(Value::as_str) == Some(reject)
-            && c.logged_in
-        {
-            c.ack(ack_id, json!({"ok": false, "msg": msg}))?;
-            continue;
+        if let Some((reject, msg)) = &cfg.reject {
+            if (name == "add" || name == "editMonitor" || name == "addTag")
+                && arr.first().and_then(|m| m.get("name")).and_then(Value::as_str) == Some(reject)
+                && c.logged_in
+            {
+                c.ack(ack_id, json!({"ok": false, "msg": msg}))?;
+                continue;
+            }
         }
         handle(&mut c, state, cfg.flavor, cfg.login_limit, &name, arr, ack_id)?;
     }
@@ -910,10 +909,10 @@ fn edit(st: &mut State, flavor: Flavor, monitor: Value) -> Value {
             row.insert(k.clone(), v.clone());
         }
     }
-    if let Some(list) = m.get("notificationIDList")
-        && let Err(msg) = set_notifications(st, id, list)
-    {
-        return json!({"ok": false, "msg": msg});
+    if let Some(list) = m.get("notificationIDList") {
+        if let Err(msg) = set_notifications(st, id, list) {
+            return json!({"ok": false, "msg": msg});
+        }
     }
     json!({"ok": true, "msg": "Saved.", "monitorID": id})
 }

@@ -337,10 +337,10 @@ fn postgres_rss(
         let status_file = format!("/proc/{}/status", child.id());
         let mut peak = 0u64;
         loop {
-            if let Ok(s) = std::fs::read_to_string(&status_file)
-                && let Some(hwm) = s.lines().find_map(|l| l.strip_prefix("VmHWM:"))
-            {
-                peak = peak.max(hwm.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+            if let Ok(s) = std::fs::read_to_string(&status_file) {
+                if let Some(hwm) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                    peak = peak.max(hwm.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+                }
             }
             if child.try_wait()?.is_some() {
                 break;

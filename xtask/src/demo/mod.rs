@@ -12,6 +12,8 @@ mod sdimage;
 
 use crate::util::{cargo, root, run as sh};
 use anyhow::Context;
+use std::fs::File;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -39,7 +41,7 @@ impl Ctx {
         let line = crate::util::show(cmd).replace(&format!("{}/", self.bin_dir.display()), "");
         println!("\n$ {line}");
         // One pipe for stdout and stderr, so the lines show in the order the tool wrote them.
-        let (mut reader, writer) = std::io::pipe()?;
+        let (mut reader, writer) = pipe()?;
         cmd.stdout(writer.try_clone()?).stderr(writer);
         let mut child = cmd.spawn().with_context(|| format!("running {line}"))?;
         // The command keeps its copies of the write end until told otherwise; without this no EOF.
@@ -59,6 +61,18 @@ impl Ctx {
     pub fn examples(&self) -> PathBuf {
         root().join("examples")
     }
+}
+
+/// A pipe with both ends closed on exec, as `std::io::pipe` makes it (1.87, newer than the workspace's
+/// rust-version).
+fn pipe() -> std::io::Result<(File, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array it is given, which has room for two.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors are new and owned by nothing else.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 type Part = (&'static str, fn(&Ctx) -> anyhow::Result<()>);

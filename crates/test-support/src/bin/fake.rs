@@ -22,7 +22,21 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Read, Write};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+
+// flock(2) by hand: std's `File::lock` is newer (1.89) than the workspace's rust-version, and this file
+// stays std only so a bare rustc can build it.
+unsafe extern "C" {
+    fn flock(fd: i32, operation: i32) -> i32;
+}
+const LOCK_EX: i32 = 2;
+
+/// Blocks until this process holds the exclusive lock; released when `f` is closed.
+fn lock_exclusive(f: &File) -> std::io::Result<()> {
+    // SAFETY: flock takes a descriptor number and no pointers; `f` keeps the descriptor open for the call.
+    if unsafe { flock(f.as_raw_fd(), LOCK_EX) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
 
 #[derive(Default, Debug)]
 struct Rule {
@@ -117,7 +131,7 @@ fn main() {
 
     // One call at a time through the log and the state files, so parallel calls stay whole.
     let lock = File::create(dir.join("fake.lock")).expect("fake: lock file");
-    lock.lock().expect("fake: lock");
+    lock_exclusive(&lock).expect("fake: lock");
 
     let env: Vec<String> = std::env::vars()
         .filter(|(k, _)| !k.starts_with("HOMEY_FAKE_"))
