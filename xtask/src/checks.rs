@@ -1,5 +1,7 @@
 //! Checks of the files that are not Rust, run by `cargo xtask test` before the Rust tests (and alone by
 //! `cargo xtask checks`):
+//! - every package in Cargo.lock builds with the workspace's `rust-version` (NixOS 25.05's rustc 1.86 must
+//!   build the tools), and every member declares that `rust-version` and no newer one;
 //! - every `.nix` file parses (`nix-instantiate --parse`);
 //! - every unit in contrib/systemd carries exactly the sandbox nix/hardening.nix gives the NixOS module,
 //!   plus the settings the project requires of every unit, and no secret in its environment;
@@ -44,6 +46,7 @@ pub fn run() -> anyhow::Result<()> {
     let root = root();
     let mut findings = Vec::new();
     println!("checks: the files that are not Rust");
+    check_rust_versions(&root, &mut findings)?;
     parse_nix(&root, &mut findings)?;
     let units = unit_files(&root.join("contrib/systemd"))?;
     check_units(&root, &units, &mut findings)?;
@@ -57,6 +60,89 @@ pub fn run() -> anyhow::Result<()> {
     }
     println!("checks: all passed");
     Ok(())
+}
+
+/// A new dependency or `cargo update` can raise the compiler a build needs without any code changing; this
+/// catches it here rather than on the NixOS host.
+fn check_rust_versions(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
+    let manifest = root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let Some(workspace) = workspace_rust_version(&text) else {
+        findings.push("Cargo.toml: [workspace.package] has no rust-version".to_owned());
+        return Ok(());
+    };
+    let out =
+        cargo().args(["metadata", "--format-version", "1", "--locked"]).output().context("running cargo metadata")?;
+    if !out.status.success() {
+        findings.push(format!("cargo metadata --locked failed: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Ok(());
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading cargo metadata's JSON")?;
+    let problems = rust_version_problems(&workspace, &metadata)?;
+    if problems.is_empty() {
+        let count = metadata["packages"].as_array().map_or(0, Vec::len);
+        println!("  rust-version: all {count} locked packages build with rustc {workspace}");
+    }
+    findings.extend(problems);
+    Ok(())
+}
+
+/// `rust-version` of `[workspace.package]` in the root manifest: a plain string is all this workspace uses.
+fn workspace_rust_version(manifest: &str) -> Option<String> {
+    let package = section(manifest, "workspace.package");
+    let value = package.get("rust-version")?.last()?;
+    value.split('"').nth(1).map(str::to_owned)
+}
+
+/// "1.86" or "1.86.0" as (1, 86, 0); None for anything else.
+fn rust_version(s: &str) -> Option<(u64, u64, u64)> {
+    let parts: Vec<u64> = s.split('.').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    match parts[..] {
+        [major, minor] => Some((major, minor, 0)),
+        [major, minor, patch] => Some((major, minor, patch)),
+        _ => None,
+    }
+}
+
+/// Packages of `cargo metadata` that need a newer compiler than `workspace`, and members that do not
+/// declare it (clippy's `incompatible_msrv` only checks a crate against its own rust-version).
+fn rust_version_problems(workspace: &str, metadata: &serde_json::Value) -> anyhow::Result<Vec<String>> {
+    let Some(floor) = rust_version(workspace) else {
+        bail!("Cargo.toml: rust-version {workspace:?} is not a version like 1.86");
+    };
+    let members: Vec<&str> = metadata["workspace_members"]
+        .as_array()
+        .context("cargo metadata: no workspace_members")?
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    let mut problems = Vec::new();
+    for package in metadata["packages"].as_array().context("cargo metadata: no packages")? {
+        let field = |key: &str| package[key].as_str().unwrap_or("?");
+        let (name, version) = (field("name"), field("version"));
+        let member = members.contains(&field("id"));
+        let needs = package["rust_version"].as_str();
+        match needs.map(|v| (v, rust_version(v))) {
+            None if member => problems.push(format!(
+                "workspace member {name} has no rust-version: add rust-version.workspace = true to its Cargo.toml"
+            )),
+            None => {}
+            Some((v, None)) => problems.push(format!("{name} {version}: rust-version {v:?} is not a version")),
+            Some((v, Some(needs))) if needs > floor => problems.push(if member {
+                format!(
+                    "workspace member {name} sets rust-version {v}, above the workspace's {workspace}: \
+                     use rust-version.workspace = true"
+                )
+            } else {
+                format!(
+                    "{name} {version} (in Cargo.lock) has rust-version {v}, above the workspace's {workspace}: \
+                     pin an older {name} with cargo update --precise"
+                )
+            }),
+            Some(_) => {}
+        }
+    }
+    Ok(problems)
 }
 
 fn parse_nix(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
@@ -556,6 +642,38 @@ mod tests {
     const UNIT: &str = "[Unit]\nDescription=x\n[Service]\n# a comment\nExecStart=/bin/true\n\
         SystemCallFilter=@system-service\nSystemCallFilter=~@privileged   @resources\nCapabilityBoundingSet=\n\
         Environment=KUMA_URL=http://127.0.0.1:3001\n[Install]\nWantedBy=multi-user.target\n";
+
+    #[test]
+    fn the_workspace_rust_version_is_read_from_its_own_table() {
+        let manifest = "[workspace]\nmembers = [\"crates/*\"]\n\n[workspace.package]\nedition = \"2024\"\n\
+            rust-version = \"1.86\"  # NixOS 25.05\n\n[workspace.dependencies]\nrust-version = \"9.9\"\n";
+        assert_eq!(workspace_rust_version(manifest).as_deref(), Some("1.86"));
+        assert_eq!(workspace_rust_version("[workspace]\n"), None);
+        assert_eq!(rust_version("1.86"), Some((1, 86, 0)));
+        assert_eq!(rust_version("1.85.1"), Some((1, 85, 1)));
+        assert!(rust_version("1").is_none() && rust_version("1.86-beta").is_none());
+    }
+
+    #[test]
+    fn packages_needing_a_newer_rustc_are_named_with_version_and_rust_version() {
+        let package = |name: &str, version: &str, rust: Option<&str>| serde_json::json!({"id": format!("{name}@{version}"), "name": name, "version": version, "rust_version": rust});
+        let metadata = serde_json::json!({
+            "workspace_members": ["tool@0.1.0", "xtask@0.1.0", "loose@0.1.0"],
+            "packages": [
+                package("tool", "0.1.0", Some("1.86")),
+                package("xtask", "0.1.0", Some("1.89")),
+                package("loose", "0.1.0", None),
+                package("old", "1.0.0", None),
+                package("fine", "2.0.0", Some("1.86.0")),
+                package("newer", "3.1.4", Some("1.86.1")),
+            ],
+        });
+        let problems = rust_version_problems("1.86", &metadata).unwrap();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].starts_with("workspace member xtask sets rust-version 1.89"), "{}", problems[0]);
+        assert!(problems[1].starts_with("workspace member loose has no rust-version"), "{}", problems[1]);
+        assert!(problems[2].starts_with("newer 3.1.4 (in Cargo.lock) has rust-version 1.86.1"), "{}", problems[2]);
+    }
 
     #[test]
     fn section_keeps_repeated_directives_in_order_and_only_its_own() {

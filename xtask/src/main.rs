@@ -16,7 +16,7 @@ commands:
   test           install what the tests need (apt-get, as root) and run every test
   bench [TOOL]   build release binaries and measure the figures each issue names
   deps           only install what the tests need
-  checks         only the checks of .nix files and systemd units (run by test too)";
+  checks         only the checks of rust-versions, .nix files and systemd units (run by test too)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
