@@ -96,13 +96,14 @@ impl Drop for Secret {
 pub struct Source {
     pub file: Option<PathBuf>,
     pub env_file_var: Option<&'static str>,
-    pub credential: Option<&'static str>,
+    /// Owned: tools read credential names from their config files, not only from constants.
+    pub credential: Option<String>,
     pub policy: Option<Readable>,
 }
 
 impl Source {
-    pub fn credential(name: &'static str) -> Self {
-        Source { credential: Some(name), ..Source::default() }
+    pub fn credential(name: impl Into<String>) -> Self {
+        Source { credential: Some(name.into()), ..Source::default() }
     }
     pub fn file(mut self, file: Option<PathBuf>) -> Self {
         self.file = file;
@@ -128,7 +129,7 @@ impl Source {
             if let Some(v) = self.env_file_var {
                 tried.push(format!("${v}"));
             }
-            if let Some(c) = self.credential {
+            if let Some(c) = &self.credential {
                 tried.push(format!("credential {c:?} in $CREDENTIALS_DIRECTORY"));
             }
             crate::exit::coded(
@@ -147,7 +148,7 @@ impl Source {
         if let Some(p) = self.env_file_var.and_then(&env) {
             return Secret::from_file(Path::new(&p), policy).map(Some);
         }
-        if let (Some(name), Some(dir)) = (self.credential, env("CREDENTIALS_DIRECTORY")) {
+        if let (Some(name), Some(dir)) = (&self.credential, env("CREDENTIALS_DIRECTORY")) {
             let p = Path::new(&dir).join(name);
             if p.exists() {
                 // systemd owns the credentials directory and its modes; trust them.
