@@ -127,7 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 Some(_) => Some(
                     homey_kit::secret::Source::credential("ldap-bind-password")
                         .env_file_var("AUTHELIA_RULES_BIND_PASSWORD_FILE")
-                        .file(bind_password_file)
+                        .file("--bind-password-file", bind_password_file)
                         .load()?,
                 ),
                 None => None,

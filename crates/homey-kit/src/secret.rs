@@ -1,5 +1,9 @@
 //! Secrets: a type that cannot be printed, read only from files or systemd credentials.
 //!
+//! A credential NAME is read from `$CREDENTIALS_DIRECTORY/NAME` under systemd, else from
+//! [`CREDENTIALS_FALLBACK`]`/NAME`: contrib's units load their credentials from there, and the NixOS
+//! module links each secret there, so a tool run by hand over SSH finds what its unit finds.
+//!
 //! `Secret` has no `Display`, its `Debug` is redacted, and its bytes are wiped on drop. The only way
 //! to the bytes is [`Secret::expose`], which makes every use easy to find in review.
 
@@ -43,7 +47,8 @@ impl Secret {
         if mode & 0o004 != 0 && policy == Readable::OwnerOnly {
             crate::fail!(
                 Exit::Config,
-                "secret file {}: mode {mode:04o} lets every user read it; chmod o-r it (or pass the flag that allows world-readable secrets)",
+                "secret file {}: mode {mode:04o} lets every user read it; chmod o-r {} (or give it as a credential: systemd guards $CREDENTIALS_DIRECTORY)",
+                path.display(),
                 path.display()
             );
         }
@@ -90,22 +95,44 @@ impl Drop for Secret {
     }
 }
 
+/// Where credentials are read from when not under systemd (no `$CREDENTIALS_DIRECTORY`, or the
+/// credential is not in it).
+pub const CREDENTIALS_FALLBACK: &str = "/etc/homey/credentials";
+
 /// Where a secret can come from, in the order they are tried: an explicit file (a flag), a file
-/// named by an environment variable, a systemd credential.
-#[derive(Debug, Clone, Default)]
+/// named by an environment variable, a credential (`$CREDENTIALS_DIRECTORY`, then
+/// [`CREDENTIALS_FALLBACK`]).
+#[derive(Debug, Clone)]
 pub struct Source {
     pub file: Option<PathBuf>,
+    /// The flag that gives `file` (e.g. `--password-file`), so "no secret given" can name it.
+    pub flag: Option<&'static str>,
     pub env_file_var: Option<&'static str>,
     /// Owned: tools read credential names from their config files, not only from constants.
     pub credential: Option<String>,
-    pub policy: Option<Readable>,
+    /// [`CREDENTIALS_FALLBACK`] except in tests.
+    pub fallback_dir: PathBuf,
+}
+
+impl Default for Source {
+    fn default() -> Self {
+        Source {
+            file: None,
+            flag: None,
+            env_file_var: None,
+            credential: None,
+            fallback_dir: PathBuf::from(CREDENTIALS_FALLBACK),
+        }
+    }
 }
 
 impl Source {
     pub fn credential(name: impl Into<String>) -> Self {
         Source { credential: Some(name.into()), ..Source::default() }
     }
-    pub fn file(mut self, file: Option<PathBuf>) -> Self {
+    /// The file given by `flag` (`None`: the flag was not passed).
+    pub fn file(mut self, flag: &'static str, file: Option<PathBuf>) -> Self {
+        self.flag = Some(flag);
         self.file = file;
         self
     }
@@ -113,8 +140,8 @@ impl Source {
         self.env_file_var = Some(var);
         self
     }
-    pub fn allow_world_readable(mut self, yes: bool) -> Self {
-        self.policy = yes.then_some(Readable::AllowWorldReadable);
+    pub fn fallback_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.fallback_dir = dir.into();
         self
     }
 
@@ -124,36 +151,47 @@ impl Source {
     }
 
     pub fn load_with(&self, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> anyhow::Result<Secret> {
-        self.try_load_with(env)?.ok_or_else(|| {
-            let mut tried = vec![];
-            if let Some(v) = self.env_file_var {
-                tried.push(format!("${v}"));
-            }
-            if let Some(c) = &self.credential {
-                tried.push(format!("credential {c:?} in $CREDENTIALS_DIRECTORY"));
-            }
-            crate::exit::coded(
-                Exit::Config,
-                anyhow::anyhow!("no secret given: pass the file flag, or set {}", tried.join(", or ")),
-            )
-        })
+        self.try_load_with(env)?.ok_or_else(|| crate::exit::coded(Exit::Config, anyhow::anyhow!("{}", self.missing())))
     }
 
-    /// Like [`load_with`](Self::load_with), but `None` when no source is configured at all.
+    /// The one line that says every place a secret could have come from.
+    pub fn missing(&self) -> String {
+        let mut tried = vec![];
+        if let Some(f) = self.flag {
+            tried.push(format!("pass {f}"));
+        }
+        if let Some(v) = self.env_file_var {
+            tried.push(format!("set ${v} to a file"));
+        }
+        if let Some(c) = &self.credential {
+            tried.push(format!(
+                "provide the credential {c} ($CREDENTIALS_DIRECTORY/{c} under systemd, {} by hand)",
+                self.fallback_dir.join(c).display()
+            ));
+        }
+        format!("no secret given: {}", tried.join(", or "))
+    }
+
+    /// Like [`load_with`](Self::load_with), but `None` when no source has the secret.
     pub fn try_load_with(&self, env: impl Fn(&str) -> Option<std::ffi::OsString>) -> anyhow::Result<Option<Secret>> {
-        let policy = self.policy.unwrap_or(Readable::OwnerOnly);
         if let Some(f) = &self.file {
-            return Secret::from_file(f, policy).map(Some);
+            return Secret::from_file(f, Readable::OwnerOnly).map(Some);
         }
-        if let Some(p) = self.env_file_var.and_then(&env) {
-            return Secret::from_file(Path::new(&p), policy).map(Some);
+        if let Some(p) = self.env_file_var.and_then(&env).filter(|p| !p.is_empty()) {
+            return Secret::from_file(Path::new(&p), Readable::OwnerOnly).map(Some);
         }
-        if let (Some(name), Some(dir)) = (&self.credential, env("CREDENTIALS_DIRECTORY")) {
+        let Some(name) = &self.credential else { return Ok(None) };
+        if let Some(dir) = env("CREDENTIALS_DIRECTORY").filter(|d| !d.is_empty()) {
             let p = Path::new(&dir).join(name);
             if p.exists() {
                 // systemd owns the credentials directory and its modes; trust them.
                 return Secret::from_file(&p, Readable::AllowWorldReadable).map(Some);
             }
+        }
+        let p = self.fallback_dir.join(name);
+        // A dangling link (the NixOS module's secret not yet deployed) counts as present: say so.
+        if p.symlink_metadata().is_ok() {
+            return Secret::from_file(&p, Readable::OwnerOnly).map(Some);
         }
         Ok(None)
     }
@@ -203,12 +241,66 @@ mod tests {
             "CREDENTIALS_DIRECTORY" => Some(dir.clone()),
             _ => None,
         };
-        let src = Source::credential("kuma-password").env_file_var("KUMA_PASSWORD_FILE");
-        assert_eq!(src.clone().file(Some(flag)).load_with(env).unwrap().expose(), b"from-flag");
+        let nowhere = d.path().join("no-fallback");
+        let src = Source::credential("kuma-password").env_file_var("KUMA_PASSWORD_FILE").fallback_dir(&nowhere);
+        assert_eq!(src.clone().file("--password-file", Some(flag)).load_with(env).unwrap().expose(), b"from-flag");
         assert_eq!(src.load_with(env).unwrap().expose(), b"from-env");
         let only_cred = |k: &str| if k == "CREDENTIALS_DIRECTORY" { Some(dir.clone()) } else { None };
         assert_eq!(src.load_with(only_cred).unwrap().expose(), b"from-cred");
+        assert!(src.load_with(|_| None).is_err());
+    }
+
+    #[test]
+    fn by_hand_the_credential_comes_from_the_fallback_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let etc = d.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        write(&etc, "ldap-bind-password", "from-etc", 0o600);
+        let run = d.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        let src = Source::credential("ldap-bind-password").fallback_dir(&etc);
+        // No $CREDENTIALS_DIRECTORY: by hand.
+        assert_eq!(src.load_with(|_| None).unwrap().expose(), b"from-etc");
+        // Under systemd the unit's own credential wins …
+        write(&run, "ldap-bind-password", "from-systemd", 0o400);
+        let creds = run.as_os_str().to_owned();
+        let systemd = |k: &str| (k == "CREDENTIALS_DIRECTORY").then(|| creds.clone());
+        assert_eq!(src.load_with(systemd).unwrap().expose(), b"from-systemd");
+        // … and when the unit did not load it, the fallback still answers.
+        std::fs::remove_file(run.join("ldap-bind-password")).unwrap();
+        assert_eq!(src.load_with(systemd).unwrap().expose(), b"from-etc");
+    }
+
+    #[test]
+    fn a_world_readable_fallback_is_refused_without_naming_a_flag_that_does_not_exist() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "restic-password", "pw", 0o644);
+        let err = Source::credential("restic-password").fallback_dir(d.path()).load_with(|_| None).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Config);
+        let msg = format!("{err:#}");
+        assert!(msg.contains("0644") && msg.contains("chmod o-r"), "{msg}");
+        assert!(!msg.contains("flag"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_secret_names_the_flag_the_variable_and_both_places() {
+        let d = tempfile::tempdir().unwrap();
+        let src = Source::credential("kuma-password")
+            .env_file_var("KUMA_PASSWORD_FILE")
+            .file("--password-file", None)
+            .fallback_dir(d.path());
         let err = src.load_with(|_| None).unwrap_err();
-        assert!(format!("{err}").contains("kuma-password"));
+        assert_eq!(Exit::of(&err), Exit::Config);
+        let msg = format!("{err:#}");
+        assert!(!msg.contains('\n'), "{msg}");
+        for part in [
+            "--password-file",
+            "$KUMA_PASSWORD_FILE",
+            "$CREDENTIALS_DIRECTORY/kuma-password",
+            &d.path().join("kuma-password").display().to_string(),
+        ] {
+            assert!(msg.contains(part), "{part} missing from: {msg}");
+        }
+        assert!(Source::default().fallback_dir.starts_with("/etc/homey/credentials"));
     }
 }

@@ -1,7 +1,8 @@
 //! The state directory, the hash gate and the run lock.
 //!
-//! systemd hands a unit its state directory in `$STATE_DIRECTORY` (`StateDirectory=`); by hand, a flag
-//! names it. The hash gate lets a oneshot skip work whose input has not changed since the last run
+//! systemd hands a unit its state directory in `$STATE_DIRECTORY` (`StateDirectory=`); by hand, the
+//! `--state-dir` flag names it, and without either it is `/var/lib/<tool>` — what `StateDirectory=<tool>`
+//! gives the unit — so a run over SSH sees the unit's state. The hash gate lets a oneshot skip work whose input has not changed since the last run
 //! that *fully* succeeded: the digest is stored only after success, so a failed or interrupted run is
 //! simply tried again next time.
 
@@ -16,33 +17,40 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone)]
 pub struct StateDir(PathBuf);
 
+/// Where `StateDirectory=<tool>` puts a unit's state.
+pub const STATE_ROOT: &str = "/var/lib";
+
 impl StateDir {
-    /// The flag wins; else `$STATE_DIRECTORY` (its first entry; systemd separates several with ':').
-    pub fn resolve(flag: Option<&Path>) -> anyhow::Result<StateDir> {
-        Self::resolve_with(flag, std::env::var_os("STATE_DIRECTORY"))
+    /// The state directory, created (0700) if missing: for commands that write state.
+    /// `--state-dir` wins; else `$STATE_DIRECTORY` (its first entry; systemd separates several with
+    /// ':'); else `/var/lib/<tool>`.
+    pub fn resolve(tool: &str, flag: Option<&Path>) -> anyhow::Result<StateDir> {
+        Self::resolve_with(tool, flag, std::env::var_os("STATE_DIRECTORY"))
     }
 
-    pub fn resolve_with(flag: Option<&Path>, env: Option<std::ffi::OsString>) -> anyhow::Result<StateDir> {
-        let dir = Self::locate_with(flag, env)?;
-        crate::fs::ensure_dir(&dir, 0o700).exit_code(Exit::Config)?;
+    pub fn resolve_with(tool: &str, flag: Option<&Path>, env: Option<std::ffi::OsString>) -> anyhow::Result<StateDir> {
+        let dir = Self::locate_with(tool, flag, env);
+        crate::fs::ensure_dir(&dir, 0o700)
+            .with_context(|| {
+                format!("state directory {}: pass --state-dir, or run as the unit does (root)", dir.display())
+            })
+            .exit_code(Exit::Config)?;
         Ok(StateDir(dir))
     }
 
-    /// Where the state directory is, without creating it: for commands that only read (status, a dry run).
-    pub fn locate(flag: Option<&Path>) -> anyhow::Result<PathBuf> {
-        Self::locate_with(flag, std::env::var_os("STATE_DIRECTORY"))
+    /// Where the state directory is, without creating it: for commands that only read (status, plan,
+    /// a dry run). It may not exist yet.
+    pub fn locate(tool: &str, flag: Option<&Path>) -> PathBuf {
+        Self::locate_with(tool, flag, std::env::var_os("STATE_DIRECTORY"))
     }
 
-    pub fn locate_with(flag: Option<&Path>, env: Option<std::ffi::OsString>) -> anyhow::Result<PathBuf> {
+    pub fn locate_with(tool: &str, flag: Option<&Path>, env: Option<std::ffi::OsString>) -> PathBuf {
         match (flag, env) {
-            (Some(f), _) => Ok(f.to_owned()),
+            (Some(f), _) => f.to_owned(),
             (None, Some(e)) if !e.is_empty() => {
-                Ok(PathBuf::from(e.to_string_lossy().split(':').next().unwrap_or_default()))
+                PathBuf::from(e.to_string_lossy().split(':').next().unwrap_or_default())
             }
-            _ => crate::fail!(
-                Exit::Usage,
-                "no state directory: pass --state-dir, or run under systemd with StateDirectory="
-            ),
+            _ => Path::new(STATE_ROOT).join(tool),
         }
     }
 
@@ -173,7 +181,7 @@ mod tests {
     #[test]
     fn gate_is_not_stored_after_a_failure() {
         let d = tempfile::tempdir().unwrap();
-        let gate = StateDir::resolve_with(Some(d.path()), None).unwrap().gate("kuma");
+        let gate = StateDir::resolve_with("kuma-sync", Some(d.path()), None).unwrap().gate("kuma");
         let dg = digest(&[b"monitors", b"url"]);
         let failed: anyhow::Result<Option<()>> = gate.run(&dg, false, || anyhow::bail!("server gone"));
         assert!(failed.is_err());
@@ -192,20 +200,35 @@ mod tests {
     }
 
     #[test]
-    fn state_directory_from_systemd_or_flag() {
+    fn state_directory_from_flag_systemd_or_var_lib() {
         let d = tempfile::tempdir().unwrap();
         let a = d.path().join("a");
         let env = format!("{}:/var/lib/other", a.display());
-        assert_eq!(StateDir::resolve_with(None, Some(env.into())).unwrap().path(), a);
+        assert_eq!(StateDir::resolve_with("net-watchdog", None, Some(env.clone().into())).unwrap().path(), a);
         assert!(a.is_dir());
-        let err = StateDir::resolve_with(None, None).unwrap_err();
-        assert_eq!(Exit::of(&err), Exit::Usage);
+        let flag = d.path().join("flag");
+        assert_eq!(StateDir::locate_with("net-watchdog", Some(&flag), Some(env.into())), flag);
+        // By hand: where StateDirectory=net-watchdog puts it; locating creates nothing.
+        assert_eq!(StateDir::locate_with("net-watchdog", None, None), Path::new("/var/lib/net-watchdog"));
+        assert_eq!(StateDir::locate_with("net-watchdog", None, Some("".into())), Path::new("/var/lib/net-watchdog"));
+        assert!(!flag.exists());
+    }
+
+    #[test]
+    fn a_state_directory_that_cannot_be_made_names_the_flag() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let err = StateDir::resolve_with("kuma-sync", Some(&file.join("sub")), None).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Config);
+        let msg = format!("{err:#}");
+        assert!(msg.contains("--state-dir") && msg.contains(&file.display().to_string()), "{msg}");
     }
 
     #[test]
     fn second_lock_is_refused_naming_the_holder() {
         let d = tempfile::tempdir().unwrap();
-        let s = StateDir::resolve_with(Some(d.path()), None).unwrap();
+        let s = StateDir::resolve_with("kuma-sync", Some(d.path()), None).unwrap();
         let held = s.lock("backup", "backup-hooks run").unwrap();
         let err = s.lock("backup", "other").unwrap_err();
         assert_eq!(Exit::of(&err), Exit::TryAgain);

@@ -135,7 +135,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     let mut gate = None;
     let mut _lock = None;
     if let Some(a) = args.filter(|_| writing) {
-        let state = StateDir::resolve(a.state_dir.as_deref())?;
+        let state = StateDir::resolve("kuma-sync", a.state_dir.as_deref())?;
         _lock = Some(state.lock("kuma-sync", "kuma-sync sync")?);
         let g = state.gate("kuma-sync");
         if !a.force && g.unchanged(&digest) {
@@ -154,7 +154,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     })?;
     let password = Source::credential("kuma-password")
         .env_file_var("KUMA_PASSWORD_FILE")
-        .file(s.password_file.clone())
+        .file("--password-file", s.password_file.clone())
         .load()
         .exit_code(Exit::Config)?;
     // Stop between writes on SIGTERM/SIGINT, and say what was done, instead of dying mid-write.

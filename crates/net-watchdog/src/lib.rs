@@ -146,9 +146,9 @@ fn run_check(a: CheckArgs) -> anyhow::Result<Exit> {
     // The lock keeps a manual run and the timer's from both spending the budget; a dry run takes
     // none and creates nothing.
     let (dir, _lock) = if cfg.dry_run {
-        (homey_kit::state::StateDir::locate(a.state_dir.as_deref())?, None)
+        (homey_kit::state::StateDir::locate("net-watchdog", a.state_dir.as_deref()), None)
     } else {
-        let sd = homey_kit::state::StateDir::resolve(a.state_dir.as_deref())?;
+        let sd = homey_kit::state::StateDir::resolve("net-watchdog", a.state_dir.as_deref())?;
         let lock = sd.lock("check", "net-watchdog check")?;
         (sd.path().to_owned(), Some(lock))
     };
@@ -180,7 +180,7 @@ fn run_power_save(a: PowerSaveArgs) -> anyhow::Result<Exit> {
 
 fn run_status(a: StatusArgs) -> anyhow::Result<Exit> {
     use homey_kit::clock::Clock;
-    let file = state::path(&homey_kit::state::StateDir::locate(a.state_dir.as_deref())?);
+    let file = state::path(&homey_kit::state::StateDir::locate("net-watchdog", a.state_dir.as_deref()));
     let st = state::load(&file)?;
     let now = homey_kit::clock::SystemClock.unix();
     let used = st.reboots_within(now, a.reboot_window).len();
