@@ -2,6 +2,7 @@
 //! renamed over the target, and the directory fsynced. A reader (or a crash) sees the old file or the
 //! new one, never half of either; a secret file is never, even briefly, readable with a wider mode.
 
+use crate::exit::Exit;
 use anyhow::Context;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -28,6 +29,7 @@ impl AtomicFile {
     pub fn create(path: &Path, mode: u32) -> anyhow::Result<AtomicFile> {
         let dir = parent(path);
         let name = path.file_name().with_context(|| format!("{}: not a file path", path.display()))?;
+        check_parent(path)?;
         let mut n = 0u32;
         loop {
             let temp = dir.join(format!(".{}.tmp-{}-{n}", name.to_string_lossy(), std::process::id()));
@@ -89,6 +91,26 @@ impl Drop for AtomicFile {
     }
 }
 
+/// Fail, naming the directory, when `path` cannot be written because its directory is missing (or is
+/// not a directory). Tools call it before the work whose result goes there, so nothing claims success
+/// first; [`AtomicFile::create`] calls it too.
+pub fn check_parent(path: &Path) -> anyhow::Result<()> {
+    let dir = parent(path);
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => {
+            crate::fail!(Exit::Config, "cannot write {}: {} is not a directory", path.display(), dir.display())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => crate::fail!(
+            Exit::Config,
+            "cannot write {}: the directory {} does not exist (create it, or choose another path)",
+            path.display(),
+            dir.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot write {}: directory {}", path.display(), dir.display())),
+    }
+}
+
 /// fsync a directory, so a rename or a new entry in it survives a power cut.
 pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("fsync directory {}", dir.display()))
@@ -140,6 +162,25 @@ mod tests {
         // The next writer is not confused by the leftover temporary file.
         write_atomic(&p, b"newer", 0o644).unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"newer");
+    }
+
+    #[test]
+    fn a_missing_directory_is_named_and_nothing_is_written() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("homey-attic").join("server.toml");
+        let err = write_atomic(&p, b"x", 0o600).unwrap_err();
+        assert_eq!(crate::Exit::of(&err), Exit::Config);
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains(&format!("the directory {} does not exist", d.path().join("homey-attic").display())),
+            "{msg}"
+        );
+        assert!(!d.path().join("homey-attic").exists());
+        let file = d.path().join("file");
+        write_atomic(&file, b"", 0o600).unwrap();
+        let err = check_parent(&file.join("x")).unwrap_err();
+        assert!(format!("{err:#}").contains("is not a directory"), "{err:#}");
+        check_parent(Path::new("relative-in-cwd")).unwrap();
     }
 
     #[test]
