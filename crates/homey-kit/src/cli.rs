@@ -1,7 +1,16 @@
-//! What every binary's `main` shares: `-v`/`-q`, printing the error chain once, the exit code.
+//! What every binary's `main` shares: `-v`/`-q`, printing the error chain once, the exit code, and
+//! a stdout that may be closed early.
+//!
+//! A closed stdout (`tool … | head`) is not an error: the reader wants no more. Output written through
+//! [`stdout`] / [`outln!`](crate::outln) is dropped from then on and the job runs to its end, so the
+//! exit code is the job's own. Anything else that hits the closed pipe (a stray `println!`, an
+//! `io::Error` returned up the chain) ends the process quietly with 0, like ripgrep: no panic, no
+//! "Broken pipe" line, no 101.
 
 use crate::exit::Exit;
+use std::io::{self, Write};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// `-v` / `-q`, flattened into every tool's top-level arguments.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
@@ -23,7 +32,16 @@ impl Verbosity {
 /// Parse the arguments, set up logging, run the tool, and turn its outcome into the process exit code.
 /// Errors are printed here and only here, with their whole chain.
 pub fn main<A: clap::Parser>(verbosity: fn(&A) -> Verbosity, run: fn(A) -> anyhow::Result<Exit>) -> ExitCode {
-    let args = match A::try_parse() {
+    main_from(std::env::args_os(), verbosity, run)
+}
+
+/// [`main`] with the arguments given (the first is the program name).
+pub fn main_from<A: clap::Parser>(
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+    verbosity: fn(&A) -> Verbosity,
+    run: fn(A) -> anyhow::Result<Exit>,
+) -> ExitCode {
+    let args = match A::try_parse_from(argv) {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
@@ -31,15 +49,119 @@ pub fn main<A: clap::Parser>(verbosity: fn(&A) -> Verbosity, run: fn(A) -> anyho
         }
     };
     crate::log::init(verbosity(&args).level());
-    finish(run(args))
+    quiet_broken_pipe_panics();
+    // Unwinding (not exiting in the hook) so destructors run: temporary files removed, locks released.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(args))) {
+        Ok(outcome) => finish(outcome),
+        Err(_) if STDOUT_CLOSED.load(Ordering::Relaxed) => Exit::Ok.into(),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
 }
 
 pub fn finish(outcome: anyhow::Result<Exit>) -> ExitCode {
     match outcome {
         Ok(exit) => exit.into(),
+        Err(err) if is_broken_pipe(&err) => Exit::Ok.into(),
         Err(err) => {
             crate::error!("{err:#}");
             Exit::of(&err).into()
         }
+    }
+}
+
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// True once a write to stdout found the reader gone.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+/// `println!` panics on a closed stdout; this hook keeps that one panic silent (the unwinding is
+/// caught in [`main`]) and leaves every other panic to the default hook.
+fn quiet_broken_pipe_panics() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe") {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        } else {
+            default(info);
+        }
+    }));
+}
+
+/// The process's stdout, for a tool's results. Once the reader has gone (EPIPE) every write succeeds
+/// without writing, so the job finishes and ends with its own code; any other error (a full disk
+/// behind `>`) is returned.
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout())
+}
+
+#[derive(Debug)]
+pub struct Stdout(io::Stdout);
+
+impl Stdout {
+    fn swallow_closed(&self, r: io::Result<()>) -> io::Result<()> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                STDOUT_CLOSED.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if stdout_closed() {
+            return Ok(buf.len());
+        }
+        let r = self.0.lock().write_all(buf);
+        self.swallow_closed(r).map(|()| buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if stdout_closed() {
+            return Ok(());
+        }
+        let r = self.0.lock().flush();
+        self.swallow_closed(r)
+    }
+}
+
+/// `println!` through [`stdout`]: an `io::Result<()>` (use `?`) that a closed pipe does not fail.
+#[macro_export]
+macro_rules! outln {
+    () => { ::std::io::Write::write_all(&mut $crate::cli::stdout(), b"\n") };
+    ($($arg:tt)+) => { ::std::io::Write::write_all(&mut $crate::cli::stdout(), format!("{}\n", format_args!($($arg)+)).as_bytes()) };
+}
+
+/// `print!` through [`stdout`].
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)+) => { ::std::io::Write::write_all(&mut $crate::cli::stdout(), format!($($arg)+).as_bytes()) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_pipe_anywhere_in_the_chain_ends_quietly_with_0() {
+        let err = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("printing the report");
+        assert!(is_broken_pipe(&err));
+        assert_eq!(finish(Err(err)), ExitCode::from(0));
+        let other = anyhow::Error::new(io::Error::from(io::ErrorKind::StorageFull)).context("printing");
+        assert!(!is_broken_pipe(&other));
+        assert_eq!(finish(Err(crate::exit::coded(Exit::Config, other))), ExitCode::from(78));
     }
 }

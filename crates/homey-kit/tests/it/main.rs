@@ -1,0 +1,3 @@
+//! homey-kit's integration tests: what only a real process shows.
+
+mod pipe;
