@@ -2,9 +2,8 @@
 //! before anything else, so a typo never turns into a half-run backup.
 
 use homey_kit::Exit;
-use homey_kit::secret::{Readable, Secret};
+use homey_kit::secret::{Secret, Source};
 use serde::{Deserialize, Serialize};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_CONFIG: &str = "/etc/backup-hooks/backup.toml";
@@ -34,9 +33,12 @@ pub struct Config {
 #[serde(deny_unknown_fields)]
 pub struct Repository {
     pub url: String,
-    pub password_file: PathBuf,
+    /// The password: a file, or a credential name (exactly one of the two).
+    pub password_file: Option<PathBuf>,
+    pub password_credential: Option<String>,
     /// `KEY=value` lines (S3/B2 keys) handed to restic as environment, never as arguments.
     pub environment_file: Option<PathBuf>,
+    pub environment_credential: Option<String>,
     /// Defaults to `$CACHE_DIRECTORY` (systemd `CacheDirectory=`), else restic's own default.
     pub cache_dir: Option<PathBuf>,
 }
@@ -84,6 +86,7 @@ pub struct Postgres {
     pub user: Option<String>,
     /// Given to pg_dump as `PGPASSWORD` in its environment; leave out for peer authentication.
     pub password_file: Option<PathBuf>,
+    pub password_credential: Option<String>,
     /// Run pg_dump as this system user (`runuser -u USER --`), for peer authentication as root.
     pub run_as: Option<String>,
 }
@@ -102,7 +105,8 @@ pub struct Ldap {
     pub url: String,
     pub base_dn: String,
     pub bind_dn: String,
-    pub bind_password_file: PathBuf,
+    pub bind_password_file: Option<PathBuf>,
+    pub bind_password_credential: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -133,13 +137,18 @@ pub struct Check {
 #[serde(deny_unknown_fields)]
 pub struct Offload {
     pub repository: String,
-    pub password_file: PathBuf,
+    pub password_file: Option<PathBuf>,
+    pub password_credential: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Report {
+    /// The push URL carries the monitor's token: a secret. Prefer `kuma_push_url_credential` or
+    /// `kuma_push_url_file`; the inline form stays for configs that are not world-readable.
     pub kuma_push_url: Option<String>,
+    pub kuma_push_url_file: Option<PathBuf>,
+    pub kuma_push_url_credential: Option<String>,
     pub textfile_dir: Option<PathBuf>,
 }
 
@@ -166,6 +175,102 @@ impl DumpKind {
             DumpKind::Ldap => "ldap",
         }
     }
+}
+
+/// Where a secret named in the config lives: a file, or a credential NAME that homey-kit resolves
+/// (`$CREDENTIALS_DIRECTORY/NAME` under systemd, the by-hand place otherwise). Each `*_file` key has a
+/// `*_credential` sibling; exactly one of them is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    File(PathBuf),
+    Credential(String),
+}
+
+impl SecretRef {
+    /// The one set, if any; `validate` reports a config that sets both.
+    pub fn of(file: &Option<PathBuf>, credential: &Option<String>) -> Option<SecretRef> {
+        match (file, credential) {
+            (Some(f), _) => Some(SecretRef::File(f.clone())),
+            (None, Some(c)) => Some(SecretRef::Credential(c.clone())),
+            (None, None) => None,
+        }
+    }
+
+    /// Read it through the kit's `Source` (file modes and credential lookup are the kit's).
+    pub fn load(&self, env: Env) -> anyhow::Result<Secret> {
+        let source = match self {
+            SecretRef::File(f) => Source::default().file(Some(f.clone())),
+            SecretRef::Credential(name) => Source::credential(name.clone()),
+        };
+        source.try_load_with(env)?.ok_or_else(|| {
+            let name = match self {
+                SecretRef::Credential(name) => name.as_str(),
+                SecretRef::File(_) => unreachable!("a file source always answers"),
+            };
+            let under = match env("CREDENTIALS_DIRECTORY") {
+                Some(d) => format!("{}/{name}", Path::new(&d).display()),
+                None => "$CREDENTIALS_DIRECTORY (not set)".to_owned(),
+            };
+            homey_kit::exit::coded(
+                Exit::Config,
+                anyhow::anyhow!("credential {name:?} not found: looked in {under} and {BY_HAND_CREDENTIALS}/{name}"),
+            )
+        })
+    }
+}
+
+/// Where credentials are found when run by hand (the NixOS module and contrib's units put them there).
+pub const BY_HAND_CREDENTIALS: &str = "/etc/homey/credentials";
+
+impl Repository {
+    pub fn password(&self) -> Option<SecretRef> {
+        SecretRef::of(&self.password_file, &self.password_credential)
+    }
+    pub fn environment(&self) -> Option<SecretRef> {
+        SecretRef::of(&self.environment_file, &self.environment_credential)
+    }
+}
+
+impl Postgres {
+    pub fn password(&self) -> Option<SecretRef> {
+        SecretRef::of(&self.password_file, &self.password_credential)
+    }
+}
+
+impl Ldap {
+    pub fn bind_password(&self) -> Option<SecretRef> {
+        SecretRef::of(&self.bind_password_file, &self.bind_password_credential)
+    }
+}
+
+impl Offload {
+    pub fn password(&self) -> Option<SecretRef> {
+        SecretRef::of(&self.password_file, &self.password_credential)
+    }
+}
+
+impl Report {
+    pub fn has_kuma(&self) -> bool {
+        self.kuma_push_url.is_some() || self.kuma_push_url_file.is_some() || self.kuma_push_url_credential.is_some()
+    }
+
+    /// The push URL, read from wherever the config names it; `None` when there is no Kuma monitor.
+    pub fn kuma_push_url(&self, env: Env) -> anyhow::Result<Option<String>> {
+        if let Some(u) = &self.kuma_push_url {
+            return Ok(Some(u.clone()));
+        }
+        match SecretRef::of(&self.kuma_push_url_file, &self.kuma_push_url_credential) {
+            Some(r) => Ok(Some(r.load(env)?.expose_str()?.trim().to_owned())),
+            None => Ok(None),
+        }
+    }
+}
+
+/// A required secret as a result, for the code that runs after validation.
+pub fn required(entry: &str, key: &str, r: Option<SecretRef>) -> anyhow::Result<SecretRef> {
+    r.ok_or_else(|| {
+        homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("{entry}: set {key}_file or {key}_credential"))
+    })
 }
 
 impl Config {
@@ -239,7 +344,7 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
     Ok(cfg)
 }
 
-type Env<'a> = &'a dyn Fn(&str) -> Option<std::ffi::OsString>;
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<std::ffi::OsString>;
 
 /// Everything that can be checked before the first side effect.
 pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
@@ -255,11 +360,19 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
     if cfg.repository.url.trim().is_empty() {
         p.push("[repository] url: empty".into());
     }
-    secret_file(&mut p, "[repository] password_file", &cfg.repository.password_file);
-    if let Some(f) = &cfg.repository.environment_file {
-        match Secret::from_file(f, Readable::OwnerOnly).and_then(|s| parse_env_file(&s)) {
-            Ok(_) => {}
-            Err(e) => p.push(format!("[repository] environment_file: {e:#}")),
+    let r = &cfg.repository;
+    secret(&mut p, env, "[repository]", "password", &r.password_file, &r.password_credential, Need::Required);
+    if let Some(s) = secret(
+        &mut p,
+        env,
+        "[repository]",
+        "environment",
+        &r.environment_file,
+        &r.environment_credential,
+        Need::Optional,
+    ) {
+        if let Err(e) = parse_env_file(&s.1) {
+            p.push(format!("[repository] {}: {e:#}", s.0));
         }
     }
     if cfg.backup.paths.is_empty() {
@@ -307,9 +420,7 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
         if pg.database.is_empty() {
             p.push(format!("{entry} database: empty"));
         }
-        if let Some(f) = &pg.password_file {
-            secret_file(&mut p, &format!("{entry} password_file"), f);
-        }
+        secret(&mut p, env, &entry, "password", &pg.password_file, &pg.password_credential, Need::Optional);
         if let Some(h) = pg.host.as_ref().filter(|h| h.starts_with('/') && !Path::new(h).is_dir()) {
             p.push(format!("{entry} host: socket directory {h} does not exist"));
         }
@@ -327,7 +438,15 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
         if l.base_dn.is_empty() {
             p.push(format!("{entry} base_dn: empty"));
         }
-        secret_file(&mut p, &format!("{entry} bind_password_file"), &l.bind_password_file);
+        secret(
+            &mut p,
+            env,
+            &entry,
+            "bind_password",
+            &l.bind_password_file,
+            &l.bind_password_credential,
+            Need::Required,
+        );
     }
     if let Some(r) = &cfg.retention {
         let keeps = [r.keep_last, r.keep_hourly, r.keep_daily, r.keep_weekly, r.keep_monthly, r.keep_yearly];
@@ -348,10 +467,32 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
         if o.repository == cfg.repository.url {
             p.push("[offload] repository: is the same repository as [repository] url".into());
         }
-        secret_file(&mut p, "[offload] password_file", &o.password_file);
+        secret(&mut p, env, "[offload]", "password", &o.password_file, &o.password_credential, Need::Required);
     }
-    if cfg.report.kuma_push_url.as_ref().is_some_and(|u| !(u.starts_with("http://") || u.starts_with("https://"))) {
-        p.push("[report] kuma_push_url: must start with http:// or https://".into());
+    let rp = &cfg.report;
+    let set = [rp.kuma_push_url.is_some(), rp.kuma_push_url_file.is_some(), rp.kuma_push_url_credential.is_some()];
+    if set.iter().filter(|s| **s).count() > 1 {
+        p.push(
+            "[report] kuma_push_url, kuma_push_url_file, kuma_push_url_credential: set one of them, not several".into(),
+        );
+    } else if let Some(u) = &rp.kuma_push_url {
+        if !(u.starts_with("http://") || u.starts_with("https://")) {
+            p.push("[report] kuma_push_url: must start with http:// or https://".into());
+        }
+    } else if let Some((key, s)) = secret(
+        &mut p,
+        env,
+        "[report]",
+        "kuma_push_url",
+        &rp.kuma_push_url_file,
+        &rp.kuma_push_url_credential,
+        Need::Optional,
+    ) {
+        // The value is the secret: say what is wrong with it without showing it.
+        let ok = s.expose_str().is_ok_and(|u| u.starts_with("http://") || u.starts_with("https://"));
+        if !ok {
+            p.push(format!("[report] {key}: the URL it holds must start with http:// or https://"));
+        }
     }
     if let Some(d) = cfg.report.textfile_dir.as_ref().filter(|d| !d.is_dir()) {
         p.push(format!("[report] textfile_dir: {} is not a directory", d.display()));
@@ -359,12 +500,52 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
     p
 }
 
-fn secret_file(p: &mut Vec<String>, key: &str, path: &Path) {
-    // Reading it proves it exists, is a file, is not empty and not world-readable; the bytes are wiped at once.
-    if let Err(e) = Secret::from_file(path, Readable::OwnerOnly) {
-        p.push(format!("{key}: {e:#}"));
-    } else if std::fs::metadata(path).is_ok_and(|m| m.mode() & 0o004 != 0) {
-        p.push(format!("{key}: {} is readable by every user", path.display()));
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Required,
+    Optional,
+}
+
+/// Check one `KEY_file` / `KEY_credential` pair: exactly one (or none, when optional), a credential name
+/// systemd accepts, and the secret readable. Returns the key that was used and the secret (wiped on drop).
+fn secret(
+    p: &mut Vec<String>,
+    env: Env,
+    entry: &str,
+    key: &str,
+    file: &Option<PathBuf>,
+    credential: &Option<String>,
+    need: Need,
+) -> Option<(String, Secret)> {
+    if file.is_some() && credential.is_some() {
+        p.push(format!("{entry} {key}_file, {key}_credential: set one of them, not both"));
+        return None;
+    }
+    let r = SecretRef::of(file, credential);
+    let used = match &r {
+        Some(SecretRef::File(_)) => format!("{key}_file"),
+        Some(SecretRef::Credential(name)) => {
+            if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+                p.push(format!("{entry} {key}_credential: {name:?} is not a credential name (no '/', not empty)"));
+                return None;
+            }
+            format!("{key}_credential")
+        }
+        None => {
+            if need == Need::Required {
+                p.push(format!("{entry}: set {key}_file or {key}_credential"));
+            }
+            return None;
+        }
+    };
+    // Reading it proves it exists, is a file, is not empty and not world-readable.
+    match r.as_ref().map(|r| r.load(env)) {
+        Some(Ok(s)) => Some((used, s)),
+        Some(Err(e)) => {
+            p.push(format!("{entry} {used}: {e:#}"));
+            None
+        }
+        None => None,
     }
 }
 
@@ -485,7 +666,8 @@ mod tests {
             url: "http://x".into(),
             base_dn: "dc=example,dc=com".into(),
             bind_dn: "cn=admin".into(),
-            bind_password_file: d.path().join("ldap-pw"),
+            bind_password_file: Some(d.path().join("ldap-pw")),
+            bind_password_credential: None,
         });
         let p = validate(&cfg, &|_| None);
         let all = p.join("\n");

@@ -1,12 +1,11 @@
 //! Dumps into the staging directory. Each one is written under a temporary name, fsynced, checked and
 //! only then renamed to its final name: a dump that exists under its final name is complete.
 
-use crate::config::{Config, DumpKind, Ldap, Postgres, Sqlite};
+use crate::config::{Config, DumpKind, Env, Ldap, Postgres, Sqlite};
 use crate::ldif;
 use anyhow::Context;
 use homey_kit::fs::AtomicFile;
 use homey_kit::process::{Cancel, Cmd, Runner, Stdout};
-use homey_kit::secret::{Readable, Secret};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,11 +20,11 @@ pub struct Dumped {
 }
 
 /// pg_dump's command; its stdout streams straight into the temporary file (never through our memory).
-pub fn pg_dump_cmd(pg: &Postgres) -> anyhow::Result<Cmd> {
+pub fn pg_dump_cmd(pg: &Postgres, env: Env) -> anyhow::Result<Cmd> {
     let mut args: Vec<String> = vec!["--format=custom".into(), "--no-password".into()];
     args.extend(pg_conn_args(pg));
     args.push(format!("--dbname={}", pg.database));
-    pg_cmd(pg, "pg_dump", args)
+    pg_cmd(pg, "pg_dump", args, env)
 }
 
 pub fn pg_conn_args(pg: &Postgres) -> Vec<String> {
@@ -43,23 +42,23 @@ pub fn pg_conn_args(pg: &Postgres) -> Vec<String> {
 }
 
 /// A PostgreSQL client program, run as `run_as` if set, with the password (if any) in its environment.
-pub fn pg_cmd(pg: &Postgres, program: &str, args: Vec<String>) -> anyhow::Result<Cmd> {
+pub fn pg_cmd(pg: &Postgres, program: &str, args: Vec<String>, env: Env) -> anyhow::Result<Cmd> {
     let mut c = match &pg.run_as {
         Some(user) => Cmd::new("runuser").args(["-u", user, "--", program]).args(args),
         None => Cmd::new(program).args(args),
     };
-    if let Some(f) = &pg.password_file {
-        let pw = Secret::from_file(f, Readable::OwnerOnly)?;
+    if let Some(r) = pg.password() {
+        let pw = r.load(env).with_context(|| format!("[[postgres]] {:?} password", pg.name))?;
         c = c.secret_env("PGPASSWORD", &pw);
     }
     Ok(c)
 }
 
-pub fn postgres(runner: &dyn Runner, cancel: &Cancel, cfg: &Config, pg: &Postgres) -> anyhow::Result<Dumped> {
+pub fn postgres(runner: &dyn Runner, cancel: &Cancel, env: Env, cfg: &Config, pg: &Postgres) -> anyhow::Result<Dumped> {
     let target = cfg.dump_path(DumpKind::Postgres, &pg.name);
     let file = AtomicFile::create(&target, 0o600)?;
     let cmd =
-        pg_dump_cmd(pg)?.stdout(Stdout::File(file.temp_path().to_owned())).timeout(DUMP_TIMEOUT).cancel_on(cancel);
+        pg_dump_cmd(pg, env)?.stdout(Stdout::File(file.temp_path().to_owned())).timeout(DUMP_TIMEOUT).cancel_on(cancel);
     runner.run_ok(&cmd).with_context(|| format!("pg_dump of database {:?}", pg.database))?;
     // pg_restore reads the whole table of contents: a truncated archive fails here.
     let check = Cmd::new("pg_restore").arg("--list").arg(file.temp_path()).stdout(Stdout::Null).cancel_on(cancel);
@@ -118,13 +117,15 @@ pub fn sqlite(cancel: &Cancel, cfg: &Config, sq: &Sqlite) -> anyhow::Result<Dump
 }
 
 /// The whole tree under `base_dn` with operational attributes, paged, as LDIF.
-pub fn ldap(cancel: &Cancel, cfg: &Config, l: &Ldap) -> anyhow::Result<Dumped> {
+pub fn ldap(cancel: &Cancel, env: Env, cfg: &Config, l: &Ldap) -> anyhow::Result<Dumped> {
     use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
     use ldap3::{LdapConn, LdapConnSettings, Scope, SearchEntry};
     if cancel.is_cancelled() {
         anyhow::bail!("stopped before the export started");
     }
-    let pw = Secret::from_file(&l.bind_password_file, Readable::OwnerOnly)?;
+    let pw = crate::config::required(&format!("[[ldap]] {:?}", l.name), "bind_password", l.bind_password())?
+        .load(env)
+        .with_context(|| format!("[[ldap]] {:?} bind password", l.name))?;
     let settings = LdapConnSettings::new().set_conn_timeout(Duration::from_secs(30));
     let mut conn = LdapConn::with_settings(settings, &l.url).with_context(|| format!("connecting to {}", l.url))?;
     conn.simple_bind(&l.bind_dn, pw.expose_str()?)
@@ -213,18 +214,19 @@ mod tests {
     #[test]
     fn pg_dump_never_gets_the_password_in_argv() {
         let d = tempfile::tempdir().unwrap();
-        let pwf = d.path().join("pw");
-        homey_kit::fs::write_atomic(&pwf, b"pg-s3cret", 0o600).unwrap();
+        homey_kit::fs::write_atomic(&d.path().join("pg-password"), b"pg-s3cret", 0o600).unwrap();
         let pg = Postgres {
             name: "nc".into(),
             database: "nextcloud".into(),
             host: Some("/run/postgresql".into()),
             port: Some(5433),
             user: Some("nextcloud".into()),
-            password_file: Some(pwf),
+            password_file: None,
+            password_credential: Some("pg-password".into()),
             run_as: Some("postgres".into()),
         };
-        let c = pg_dump_cmd(&pg).unwrap();
+        let creds = d.path().as_os_str().to_owned();
+        let c = pg_dump_cmd(&pg, &|k| (k == "CREDENTIALS_DIRECTORY").then(|| creds.clone())).unwrap();
         assert_eq!(
             c.argv().join(" "),
             "runuser -u postgres -- pg_dump --format=custom --no-password --host=/run/postgresql --port=5433 \
@@ -255,7 +257,7 @@ mod tests {
             }
             Ok(Output::failed(1, "pg_dump: error: could not write: No space left on device"))
         });
-        let err = postgres(&runner, &Cancel::new(), &c, &c.postgres[0]).unwrap_err();
+        let err = postgres(&runner, &Cancel::new(), &|_| None, &c, &c.postgres[0]).unwrap_err();
         assert!(format!("{err:#}").contains("No space left"), "{err:#}");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0, "temp file left behind");
     }
@@ -270,7 +272,7 @@ mod tests {
             }
             Ok(Output::ok(""))
         });
-        let err = postgres(&runner, &Cancel::new(), &c, &c.postgres[0]).unwrap_err();
+        let err = postgres(&runner, &Cancel::new(), &|_| None, &c, &c.postgres[0]).unwrap_err();
         assert!(format!("{err:#}").contains("pg_restore --list"), "{err:#}");
         assert!(!c.dump_path(DumpKind::Postgres, "nc").exists());
         assert_eq!(runner.command_lines()[1].split(' ').take(2).collect::<Vec<_>>(), ["pg_restore", "--list"]);

@@ -10,7 +10,6 @@ use crate::restic::{self, Repo, Restic, Summary, Version};
 use anyhow::Context;
 use homey_kit::clock::Clock;
 use homey_kit::process::{Cancel, Cmd, Runner, Stdout};
-use homey_kit::secret::{Readable, Secret};
 use homey_kit::{Exit, ResultExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -37,17 +36,23 @@ pub fn restic_version(ctx: &Ctx) -> anyhow::Result<Version> {
 }
 
 pub fn source_repo(cfg: &Config, ctx: &Ctx) -> anyhow::Result<Repo> {
-    let env = match &cfg.repository.environment_file {
-        Some(f) => crate::config::parse_env_file(&Secret::from_file(f, Readable::OwnerOnly)?)
-            .with_context(|| format!("[repository] environment_file {}", f.display()))
+    let env = match cfg.repository.environment() {
+        Some(r) => r
+            .load(ctx.env)
+            .and_then(|s| crate::config::parse_env_file(&s))
+            .context("[repository] environment")
             .exit_code(Exit::Config)?,
         None => vec![],
     };
+    let password = crate::config::required("[repository]", "password", cfg.repository.password())?
+        .load(ctx.env)
+        .context("[repository] password")
+        .exit_code(Exit::Config)?;
     let cache_dir = cfg.repository.cache_dir.clone().or_else(|| {
         (ctx.env)("CACHE_DIRECTORY")
             .map(|d| Path::new(&d.to_string_lossy().split(':').next().unwrap_or("").to_owned()).to_owned())
     });
-    Ok(Repo { url: cfg.repository.url.clone(), password_file: cfg.repository.password_file.clone(), env, cache_dir })
+    Ok(Repo { url: cfg.repository.url.clone(), password, env, cache_dir })
 }
 
 fn restic_for(repo: Repo, version: Version, cancel: &Cancel) -> Restic {
@@ -180,12 +185,14 @@ fn run_dump(ctx: &Ctx, cfg: &Config, kind: DumpKind, name: &str) -> anyhow::Resu
     match kind {
         DumpKind::Postgres => {
             let pg = cfg.postgres.iter().find(|p| p.name == name).expect("from config");
-            dumps::postgres(ctx.runner, &ctx.cancel, cfg, pg)
+            dumps::postgres(ctx.runner, &ctx.cancel, ctx.env, cfg, pg)
         }
         DumpKind::Sqlite => {
             dumps::sqlite(&ctx.cancel, cfg, cfg.sqlite.iter().find(|p| p.name == name).expect("from config"))
         }
-        DumpKind::Ldap => dumps::ldap(&ctx.cancel, cfg, cfg.ldap.iter().find(|p| p.name == name).expect("from config")),
+        DumpKind::Ldap => {
+            dumps::ldap(&ctx.cancel, ctx.env, cfg, cfg.ldap.iter().find(|p| p.name == name).expect("from config"))
+        }
     }
 }
 
@@ -265,7 +272,14 @@ fn clean_after(cfg: &Config, rec: &mut Recorder, v: &mut Verdict) {
 /// `backup-hooks run`: the whole nightly job. The lock is the caller's.
 pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
     let started = ctx.clock.now();
-    let kuma = cfg.report.kuma_push_url.as_ref().map(|u| Kuma { url: u.clone(), timeout: Duration::from_secs(10) });
+    let kuma = match cfg.report.kuma_push_url(ctx.env) {
+        Ok(url) => url.map(|url| Kuma { url, timeout: Duration::from_secs(10) }),
+        Err(e) => {
+            // Validated at load; if the secret vanished since, the backup still runs.
+            homey_kit::warn!("[report] Uptime Kuma push URL: {e:#}; not telling Kuma");
+            None
+        }
+    };
     if let Some(k) = &kuma {
         k.push(true, "start", None);
     }
@@ -515,7 +529,10 @@ pub fn offload(cfg: &Config, ctx: &Ctx, version: Version) -> anyhow::Result<Exit
     let dest = restic_for(
         Repo {
             url: o.repository.clone(),
-            password_file: o.password_file.clone(),
+            password: crate::config::required("[offload]", "password", o.password())?
+                .load(ctx.env)
+                .context("[offload] password")
+                .exit_code(Exit::Config)?,
             env: vec![],
             cache_dir: src.cache_dir.clone(),
         },
@@ -626,13 +643,13 @@ pub fn restore_db(
         args.extend(crate::dumps::pg_conn_args(pg));
         args.push(db.to_owned());
         ctx.runner
-            .run_ok(&crate::dumps::pg_cmd(pg, "createdb", args)?)
+            .run_ok(&crate::dumps::pg_cmd(pg, "createdb", args, ctx.env)?)
             .with_context(|| format!("creating the scratch database {db:?} (it must not exist yet)"))?;
         let mut args = vec!["--no-owner".into(), "--no-acl".into(), "--exit-on-error".into(), "--no-password".into()];
         args.extend(crate::dumps::pg_conn_args(pg));
         args.push(format!("--dbname={db}"));
         // By stdin: with `run_as` pg_restore runs as another user, who cannot open our 0600 file.
-        let cmd = crate::dumps::pg_cmd(pg, "pg_restore", args)?
+        let cmd = crate::dumps::pg_cmd(pg, "pg_restore", args, ctx.env)?
             .stdin(homey_kit::process::Stdin::File(target.clone()))
             .timeout(dumps::DUMP_TIMEOUT);
         ctx.runner.run_ok(&cmd).with_context(|| format!("pg_restore into {db:?}"))?;

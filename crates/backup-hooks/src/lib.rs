@@ -94,7 +94,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             let version = job::restic_version(&ctx)?;
             let restic =
                 restic::Restic { program: "restic".into(), repo: job::source_repo(&cfg, &ctx)?, version, cancel: None };
-            print!("{}", plan::Plan::build(&cfg, &restic).render(&cfg));
+            print!("{}", plan::Plan::build(&cfg, &restic).render(&cfg, &env));
             println!("(dry run with restic {version}: nothing was changed)");
             Ok(Exit::Ok)
         }

@@ -1,7 +1,7 @@
 //! The run as data: which commands, in which order, under which guarantees. `run --dry-run` prints it;
 //! the executor in `job` walks it.
 
-use crate::config::{Config, DumpKind, MaintenanceScope};
+use crate::config::{Config, DumpKind, Env, MaintenanceScope};
 use crate::dumps;
 use crate::nextcloud::Occ;
 use crate::restic::Restic;
@@ -33,14 +33,14 @@ impl Plan {
     }
 
     /// The plan for people: numbered steps with the exact commands (secrets show as `<redacted>`).
-    pub fn render(&self, cfg: &Config) -> String {
+    pub fn render(&self, cfg: &Config, vars: Env) -> String {
         let mut lines: Vec<String> = vec![];
         let env = |c: &Cmd| {
             let e: Vec<String> = c.env_redacted().iter().map(|(k, v)| format!("{k}={v}")).collect();
             if e.is_empty() { String::new() } else { format!("\n      env: {}", e.join(" ")) }
         };
         lines.push(format!("take the lock {}", cfg.state_dir.join("backup.lock").display()));
-        if cfg.report.kuma_push_url.is_some() {
+        if cfg.report.has_kuma() {
             lines.push("tell Uptime Kuma: up, \"start\"".into());
         }
         if let Some(p) = &self.preflight {
@@ -55,7 +55,7 @@ impl Plan {
             let how = match kind {
                 DumpKind::Postgres => {
                     let pg = cfg.postgres.iter().find(|p| &p.name == name).expect("planned from config");
-                    match dumps::pg_dump_cmd(pg) {
+                    match dumps::pg_dump_cmd(pg, vars) {
                         Ok(c) => format!("{c} > temp; pg_restore --list temp"),
                         Err(e) => format!("(cannot build pg_dump: {e:#})"),
                     }
@@ -96,7 +96,7 @@ impl Plan {
         if let Some(d) = &cfg.report.textfile_dir {
             report.push(d.join("backup-hooks.prom").display().to_string());
         }
-        if cfg.report.kuma_push_url.is_some() {
+        if cfg.report.has_kuma() {
             report.push("Uptime Kuma up/down".into());
         }
         lines.push(format!("report: {}", report.join(", ")));
@@ -115,7 +115,7 @@ mod tests {
             program: "restic".into(),
             repo: Repo {
                 url: "s3:https://s3.eu-central-003.backblazeb2.com/example-com-backup".into(),
-                password_file: "/run/credentials/backup.service/restic-password".into(),
+                password: homey_kit::secret::Secret::new("hunter2"),
                 env: vec![("AWS_ACCESS_KEY_ID".into(), homey_kit::secret::Secret::new("AKIA"))],
                 cache_dir: None,
             },
@@ -129,8 +129,8 @@ mod tests {
         let cfg =
             crate::config::parse(Path::new("backup.toml"), include_str!("../../../examples/backup.toml")).unwrap();
         let plan = Plan::build(&cfg, &restic(Version(0, 14, 0)));
-        let text = plan.render(&cfg);
-        assert!(!text.contains("AKIA"));
+        let text = plan.render(&cfg, &|_| None);
+        assert!(!text.contains("AKIA") && !text.contains("hunter2"));
         insta::assert_snapshot!(text);
     }
 
@@ -138,7 +138,7 @@ mod tests {
     fn dumps_only_turns_maintenance_off_before_the_upload() {
         let text = include_str!("../../../examples/backup.toml").replace("\"whole-backup\"", "\"dumps-only\"");
         let cfg = crate::config::parse(Path::new("backup.toml"), &text).unwrap();
-        let rendered = Plan::build(&cfg, &restic(Version(0, 18, 0))).render(&cfg);
+        let rendered = Plan::build(&cfg, &restic(Version(0, 18, 0))).render(&cfg, &|_| None);
         let off = rendered.find("maintenance off").unwrap();
         let up = rendered.find("back up:").unwrap();
         assert!(off < up, "{rendered}");

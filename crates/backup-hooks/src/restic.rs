@@ -35,7 +35,8 @@ impl Version {
 #[derive(Debug, Clone)]
 pub struct Repo {
     pub url: String,
-    pub password_file: PathBuf,
+    /// Given as `RESTIC_PASSWORD` in restic's environment: one way for files and credentials alike.
+    pub password: Secret,
     pub env: Vec<(String, Secret)>,
     pub cache_dir: Option<PathBuf>,
 }
@@ -58,7 +59,7 @@ impl Restic {
         let mut c = Cmd::new(&self.program)
             .args(args)
             .env("RESTIC_REPOSITORY", &self.repo.url)
-            .env("RESTIC_PASSWORD_FILE", &self.repo.password_file)
+            .secret_env("RESTIC_PASSWORD", &self.repo.password)
             // Progress lines are only noise in the journal and in memory.
             .env("RESTIC_PROGRESS_FPS", "0.016666");
         if let Some(d) = &self.repo.cache_dir {
@@ -160,7 +161,7 @@ impl Restic {
 }
 
 fn from_env(mut c: Cmd, from: &Repo) -> Cmd {
-    c = c.env("RESTIC_FROM_REPOSITORY", &from.url).env("RESTIC_FROM_PASSWORD_FILE", &from.password_file);
+    c = c.env("RESTIC_FROM_REPOSITORY", &from.url).secret_env("RESTIC_FROM_PASSWORD", &from.password);
     for (k, v) in &from.env {
         c = c.secret_env(k, v);
     }
@@ -273,7 +274,7 @@ mod tests {
             program: "restic".into(),
             repo: Repo {
                 url: "s3:https://s3.example.com/b".into(),
-                password_file: "/run/credentials/pw".into(),
+                password: Secret::new("pw"),
                 env: vec![("AWS_SECRET_ACCESS_KEY".into(), Secret::new("k3y"))],
                 cache_dir: None,
             },
@@ -306,7 +307,7 @@ mod tests {
         assert!(!c.argv().join(" ").contains("k3y"));
         let env = c.env_redacted();
         assert!(env.contains(&("AWS_SECRET_ACCESS_KEY".into(), "<redacted>".into())));
-        assert!(env.contains(&("RESTIC_PASSWORD_FILE".into(), "/run/credentials/pw".into())));
+        assert!(env.contains(&("RESTIC_PASSWORD".into(), "<redacted>".into())));
     }
 
     #[test]

@@ -120,3 +120,69 @@ fn offload_creates_the_copy_with_the_same_chunker_and_copies_every_snapshot() {
     let dst_cfg = dest(&["cat", "config"]);
     assert_eq!(src_cfg["chunker_polynomial"], dst_cfg["chunker_polynomial"]);
 }
+
+#[test]
+fn every_secret_named_by_credential_backs_up_offloads_and_tells_kuma() {
+    let sb = Sandbox::new();
+    sb.use_credentials();
+    sb.init_repo();
+    let usb = sb.root().join("usb/restic");
+    sb.add(&format!(
+        "[offload]\nrepository = \"{}\"\n{}\n",
+        usb.display(),
+        sb.secret_key("password", "offload-password")
+    ));
+    let config = std::fs::read_to_string(sb.config()).unwrap();
+    assert!(!config.contains("PUSHTOKEN") && !config.contains("_file"), "{config}");
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert_eq!(sb.snapshots().len(), 1);
+    let pushes = sb.kuma_pushes();
+    assert_eq!(pushes.last().map(|p| p.0.as_str()), Some("up"), "{pushes:?}");
+    let out = sb.run(&["offload"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    for secret in [RESTIC_PW, AWS_SECRET, "offload-pw", "PUSHTOKEN"] {
+        assert!(!out.all().contains(secret), "{}", out.all());
+    }
+}
+
+#[test]
+fn a_credential_that_is_not_there_exits_78_naming_the_key_and_where_it_looked() {
+    let sb = Sandbox::new();
+    sb.use_credentials();
+    sb.init_repo();
+    std::fs::remove_file(sb.root().join("secrets/restic-password")).unwrap();
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    let err = out.stderr();
+    assert!(err.contains("[repository] password_credential") && err.contains("\"restic-password\""), "{err}");
+    assert!(err.contains(&sb.root().join("secrets/restic-password").display().to_string()), "{err}");
+    assert!(err.contains("/etc/homey/credentials/restic-password"), "{err}");
+    nothing_ran(&sb);
+}
+
+#[test]
+fn a_secret_named_twice_or_not_at_all_exits_78() {
+    let sb = Sandbox::new();
+    sb.init_repo();
+    sb.add("[offload]\nrepository = \"/mnt/usb/restic\"\n");
+    let out = sb.run(&["check-config"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    assert!(out.stderr().contains("[offload]: set password_file or password_credential"), "{}", out.all());
+
+    let sb = Sandbox::new();
+    sb.add(&format!(
+        "[[ldap]]\nname = \"dir\"\nurl = \"ldap://127.0.0.1:1\"\nbase_dn = \"dc=x\"\nbind_dn = \"cn=a\"\n\
+         bind_password_credential = \"ldap-password\"\n{}\n",
+        sb.secret_key("bind_password", "restic-password")
+    ));
+    let out = sb.run(&["check-config"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    assert!(
+        out.stderr()
+            .contains("[[ldap]] \"dir\" bind_password_file, bind_password_credential: set one of them, not both"),
+        "{}",
+        out.all()
+    );
+    nothing_ran(&sb);
+}

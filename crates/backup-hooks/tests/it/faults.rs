@@ -89,18 +89,27 @@ fn restic_exit_3_is_a_warning_with_the_snapshot_recorded() {
 
 #[test]
 fn restic_gets_secrets_by_environment_never_argv() {
+    for by_credential in [false, true] {
+        let sb = Sandbox::new();
+        if by_credential {
+            sb.use_credentials();
+        }
+        fake_restic(&sb, &format!("stdout {SUMMARY}"));
+        let out = sb.run(&["run"]);
+        assert_eq!(out.code(), 0, "{}", out.all());
+        for call in sb.fakes.calls_of("restic") {
+            let argv = call.line();
+            assert!(!argv.contains(RESTIC_PW) && !argv.contains(AWS_SECRET), "{argv}");
+            if call.args()[0] != "version" {
+                assert_eq!(call.env.get("AWS_SECRET_ACCESS_KEY").map(String::as_str), Some(AWS_SECRET));
+                assert_eq!(call.env.get("RESTIC_PASSWORD").map(String::as_str), Some(RESTIC_PW));
+            }
+        }
+        assert!(!out.all().contains(RESTIC_PW) && !out.all().contains("PUSHTOKEN"), "{}", out.all());
+    }
     let sb = Sandbox::new();
     fake_restic(&sb, &format!("stdout {SUMMARY}"));
-    let out = sb.run(&["run"]);
-    assert_eq!(out.code(), 0, "{}", out.all());
-    for call in sb.fakes.calls_of("restic") {
-        let argv = call.line();
-        assert!(!argv.contains(RESTIC_PW) && !argv.contains(AWS_SECRET), "{argv}");
-        if call.args()[0] != "version" {
-            assert_eq!(call.env.get("AWS_SECRET_ACCESS_KEY").map(String::as_str), Some(AWS_SECRET));
-            assert!(call.env["RESTIC_PASSWORD_FILE"].ends_with("secrets/restic-password"));
-        }
-    }
+    assert_eq!(sb.run(&["run"]).code(), 0);
     let backup = sb.fakes.calls_of("restic").into_iter().find(|c| c.args()[0] == "backup").unwrap();
     let staging = sb.staging().display().to_string();
     assert_eq!(backup.args().last().unwrap(), &staging, "the staging dir is always backed up");

@@ -19,6 +19,8 @@ pub struct Sandbox {
     pub fakes: Fakes,
     pub kuma: Stub,
     pub sections: Mutex<Vec<String>>,
+    /// Name every secret by credential (secrets/ is then $CREDENTIALS_DIRECTORY) instead of by file.
+    pub by_credential: std::sync::atomic::AtomicBool,
 }
 
 pub const OCC_OK: &str = "when maintenance:mode --on\nset mode=enabled\nstdout Maintenance mode enabled\n---\n\
@@ -50,7 +52,8 @@ impl Sandbox {
         fakes.script("nextcloud-occ", OCC_OK);
         fakes.set_state("mode", "disabled");
         let kuma = Stub::start(|_: &Request| Response::json(200, "{\"ok\":true}"));
-        Sandbox { tmp, fakes, kuma, sections: Mutex::default() }
+        write_secret(&root.join("secrets/kuma-push-url"), &kuma.url("/api/push/PUSHTOKEN"));
+        Sandbox { tmp, fakes, kuma, sections: Mutex::default(), by_credential: Default::default() }
     }
 
     pub fn root(&self) -> &Path {
@@ -92,14 +95,37 @@ impl Sandbox {
         self.sections.lock().unwrap().push(toml.to_owned());
     }
 
+    pub fn use_credentials(&self) {
+        self.by_credential.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn credentials(&self) -> bool {
+        self.by_credential.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// `KEY_file = "…/secrets/NAME"`, or `KEY_credential = "NAME"` in credential mode.
+    pub fn secret_key(&self, key: &str, name: &str) -> String {
+        if self.credentials() {
+            format!("{key}_credential = \"{name}\"")
+        } else {
+            format!("{key}_file = \"{}/secrets/{name}\"", self.root().display())
+        }
+    }
+
     pub fn config(&self) -> PathBuf {
         let r = self.root().display().to_string();
+        let kuma = if self.credentials() {
+            self.secret_key("kuma_push_url", "kuma-push-url")
+        } else {
+            format!("kuma_push_url = \"{}\"", self.kuma.url("/api/push/PUSHTOKEN"))
+        };
         let mut text = format!(
             "state_dir = \"{r}/state\"\nstaging_dir = \"{r}/state/staging\"\n\n[repository]\nurl = \"{r}/repo\"\n\
-             password_file = \"{r}/secrets/restic-password\"\nenvironment_file = \"{r}/secrets/restic-env\"\n\
+             {}\n{}\n\
              cache_dir = \"{r}/cache\"\n\n[backup]\npaths = [\"{r}/data\"]\nexclude = [\"{r}/data/media\"]\ntags = [\"nightly\"]\n\n\
-             [nextcloud]\nocc = \"nextcloud-occ\"\n\n[report]\nkuma_push_url = \"{}\"\ntextfile_dir = \"{r}/textfile\"\n",
-            self.kuma.url("/api/push/PUSHTOKEN")
+             [nextcloud]\nocc = \"nextcloud-occ\"\n\n[report]\n{kuma}\ntextfile_dir = \"{r}/textfile\"\n",
+            self.secret_key("password", "restic-password"),
+            self.secret_key("environment", "restic-env"),
         );
         for s in self.sections.lock().unwrap().iter() {
             text.push('\n');
@@ -114,6 +140,11 @@ impl Sandbox {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_backup-hooks"));
         c.arg("--config").arg(self.config()).args(args).env("PATH", self.fakes.path_env()).env_remove("JOURNAL_STREAM");
+        if self.credentials() {
+            c.env("CREDENTIALS_DIRECTORY", self.root().join("secrets"));
+        } else {
+            c.env_remove("CREDENTIALS_DIRECTORY");
+        }
         c
     }
 
