@@ -129,7 +129,11 @@ pub fn digest(declared: &[monitors::Monitor], url: &str) -> String {
 /// `plan` (args `None`), `sync --dry-run` and `sync`.
 fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let file = s.monitors.display().to_string();
-    let declared = monitors::load(&s.monitors)?;
+    let mut declared = monitors::load(&s.monitors)?;
+    monitors::resolve_credentials(&file, &mut declared, &|name| {
+        let secret = Source::credential(name).load().exit_code(Exit::Config)?;
+        Ok(secret.expose_str()?.to_owned())
+    })?;
     let writing = args.is_some_and(|a| !a.dry_run);
     let digest = digest(&declared, &s.url);
     let mut gate = None;
@@ -248,10 +252,18 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     if reconnects > 0 && lost.is_none() {
         homey_kit::notice!("finished after {reconnects} reconnect(s)");
     }
-    if success {
+    // Monitors of ours left in place by --no-prune mean the server is not what the file says: the next
+    // plain sync must compare again (and prune), not skip as "unchanged".
+    let store = success && kept.is_empty();
+    if store {
         if let Some(g) = &gate {
             g.store(&digest)?;
         }
+    } else if success {
+        homey_kit::notice!(
+            "{} undeclared monitor(s) of ours kept (--no-prune): the hash is not stored, so the next sync compares again",
+            kept.len()
+        );
     }
     if json_mode {
         let doc = json!({
@@ -263,7 +275,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
             "failures": outcome.failures,
             "writes": outcome.writes,
             "connection_lost": lost.as_ref().map(|e| e.to_string()),
-            "hash_stored": success,
+            "hash_stored": store,
         });
         writeln!(out, "{}", serde_json::to_string(&doc)?)?;
     } else {

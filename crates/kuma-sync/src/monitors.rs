@@ -84,7 +84,11 @@ pub struct Monitor {
     pub expected_value: Option<String>,
     pub dns_resolve_type: String,
     pub dns_resolve_server: String,
+    /// The push token itself: from the file (`push_token`), or from the credential the file names
+    /// once [`resolve_credentials`] has read it.
     pub push_token: Option<String>,
+    /// `push_token_credential`: the token is a secret kept outside the file (and the Nix store).
+    pub push_token_credential: Option<String>,
     pub description: Option<String>,
     pub active: bool,
     pub parent: Option<String>,
@@ -118,6 +122,7 @@ pub const KEYS: &[&str] = &[
     "dns_resolve_type",
     "dns_resolve_server",
     "push_token",
+    "push_token_credential",
     "description",
     "active",
     "parent",
@@ -134,7 +139,7 @@ fn applies(key: &str, kind: Kind) -> bool {
         "hostname" => matches!(kind, Kind::Ping | Kind::Port | Kind::Dns),
         "port" => matches!(kind, Kind::Port | Kind::Dns),
         "dns_resolve_type" | "dns_resolve_server" => kind == Kind::Dns,
-        "push_token" => kind == Kind::Push,
+        "push_token" | "push_token_credential" => kind == Kind::Push,
         _ => true,
     }
 }
@@ -215,7 +220,98 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Monitor>, BadInput> {
         monitors.push(m);
     }
     check_parents(file, &monitors)?;
+    check_push_tokens(file, &monitors)?;
     Ok(monitors)
+}
+
+/// Uptime Kuma finds a push monitor by its token alone: two monitors with one token means pushes reach
+/// only the lower id. The same credential named twice is the same token.
+fn check_push_tokens(file: &str, monitors: &[Monitor]) -> Result<(), BadInput> {
+    let mut seen: BTreeMap<(bool, &str), usize> = BTreeMap::new();
+    for (i, m) in monitors.iter().enumerate() {
+        let (key, field) = match (&m.push_token, &m.push_token_credential) {
+            (_, Some(c)) => ((true, c.as_str()), "push_token_credential"),
+            (Some(t), None) => ((false, t.as_str()), "push_token"),
+            (None, None) => continue,
+        };
+        if let Some(first) = seen.insert(key, i) {
+            return Err(BadInput {
+                file: file.into(),
+                entry: entry_label(i + 1, Some(&m.name)),
+                field: Some(field.into()),
+                problem: format!(
+                    "entry {} ({:?}) has the same {}; Uptime Kuma finds push monitors by token, so only one of them would hear its pushes",
+                    first + 1,
+                    monitors[first].name,
+                    if key.0 { "credential" } else { "push token" }
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A credential name is a file name in `$CREDENTIALS_DIRECTORY`: no path, nothing hidden.
+pub fn credential_name_ok(name: &str) -> bool {
+    !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Read every secret the file names by credential (push tokens), so the rest of the run sees values.
+/// `load` reads one credential (homey-kit's lookup: `$CREDENTIALS_DIRECTORY`, then the fallback).
+/// Two credentials holding the same token are refused like two equal `push_token`s.
+pub fn resolve_credentials(
+    file: &str,
+    monitors: &mut [Monitor],
+    load: &dyn Fn(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
+    for (i, m) in monitors.iter_mut().enumerate() {
+        let Some(name) = m.push_token_credential.clone() else { continue };
+        let token = load(&name).map_err(|e| {
+            let exit = Exit::of(&e);
+            homey_kit::exit::coded(
+                exit,
+                anyhow::anyhow!(
+                    "{file}: {}: field \"push_token_credential\": {e:#}",
+                    entry_label(i + 1, Some(&m.name))
+                ),
+            )
+        })?;
+        if token.len() > 32 || !token.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(BadInput {
+                file: file.into(),
+                entry: entry_label(i + 1, Some(&m.name)),
+                field: Some("push_token_credential".into()),
+                problem: format!("the credential {name:?} must hold at most 32 letters, digits, '-' or '_'"),
+            }
+            .into_anyhow());
+        }
+        m.push_token = Some(token);
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (i, m) in monitors.iter().enumerate() {
+        let Some(t) = &m.push_token else { continue };
+        if let Some(first) = seen.insert(t.as_str(), i) {
+            return Err(BadInput {
+                file: file.into(),
+                entry: entry_label(i + 1, Some(&m.name)),
+                field: Some(if m.push_token_credential.is_some() { "push_token_credential" } else { "push_token" }.into()),
+                problem: format!(
+                    "holds the same push token as entry {} ({:?}); Uptime Kuma finds push monitors by token, so only one of them would hear its pushes",
+                    first + 1,
+                    monitors[first].name
+                ),
+            }
+            .into_anyhow());
+        }
+    }
+    Ok(())
+}
+
+impl Monitor {
+    /// The push token as the payload carries it (null when there is none).
+    pub fn push_token_value(&self) -> Value {
+        self.push_token.clone().map(Value::String).unwrap_or(Value::Null)
+    }
 }
 
 fn entry_label(n: usize, name: Option<&str>) -> String {
@@ -386,6 +482,15 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
     {
         return Err(e.err("push_token", "must be at most 32 letters, digits, '-' or '_'"));
     }
+    let push_token_credential = e.string("push_token_credential")?;
+    if push_token.is_some() && push_token_credential.is_some() {
+        return Err(e.err("push_token_credential", "give the token or the credential that holds it, not both"));
+    }
+    if let Some(c) = push_token_credential.as_ref().filter(|c| !credential_name_ok(c)) {
+        return Err(
+            e.err("push_token_credential", format!("{c:?} is not a credential name (letters, digits, '-', '_', '.')"))
+        );
+    }
     let json_path = e.string("json_path")?;
     let expected_value = e.string("expected_value")?;
     let required: &[(&str, bool)] = match kind {
@@ -397,7 +502,7 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
         Kind::Ping => &[("hostname", hostname.is_some())],
         Kind::Port => &[("hostname", hostname.is_some()), ("port", port.is_some())],
         Kind::Dns => &[("hostname", hostname.is_some())],
-        Kind::Push => &[("push_token", push_token.is_some())],
+        Kind::Push => &[("push_token", push_token.is_some() || push_token_credential.is_some())],
         Kind::Group => &[],
     };
     if let Some((field, _)) = required.iter().find(|(_, present)| !present) {
@@ -487,6 +592,7 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
         dns_resolve_type,
         dns_resolve_server,
         push_token,
+        push_token_credential,
         description: e.string("description")?,
         active: e.boolean("active")?.unwrap_or(true),
         parent: e.string("parent")?,
@@ -672,6 +778,26 @@ mod tests {
             ),
             (r#"[{"name":"A","url":"ftp://a"}]"#, r#"field "url""#),
             (r#"[{"name":"A","url":"https://a","accepted_status_codes":["2xx"]}]"#, r#"field "accepted_status_codes""#),
+            (
+                r#"[{"name":"J","type":"push","push_token":"t1"},{"name":"K","type":"push","push_token":"t1"}]"#,
+                r#"entry 2 ("K"): field "push_token": entry 1 ("J") has the same push token"#,
+            ),
+            (
+                r#"[{"name":"J","type":"push","push_token_credential":"c"},{"name":"K","type":"push","push_token_credential":"c"}]"#,
+                r#"entry 2 ("K"): field "push_token_credential": entry 1 ("J") has the same credential"#,
+            ),
+            (
+                r#"[{"name":"J","type":"push","push_token":"t1","push_token_credential":"c"}]"#,
+                r#"field "push_token_credential": give the token or the credential that holds it, not both"#,
+            ),
+            (
+                r#"[{"name":"J","type":"push","push_token_credential":"../etc/shadow"}]"#,
+                r#"field "push_token_credential": "../etc/shadow" is not a credential name"#,
+            ),
+            (
+                r#"[{"name":"A","url":"https://a","push_token_credential":"c"}]"#,
+                r#"field "push_token_credential": does not apply to a http monitor"#,
+            ),
             (r#"{"monitor":[]}"#, "unknown top-level key \"monitor\""),
             ("[", "not valid JSON"),
         ];
@@ -679,6 +805,37 @@ mod tests {
             let got = err(input);
             assert!(got.starts_with("monitors.json: ") && got.contains(want), "{input}\n  got:  {got}\n  want: {want}");
         }
+    }
+
+    #[test]
+    fn push_tokens_from_credentials_are_read_and_checked_like_literal_ones() {
+        let text = r#"[{"name":"J","type":"push","push_token_credential":"job-push"},
+                       {"name":"K","type":"push","push_token":"literal-1"}]"#;
+        let mut ms = parse("m.json", text).unwrap();
+        assert_eq!(ms[0].push_token, None);
+        resolve_credentials("m.json", &mut ms, &|name| Ok(format!("tok-{name}"))).unwrap();
+        assert_eq!(ms[0].push_token.as_deref(), Some("tok-job-push"));
+        let mut ms = parse("m.json", text).unwrap();
+        let err = resolve_credentials("m.json", &mut ms, &|_| Ok("literal-1".into())).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::BadInput);
+        assert!(
+            format!("{err:#}")
+                .contains(r#"entry 2 ("K"): field "push_token": holds the same push token as entry 1 ("J")"#),
+            "{err:#}"
+        );
+        let mut ms = parse("m.json", text).unwrap();
+        let err = resolve_credentials("m.json", &mut ms, &|_| {
+            Err(homey_kit::exit::coded(
+                Exit::Config,
+                anyhow::anyhow!("no secret given: provide the credential job-push"),
+            ))
+        })
+        .unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Config);
+        assert_eq!(
+            format!("{err:#}"),
+            r#"m.json: entry 1 ("J"): field "push_token_credential": no secret given: provide the credential job-push"#
+        );
     }
 
     #[test]

@@ -334,26 +334,27 @@ pub fn fields(m: &Monitor, generation: Generation, parent: Option<i64>) -> Vec<F
     if m.kind.has_url() {
         out.push(f("url", "url", opt(&m.url)));
     }
-    if matches!(m.kind, Kind::Ping | Kind::Port | Kind::Dns) {
-        out.push(f("hostname", "hostname", opt(&m.hostname)));
-    }
-    if matches!(m.kind, Kind::Port | Kind::Dns) {
-        out.push(f("port", "port", m.port.map(Value::from).unwrap_or(Value::Null)));
-    }
+    // The type-specific columns of the other types are cleared (null), not left as they were: the server
+    // keeps every column an edit does not send, so a monitor whose type changed would carry the old
+    // type's values, and a push token left behind keeps receiving pushes (the server finds push
+    // monitors by token alone, whatever their type).
+    let only = |applies: bool, v: Value| if applies { v } else { Value::Null };
+    out.push(f("hostname", "hostname", only(matches!(m.kind, Kind::Ping | Kind::Port | Kind::Dns), opt(&m.hostname))));
+    out.push(f(
+        "port",
+        "port",
+        only(matches!(m.kind, Kind::Port | Kind::Dns), m.port.map(Value::from).unwrap_or(Value::Null)),
+    ));
+    out.push(f("keyword", "keyword", only(m.kind == Kind::Keyword, opt(&m.keyword))));
     if m.kind == Kind::Keyword {
-        out.push(f("keyword", "keyword", opt(&m.keyword)));
         out.push(f("invertKeyword", "invert_keyword", json!(m.invert_keyword)));
     }
-    if m.kind == Kind::JsonQuery {
-        out.push(f("jsonPath", "json_path", opt(&m.json_path)));
-        out.push(f("expectedValue", "expected_value", opt(&m.expected_value)));
-        if generation == Generation::V2 {
-            out.push(f("jsonPathOperator", "json_path_operator", json!("==")));
-        }
+    out.push(f("jsonPath", "json_path", only(m.kind == Kind::JsonQuery, opt(&m.json_path))));
+    out.push(f("expectedValue", "expected_value", only(m.kind == Kind::JsonQuery, opt(&m.expected_value))));
+    if m.kind == Kind::JsonQuery && generation == Generation::V2 {
+        out.push(f("jsonPathOperator", "json_path_operator", json!("==")));
     }
-    if m.kind == Kind::Push {
-        out.push(f("pushToken", "push_token", opt(&m.push_token)));
-    }
+    out.push(f("pushToken", "push_token", only(m.kind == Kind::Push, m.push_token_value())));
     match generation {
         Generation::V1 => out.push(f("packetSize", "packet_size", json!(56))),
         Generation::V2 => out.push(f("conditions", "conditions", json!([]))),
@@ -431,6 +432,14 @@ fn show(v: Option<&Value>) -> String {
         None | Some(Value::Null) => "none".into(),
         Some(Value::Number(n)) => n.as_f64().map(num).unwrap_or(Value::Number(n.clone())).to_string(),
         Some(v) => v.to_string(),
+    }
+}
+
+fn show_secret(v: Option<&Value>) -> String {
+    match v {
+        None | Some(Value::Null) => "none".into(),
+        Some(Value::String(s)) if s.is_empty() => "none".into(),
+        Some(_) => "(secret)".into(),
     }
 }
 
@@ -566,7 +575,13 @@ pub fn plan(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> R
             }
             if !same(&f.value, sm.raw.get(f.key)) {
                 edit = true;
-                changes.push(Change { field: f.label.into(), from: show(sm.raw.get(f.key)), to: show(Some(&f.value)) });
+                let (from, to) = if f.key == "pushToken" {
+                    // A push token is a secret: say that it changes, never what it is.
+                    (show_secret(sm.raw.get(f.key)), show_secret(Some(&f.value)))
+                } else {
+                    (show(sm.raw.get(f.key)), show(Some(&f.value)))
+                };
+                changes.push(Change { field: f.label.into(), from, to });
             }
         }
         if let Some(names) = &m.notifications {
@@ -754,11 +769,13 @@ mod tests {
           "dns_resolve_type": "A",
           "expectedValue": "ok",
           "expiryNotification": false,
+          "hostname": null,
           "httpBodyEncoding": "json",
           "ignoreTls": false,
           "interval": 60,
           "jsonPath": "$.status",
           "jsonPathOperator": "==",
+          "keyword": null,
           "maxredirects": 10,
           "maxretries": 0,
           "method": "GET",
@@ -767,6 +784,8 @@ mod tests {
             "2": true
           },
           "parent": 3,
+          "port": null,
+          "pushToken": null,
           "resendInterval": 0,
           "retryInterval": 60,
           "timeout": 48,
@@ -817,6 +836,23 @@ mod tests {
             e.to_string(),
             r#"monitors.json: entry 4 ("Router"): field "notifications": the server has no notification named "pager" (it has: ntfy, mail)"#
         );
+    }
+
+    #[test]
+    fn a_type_change_clears_the_old_types_columns_and_a_push_token_is_never_shown() {
+        let was_push = parse("m", r#"[{"name":"Job","type":"push","push_token":"job-token-1"}]"#).unwrap();
+        let mut p = payload(&was_push[0], Generation::V2, None, &BTreeSet::new());
+        p.insert("id".into(), json!(1));
+        p.insert("tags".into(), json!([owned_tag()]));
+        let server = Server::from_lists("2.0.1", &json!({"1": p}), &json!([]), &json!([])).unwrap();
+        let now_http = parse("m", r#"[{"name":"Job","url":"https://job.example.com"}]"#).unwrap();
+        let plan = plan("m", &now_http, &server, true).unwrap();
+        let line = plan.lines().join("\n");
+        assert!(line.contains("type \"push\" → \"http\"") && line.contains("push_token (secret) → none"), "{line}");
+        assert!(!line.contains("job-token-1"), "{line}");
+        let merged = merge_for_edit(&server.monitors[0].raw, &now_http[0], Generation::V2, None, None);
+        assert_eq!(merged["pushToken"], Value::Null);
+        assert_eq!(merged["type"], "http");
     }
 
     #[test]

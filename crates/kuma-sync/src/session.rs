@@ -86,6 +86,8 @@ impl Session {
             let attempt = Socket::connect(&ep, step, opts.stop).and_then(|mut s| {
                 // Heartbeat history arrives after login on a real server, per monitor: never read, never kept.
                 s.ignore(&["heartbeatList", "importantHeartbeatList", "heartbeat", "avgPing", "uptime", "certInfo"]);
+                // 2.0.2 attaches its handlers only after it has sent `info`: anything emitted before is lost.
+                s.wait_for("info", step)?;
                 let need = s.call("needSetup", &[], step)?;
                 Ok((s, need))
             });

@@ -57,7 +57,7 @@ impl Endpoint {
 pub enum SockError {
     /// Nothing listens, or the handshake failed: the server may still be starting.
     Connect(String),
-    /// No acknowledgement (or expected event) in time.
+    /// No acknowledgement (or expected event) in time: what did not come, and within how long.
     Timeout(String),
     /// The server closed the connection, or it broke.
     Closed(String),
@@ -71,7 +71,7 @@ impl std::fmt::Display for SockError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             SockError::Connect(m) => write!(f, "cannot connect: {m}"),
-            SockError::Timeout(m) => write!(f, "no answer to {m} in time"),
+            SockError::Timeout(m) => f.write_str(m),
             SockError::Closed(m) => write!(f, "the connection was lost: {m}"),
             SockError::Protocol(m) => write!(f, "unexpected answer from the server: {m}"),
             SockError::Stopped => f.write_str("stopped by a signal"),
@@ -133,13 +133,17 @@ impl Socket {
         let (ws, _) = tungstenite::client(ep.ws_url(), stream)
             .map_err(|e| SockError::Connect(format!("WebSocket handshake: {e}")))?;
         let mut s = Socket { ws, next_id: 0, queue: VecDeque::new(), ignored: vec![], stop: stop.cloned() };
-        let open = s.read_text(deadline)?.ok_or_else(|| SockError::Timeout("the Engine.IO handshake".into()))?;
+        let open = s
+            .read_text(deadline)?
+            .ok_or_else(|| SockError::Timeout(format!("no Engine.IO handshake within {}", seconds(timeout))))?;
         if !open.starts_with('0') {
             return Err(SockError::Protocol(format!("expected an Engine.IO open packet, got {:.80}", open)));
         }
         s.send("40".into())?;
         loop {
-            let text = s.read_text(deadline)?.ok_or_else(|| SockError::Timeout("the Socket.IO connect".into()))?;
+            let text = s
+                .read_text(deadline)?
+                .ok_or_else(|| SockError::Timeout(format!("no Socket.IO connect within {}", seconds(timeout))))?;
             if text.starts_with("40") {
                 return Ok(s);
             }
@@ -238,7 +242,7 @@ impl Socket {
         let deadline = Instant::now() + timeout;
         loop {
             match self.pump(deadline)? {
-                None => return Err(SockError::Timeout(format!("{event:?} within {}s", timeout.as_secs_f64()))),
+                None => return Err(SockError::Timeout(format!("no answer to {event:?} within {}", seconds(timeout)))),
                 Some(Packet::Ack(a, v)) if a == id => return Ok(v),
                 Some(Packet::Event(e)) => self.queue.push_back(e),
                 Some(_) => {}
@@ -255,7 +259,7 @@ impl Socket {
         loop {
             match self.pump(deadline)? {
                 None => {
-                    return Err(SockError::Timeout(format!("the {name:?} event within {}s", timeout.as_secs_f64())));
+                    return Err(SockError::Timeout(format!("no {name:?} event within {}", seconds(timeout))));
                 }
                 Some(Packet::Event(e)) if e.name == name => return Ok(e),
                 Some(Packet::Event(e)) => self.queue.push_back(e),
@@ -281,9 +285,25 @@ impl Socket {
     }
 }
 
+/// A wait as the operator reads it: `30s`, `1.5s`, `20s` (not `19.999999911s`, what is left of `--wait`).
+pub fn seconds(d: Duration) -> String {
+    let tenths = (d.as_millis() + 50) / 100;
+    if tenths % 10 == 0 { format!("{}s", tenths / 10) } else { format!("{}.{}s", tenths / 10, tenths % 10) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waits_read_as_given() {
+        assert_eq!(seconds(Duration::from_secs(30)), "30s");
+        assert_eq!(seconds(Duration::from_nanos(19_999_999_911)), "20s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
+        let e =
+            SockError::Timeout(format!("no answer to {:?} within {}", "needSetup", seconds(Duration::from_secs(30))));
+        assert_eq!(e.to_string(), r#"no answer to "needSetup" within 30s"#);
+    }
 
     #[test]
     fn endpoints() {

@@ -27,7 +27,7 @@ pub enum Flavor {
     /// `conditions` column; English error texts; push tokens up to 20 characters.
     V1,
     /// 2.x: pushes the lists before the login ack; partial list updates; `conditions` required;
-    /// i18n error keys; push tokens up to 32 characters.
+    /// i18n error keys; push tokens up to 32 characters; drops an event sent before its first `info`.
     V2,
 }
 
@@ -72,6 +72,12 @@ pub struct Config {
     pub login_limit: usize,
     /// Answer no socket.io event for this long after start (the database is "not ready").
     pub silent_for: Duration,
+    /// Answer no socket.io event on the first this many connections (a server whose database is not
+    /// ready yet, in terms of what a client does rather than of time).
+    pub silent_connections: usize,
+    /// After this many heartbeat answers on one connection, emit `pongs` (a test waits for it instead
+    /// of for a stretch of time).
+    pub announce_pongs: Option<usize>,
     /// Close the socket, once, when this many write events have been handled.
     pub drop_after_writes: Option<usize>,
     /// With `drop_after_writes`: stay gone afterwards (refuse every connection) until [`Kuma::revive`].
@@ -84,6 +90,11 @@ pub struct Config {
     /// `add`/`editMonitor` of a monitor (or `addTag` of a tag) with this name fails with this message (a
     /// server-side rejection the client cannot foresee).
     pub reject: Option<(String, String)>,
+    /// 2.0.2 attaches its handlers only after `await sendInfo(…)` in its connection handler: an event a
+    /// client emits before `info` arrives is dropped without an ack. The stand-in waits up to this long
+    /// after the namespace connect for such an event (dropping the first one that comes) before it sends
+    /// `info`; zero (1.23) has no such window.
+    pub first_message_window: Duration,
 }
 
 impl Default for Config {
@@ -94,12 +105,15 @@ impl Default for Config {
             ping_timeout: Duration::from_millis(20_000),
             login_limit: 20,
             silent_for: Duration::ZERO,
+            silent_connections: 0,
+            announce_pongs: None,
             drop_after_writes: None,
             die: false,
             dead: false,
             drop_every: None,
             refuse_connections: 0,
             reject: None,
+            first_message_window: Duration::ZERO,
         }
     }
 }
@@ -126,6 +140,8 @@ struct State {
     connections: usize,
     pongs: usize,
     dropped_for_heartbeat: usize,
+    /// Events that arrived before `info` (2.0.2's race) and were dropped unanswered.
+    dropped_before_info: Vec<String>,
 }
 
 pub struct Kuma {
@@ -195,6 +211,11 @@ impl Kuma {
         self.state.lock().unwrap().dropped_for_heartbeat
     }
 
+    /// The events dropped because they came before the server's first `info` (2.0.2's race).
+    pub fn dropped_before_info(&self) -> Vec<String> {
+        self.state.lock().unwrap().dropped_before_info.clone()
+    }
+
     /// A server that died ([`Builder::die_after_writes`]) or drops connections accepts and keeps them again.
     pub fn revive(&self) {
         let mut c = self.config.lock().unwrap();
@@ -227,7 +248,11 @@ impl Kuma {
 impl Builder {
     fn new(flavor: Flavor) -> Builder {
         let state = State { next_monitor: 1, ..State::default() };
-        Builder { config: Config { flavor, ..Config::default() }, state }
+        let first_message_window = match flavor {
+            Flavor::V1 => Duration::ZERO,
+            Flavor::V2 => Duration::from_millis(50),
+        };
+        Builder { config: Config { flavor, first_message_window, ..Config::default() }, state }
     }
 
     pub fn user(mut self, name: &str, password: &str) -> Builder {
@@ -257,6 +282,25 @@ impl Builder {
 
     pub fn login_limit(mut self, n: usize) -> Builder {
         self.config.login_limit = n;
+        self
+    }
+
+    /// How long a 2.x stand-in leaves between the namespace connect and `info` (a first event sent
+    /// meanwhile is dropped, as 2.0.2 drops it).
+    pub fn first_message_window(mut self, d: Duration) -> Builder {
+        self.config.first_message_window = d;
+        self
+    }
+
+    /// Answer nothing on the first `n` connections (each client attempt's acknowledgement times out).
+    pub fn silent_connections(mut self, n: usize) -> Builder {
+        self.config.silent_connections = n;
+        self
+    }
+
+    /// Emit `pongs` on a connection once it has answered `n` heartbeats.
+    pub fn announce_pongs(mut self, n: usize) -> Builder {
+        self.config.announce_pongs = Some(n);
         self
     }
 
@@ -386,6 +430,8 @@ fn serve(
         st.connections
     };
     let mut c = Conn { ws, logged_in: false };
+    let mut pongs = 0;
+    let silent = id <= cfg.silent_connections;
     {
         let mut cfgm = config.lock().unwrap();
         if cfgm.refuse_connections > 0 || cfgm.dead {
@@ -432,10 +478,19 @@ fn serve(
         if text == "3" {
             awaiting_pong = None;
             state.lock().unwrap().pongs += 1;
+            pongs += 1;
+            if cfg.announce_pongs == Some(pongs) {
+                c.emit("pongs", &[json!(pongs)])?;
+            }
             continue;
         }
         if text == "40" || text.starts_with("40{") {
             c.send(format!("40{}", json!({"sid": format!("s{id}")})))?;
+            if !cfg.first_message_window.is_zero() {
+                if let Some(event) = first_event_within(&mut c, cfg.first_message_window)? {
+                    state.lock().unwrap().dropped_before_info.push(event);
+                }
+            }
             let needs_setup = state.lock().unwrap().user.is_none();
             c.emit("info", &[json!({"primaryBaseURL": null, "serverTimezone": "UTC", "isContainer": true})])?;
             if needs_setup {
@@ -455,7 +510,7 @@ fn serve(
             let mut st = state.lock().unwrap();
             st.log.push(Recorded { connection: id, name: name.clone(), args: arr.clone() });
         }
-        if started.elapsed() < cfg.silent_for {
+        if silent || started.elapsed() < cfg.silent_for {
             continue;
         }
         if WRITE_EVENTS.contains(&name.as_str()) {
@@ -480,6 +535,36 @@ fn serve(
             }
         }
         handle(&mut c, state, cfg.flavor, cfg.login_limit, &name, arr, ack_id)?;
+    }
+}
+
+/// The first event (`42…`) a client sends within `window`, read and thrown away; heartbeat answers
+/// are let through unseen.
+fn first_event_within(c: &mut Conn, window: Duration) -> tungstenite::Result<Option<String>> {
+    let deadline = Instant::now() + window;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(None);
+        }
+        c.ws.get_mut().set_read_timeout(Some(left))?;
+        match c.ws.read() {
+            Ok(Message::Text(t)) if t.starts_with("42") => {
+                let rest = t.trim_start_matches(|ch: char| ch.is_ascii_digit());
+                let name = serde_json::from_str::<Value>(rest)
+                    .ok()
+                    .and_then(|v| v.get(0).and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_default();
+                return Ok(Some(name));
+            }
+            Ok(_) => continue,
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

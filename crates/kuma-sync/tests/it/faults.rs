@@ -15,9 +15,13 @@ fn hash_stored(env: &Env) -> bool {
 
 #[test]
 fn a_server_that_starts_after_us_is_waited_for() {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // Something holds the port but is not Uptime Kuma yet: it takes the client's first attempt and hangs
+    // up; only then does the server start there.
+    let early = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = early.local_addr().unwrap();
     let starter = std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(800));
+        drop(early.accept().unwrap());
+        drop(early);
         Kuma::v2().user(USER, PASSWORD).start_on(port)
     });
     let dir = tempfile::tempdir().unwrap();
@@ -74,12 +78,13 @@ fn a_server_that_never_comes_up_is_unavailable() {
 
 #[test]
 fn a_server_whose_database_is_not_ready_is_retried_until_it_answers() {
-    // Port open, WebSocket accepted, but no acknowledgement for a while (2.x starting up).
-    let env = Env::new(Kuma::v2().user(USER, PASSWORD).silent_for(Duration::from_millis(1500)));
+    // Port open, WebSocket accepted, but no acknowledgement on the first two connections (2.x starting up).
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD).silent_connections(2));
     env.monitors(THREE);
     let run = env.sync(&["--ack-timeout", "1", "--wait", "30"]);
     run.expect(0);
-    assert!(env.kuma.connections() >= 2, "it reconnected");
+    assert_eq!(env.kuma.connections(), 3, "it reconnected until the server answered");
+    assert_eq!(run.stderr.matches(r#"no answer to "needSetup" within 1s"#).count(), 2, "{}", run.stderr);
     assert_eq!(env.kuma.monitors().len(), 3);
 }
 
@@ -246,4 +251,14 @@ fn a_connection_that_keeps_dropping_gives_up_after_three_reconnects() {
     names.dedup();
     assert_eq!(names.len(), 10);
     assert_eq!(env.kuma.monitors().len(), 10);
+}
+
+#[test]
+fn a_server_that_never_answers_says_how_long_it_waited_as_given() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD).silent_for(Duration::from_secs(600)));
+    env.monitors(THREE);
+    let run = env.sync(&["--wait", "2", "--ack-timeout", "1"]);
+    run.expect(69);
+    assert!(run.stderr.contains(r#"no answer to "needSetup" within 1s"#), "{}", run.stderr);
+    assert!(!run.stderr.contains("in time") && !run.stderr.contains(".99"), "{}", run.stderr);
 }

@@ -153,3 +153,39 @@ fn there_is_no_password_flag() {
     let run = Run::of(bin().args(["sync", "--monitors", "m.json", "--password", "x"]).output().unwrap());
     assert_eq!(run.code, 2);
 }
+
+#[test]
+fn two_monitors_with_one_push_token_are_refused_naming_both() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD));
+    env.monitors(
+        r#"[{"name": "Job", "type": "push", "push_token": "job-token-1"},
+            {"name": "Job2", "type": "push", "push_token": "job-token-1"}]"#,
+    );
+    for run in [env.sync(&[]), Run::of(bin().arg("validate").arg(env.path("monitors.json")).output().unwrap())] {
+        run.expect(65);
+        assert!(
+            run.stderr.contains(r#"entry 2 ("Job2"): field "push_token": entry 1 ("Job") has the same push token"#),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(env.kuma.connections(), 0);
+}
+
+#[test]
+fn a_missing_push_token_credential_is_a_config_error_before_connecting() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD));
+    let creds = env.path("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    env.monitors(r#"[{"name": "Backup", "type": "push", "push_token_credential": "nightly-backup-push"}]"#);
+    let run = Run::of(env.cmd("sync", &[]).env("CREDENTIALS_DIRECTORY", &creds).output().unwrap());
+    run.expect(78);
+    assert!(
+        run.stderr.contains(r#"entry 1 ("Backup"): field "push_token_credential": "#)
+            && run.stderr.contains("nightly-backup-push"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert_eq!(env.kuma.connections(), 0);
+}

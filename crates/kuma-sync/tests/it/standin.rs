@@ -9,8 +9,15 @@ use test_support::kuma::Kuma;
 
 const T: Duration = Duration::from_secs(5);
 
-fn login(kuma: &Kuma) -> Socket {
+/// Connected and past 2.x's first-message window (its handlers are in place once `info` came).
+fn connect(kuma: &Kuma) -> Socket {
     let mut s = Socket::connect(&Endpoint::parse(&kuma.url()).unwrap(), T, None).unwrap();
+    s.wait_for("info", T).unwrap();
+    s
+}
+
+fn login(kuma: &Kuma) -> Socket {
+    let mut s = connect(kuma);
     let answer = s.call("login", &[json!({"username": USER, "password": PASSWORD, "token": ""})], T).unwrap();
     assert_eq!(answer["ok"], true, "{answer}");
     s
@@ -85,28 +92,38 @@ fn writes_need_a_login_and_1_23_acks_login_before_the_lists() {
     s.wait_for("monitorList", T).unwrap();
 
     let kuma2 = Kuma::v2().user(USER, PASSWORD).start();
-    let mut s = Socket::connect(&Endpoint::parse(&kuma2.url()).unwrap(), T, None).unwrap();
+    let mut s = connect(&kuma2);
     s.call("login", &[json!({"username": USER, "password": PASSWORD})], T).unwrap();
     assert_eq!(s.take("monitorList").len(), 1, "2.x pushes the list before the ack");
 }
 
 #[test]
 fn a_client_that_ignores_heartbeats_is_dropped_and_an_unanswered_ack_times_out() {
+    // Pings every 10 ms, a generous timeout: the stand-in says when it has had 5 answers.
     let kuma = Kuma::v2()
         .user(USER, PASSWORD)
-        .heartbeat(Duration::from_millis(10), Duration::from_millis(50))
-        .silent_for(Duration::from_secs(600))
+        .heartbeat(Duration::from_millis(10), Duration::from_secs(30))
+        .announce_pongs(5)
         .start();
-    let mut s = Socket::connect(&Endpoint::parse(&kuma.url()).unwrap(), T, None).unwrap();
-    // The client answers pings while it waits: not dropped, and the silent server's ack times out.
+    let mut s = connect(&kuma);
+    // The client answers pings while it waits for something else.
+    let e = s.wait_for("pongs", T).unwrap();
+    assert_eq!(e.args[0], 5);
+    assert_eq!(kuma.dropped_for_heartbeat(), 0);
+
+    // A silent server: the acknowledgement does not come, the call says so.
+    let silent = Kuma::v2().user(USER, PASSWORD).silent_connections(1).start();
+    let mut s = connect(&silent);
     match s.call("needSetup", &[], Duration::from_millis(300)) {
-        Err(SockError::Timeout(_)) => {}
+        Err(SockError::Timeout(m)) => assert_eq!(m, r#"no answer to "needSetup" within 0.3s"#),
         other => panic!("expected a timeout, got {other:?}"),
     }
-    assert!(kuma.pongs() > 0);
-    assert_eq!(kuma.dropped_for_heartbeat(), 0);
-    // Now it does not read (so cannot answer): the server drops it.
-    while kuma.dropped_for_heartbeat() == 0 {
+
+    // A client that does not read cannot answer: the server drops it once its ping goes unanswered.
+    let strict =
+        Kuma::v2().user(USER, PASSWORD).heartbeat(Duration::from_millis(10), Duration::from_millis(50)).start();
+    let mut s = connect(&strict);
+    while strict.dropped_for_heartbeat() == 0 {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(matches!(s.call("needSetup", &[], T), Err(SockError::Closed(_))));
@@ -129,4 +146,22 @@ fn the_login_rate_limit_and_origin_check() {
     assert!(tungstenite::connect(req).is_err());
     let eio3 = format!("ws://{}/socket.io/?EIO=3&transport=websocket", kuma.addr());
     assert!(tungstenite::connect(eio3).is_err());
+}
+
+#[test]
+fn the_2x_stand_in_drops_an_event_sent_before_its_first_info() {
+    let kuma = Kuma::v2().user(USER, PASSWORD).first_message_window(Duration::from_secs(5)).start();
+    let mut s = Socket::connect(&Endpoint::parse(&kuma.url()).unwrap(), T, None).unwrap();
+    // Emitted at once, as a client that does not wait for `info` would: never answered.
+    match s.call("needSetup", &[], Duration::from_millis(300)) {
+        Err(SockError::Timeout(m)) => assert_eq!(m, r#"no answer to "needSetup" within 0.3s"#),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    s.wait_for("info", T).unwrap();
+    assert_eq!(s.call("needSetup", &[], T).unwrap(), Value::Bool(false));
+    assert_eq!(kuma.dropped_before_info(), ["needSetup"]);
+    // 1.23 has no such window.
+    let v1 = Kuma::v1().user(USER, PASSWORD).start();
+    let mut s = Socket::connect(&Endpoint::parse(&v1.url()).unwrap(), T, None).unwrap();
+    assert_eq!(s.call("needSetup", &[], T).unwrap(), Value::Bool(false));
 }

@@ -1,6 +1,6 @@
 //! Create, update, delete, adopt, prune, the hash gate; on 1.23 and on 2.x.
 
-use crate::{Env, PASSWORD, USER};
+use crate::{Env, PASSWORD, Run, USER};
 use serde_json::json;
 use test_support::kuma::{Flavor, Kuma};
 
@@ -297,4 +297,109 @@ fn an_unmarked_namesake_of_an_owned_monitor_is_left_alone_with_a_warning() {
         run.stderr
     );
     assert_eq!(env.kuma.monitors().len(), 2);
+}
+
+fn push_token_moves_to_a_new_monitor_when_the_old_one_changes_type(flavor: Flavor) {
+    let env = fresh(flavor);
+    env.monitors(r#"[{"name": "Job", "type": "push", "push_token": "job-token-1"}]"#);
+    env.sync(&["--setup"]).expect(0);
+    assert_eq!(env.monitor("Job")["pushToken"], "job-token-1");
+    env.monitors(
+        r#"[{"name": "Job", "url": "https://job.example.com"},
+            {"name": "Job2", "type": "push", "push_token": "job-token-1"}]"#,
+    );
+    let run = env.sync(&[]);
+    run.expect(0);
+    assert!(run.stdout.contains("push_token (secret) → none"), "{}", run.stdout);
+    assert!(!run.stdout.contains("job-token-1") && !run.stderr.contains("job-token-1"), "{}", run.stdout);
+    // Uptime Kuma finds push monitors by token alone: the http monitor must not keep it.
+    let job = env.monitor("Job");
+    assert_eq!((job["type"].as_str(), job["pushToken"].as_str()), (Some("http"), None));
+    assert_eq!(env.monitor("Job2")["pushToken"], "job-token-1");
+    let holders: Vec<_> = env.kuma.monitors().into_iter().filter(|m| m["pushToken"] == "job-token-1").collect();
+    assert_eq!(holders.len(), 1);
+    // And it stays that way: nothing to change on a forced run.
+    let forced = env.sync(&["--force"]);
+    forced.expect(0);
+    assert_eq!(forced.stdout, "= 2 unchanged\n");
+}
+
+#[test]
+fn a_push_monitor_changed_to_http_gives_up_its_token_2x() {
+    push_token_moves_to_a_new_monitor_when_the_old_one_changes_type(Flavor::V2);
+}
+
+#[test]
+fn a_push_monitor_changed_to_http_gives_up_its_token_1_23() {
+    push_token_moves_to_a_new_monitor_when_the_old_one_changes_type(Flavor::V1);
+}
+
+#[test]
+fn a_run_with_no_prune_that_kept_monitors_stores_no_hash_so_the_next_plain_sync_prunes() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD));
+    env.monitors(r#"[{"name": "Svc", "url": "https://svc.example.com"}]"#);
+    env.sync(&[]).expect(0);
+    env.monitors(r#"[{"name": "Svc2", "url": "https://svc.example.com"}]"#);
+    let kept = env.sync(&["--no-prune", "--json"]);
+    kept.expect(0);
+    assert_eq!(kept.json()["hash_stored"], false);
+    assert!(kept.stderr.contains("1 undeclared monitor(s) of ours kept (--no-prune)"), "{}", kept.stderr);
+    assert_eq!(env.names(), ["Svc", "Svc2"]);
+    let plain = env.sync(&[]);
+    plain.expect(0);
+    assert_eq!(plain.stdout, "- delete Svc\n= 1 unchanged\n");
+    assert_eq!(env.names(), ["Svc2"]);
+    // With nothing left to keep, --no-prune is in sync and the hash gate skips the next run.
+    env.sync(&["--no-prune"]).expect(0);
+    assert!(env.sync(&["--no-prune"]).stderr.contains("unchanged since the last successful sync"));
+}
+
+fn push_token_from_a_credential(flavor: Flavor) {
+    let env = fresh(flavor);
+    let creds = env.path("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("nightly-backup-push"), "s3cret-push-0001\n").unwrap();
+    env.monitors(r#"[{"name": "Backup", "type": "push", "push_token_credential": "nightly-backup-push"}]"#);
+    let run = Run::of(env.cmd("sync", &["--setup"]).env("CREDENTIALS_DIRECTORY", &creds).output().unwrap());
+    run.expect(0);
+    assert_eq!(env.monitor("Backup")["pushToken"], "s3cret-push-0001");
+    for out in [&run.stdout, &run.stderr] {
+        assert!(!out.contains("s3cret-push-0001"), "{out}");
+    }
+    // A new token in the credential is a change the hash gate sees, shown without its value.
+    std::fs::write(creds.join("nightly-backup-push"), "s3cret-push-0002").unwrap();
+    let run = Run::of(env.cmd("sync", &["--json"]).env("CREDENTIALS_DIRECTORY", &creds).output().unwrap());
+    run.expect(0);
+    assert_eq!(env.monitor("Backup")["pushToken"], "s3cret-push-0002");
+    assert!(!run.stdout.contains("s3cret") && !run.stderr.contains("s3cret"), "{}", run.stdout);
+    assert_eq!(
+        run.json()["changes"][0]["changes"][0],
+        json!({"field": "push_token", "from": "(secret)", "to": "(secret)"})
+    );
+    let writes = env.writes();
+    let forced = Run::of(env.cmd("sync", &["--force"]).env("CREDENTIALS_DIRECTORY", &creds).output().unwrap());
+    forced.expect(0);
+    assert_eq!(env.writes(), writes);
+}
+
+#[test]
+fn a_push_token_comes_from_a_credential_and_never_shows_2x() {
+    push_token_from_a_credential(Flavor::V2);
+}
+
+#[test]
+fn a_push_token_comes_from_a_credential_and_never_shows_1_23() {
+    push_token_from_a_credential(Flavor::V1);
+}
+
+#[test]
+fn a_2_0_2_server_that_drops_the_first_message_costs_no_timeout() {
+    // The window is long: a client that emits before `info` loses that event and waits out its ack.
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD).first_message_window(std::time::Duration::from_secs(2)));
+    env.monitors(r#"[{"name": "A", "url": "https://a.example.com"}]"#);
+    let run = env.sync(&["--ack-timeout", "30", "--wait", "20"]);
+    run.expect(0);
+    assert_eq!(env.kuma.dropped_before_info(), Vec::<String>::new());
+    assert_eq!(env.kuma.connections(), 1, "{}", run.stderr);
+    assert_eq!(env.names(), ["A"]);
 }
