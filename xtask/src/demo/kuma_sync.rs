@@ -37,6 +37,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     std::fs::write(&pw, "demo-password-123\n")?;
     std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     std::fs::copy(ctx.examples().join("monitors.json"), d.join("monitors.json"))?;
+    // The push monitor's token is a credential, as the unit's LoadCredential= hands it over.
+    let creds = d.join("credentials");
+    std::fs::create_dir_all(&creds)?;
+    std::fs::write(creds.join("nightly-backup-push"), "demo-push-token-1\n")?;
 
     let expect = |code: i32, want: i32, what: &str| -> anyhow::Result<()> {
         anyhow::ensure!(code == want, "{what}: exit {code}, expected {want}");
@@ -45,6 +49,7 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let kuma = |sub: &str, extra: &[&str]| {
         let mut c = ctx.tool("kuma-sync");
         c.arg(sub).args(["--monitors", "monitors.json", "--url", &url, "--username", "admin"]);
+        c.env("CREDENTIALS_DIRECTORY", &creds);
         c.args(["--password-file", "kuma-password"]);
         if sub == "sync" {
             c.args(["--state-dir", "state"]);
