@@ -199,7 +199,7 @@ impl SecretRef {
     /// Read it through the kit's `Source` (file modes and credential lookup are the kit's).
     pub fn load(&self, env: Env) -> anyhow::Result<Secret> {
         let source = match self {
-            SecretRef::File(f) => Source::default().file(Some(f.clone())),
+            SecretRef::File(f) => Source { file: Some(f.clone()), ..Source::default() },
             SecretRef::Credential(name) => Source::credential(name.clone()),
         };
         source.try_load_with(env)?.ok_or_else(|| {
@@ -213,14 +213,14 @@ impl SecretRef {
             };
             homey_kit::exit::coded(
                 Exit::Config,
-                anyhow::anyhow!("credential {name:?} not found: looked in {under} and {BY_HAND_CREDENTIALS}/{name}"),
+                anyhow::anyhow!(
+                    "credential {name:?} not found: looked in {under} and {}",
+                    source.fallback_dir.join(name).display()
+                ),
             )
         })
     }
 }
-
-/// Where credentials are found when run by hand (the NixOS module and contrib's units put them there).
-pub const BY_HAND_CREDENTIALS: &str = "/etc/homey/credentials";
 
 impl Repository {
     pub fn password(&self) -> Option<SecretRef> {
