@@ -2,6 +2,9 @@
 #
 #   homey.monitoring.monitors = [ { name = "Nextcloud"; url = "https://cloud.${domain}/status.php"; keyword = "installed"; } ];
 #   homey.monitoring.kumaSync = { enable = true; username = "admin"; passwordFile = config.sops.secrets."kuma/password".path; };
+#   # A push monitor's token is a secret: name a credential, hand the file over here.
+#   homey.monitoring.monitors = [ { name = "Nightly backup"; type = "push"; push_token_credential = "nightly-backup-push"; } ];
+#   homey.monitoring.kumaSync.credentials.nightly-backup-push = config.sops.secrets."kuma/backup-push".path;
 {
   config,
   lib,
@@ -16,6 +19,15 @@ let
   sync = cfg.kumaSync;
   json = pkgs.formats.json { };
   sandbox = (import ../hardening.nix).units.kuma-sync;
+  containers = config.virtualisation.oci-containers.containers or { };
+  containerUnit = "${config.virtualisation.oci-containers.backend}-${toString sync.container}.service";
+
+  # Credentials the monitors name (push_token_credential), each of which kumaSync.credentials must provide.
+  namedCredentials = builtins.foldl' (acc: n: if builtins.elem n acc then acc else acc ++ [ n ]) [ ] (
+    lib.concatMap (m: lib.optional ((m.push_token_credential or null) != null) m.push_token_credential) cfg.monitors
+  );
+  missingCredentials = lib.filter (n: !(sync.credentials ? ${n})) namedCredentials;
+  literalPushTokens = map (m: m.name) (lib.filter (m: (m.push_token or null) != null) cfg.monitors);
 
   monitor = types.submodule {
     # The five fields of the seed format are typed here; every other field kuma-sync knows (type, hostname,
@@ -95,11 +107,31 @@ in
         example = "/run/secrets/kuma/password";
         description = "File holding that user's password (e.g. a sops secret). Handed to the unit with LoadCredential=; never copied to the store.";
       };
+      container = mkOption {
+        type = types.nullOr types.str;
+        default = "uptime-kuma";
+        example = "kuma";
+        description = ''
+          The virtualisation.oci-containers container running Uptime Kuma: kuma-sync starts after its unit and
+          again whenever it restarts. null when Uptime Kuma runs otherwise (e.g. services.uptime-kuma): then
+          list its units in `after`.
+        '';
+      };
       after = mkOption {
         type = types.listOf types.str;
-        default = [ "${config.virtualisation.oci-containers.backend}-uptime-kuma.service" ];
-        defaultText = lib.literalExpression ''[ "''${config.virtualisation.oci-containers.backend}-uptime-kuma.service" ]'';
+        default = lib.optional (sync.container != null) containerUnit;
+        defaultText = lib.literalExpression ''lib.optional (container != null) "''${config.virtualisation.oci-containers.backend}-''${container}.service"'';
         description = "The units that run Uptime Kuma: kuma-sync starts after them, and again whenever they restart.";
+      };
+      credentials = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        example = lib.literalExpression ''{ nightly-backup-push = config.sops.secrets."kuma/backup-push".path; }'';
+        description = ''
+          Secret files for the credentials the monitors name (`push_token_credential`), by credential name. Each
+          is handed to the unit with LoadCredential= and read by kuma-sync from $CREDENTIALS_DIRECTORY; never
+          copied to the store. Run by hand, kuma-sync reads /etc/homey/credentials/NAME.
+        '';
       };
       prune = mkOption {
         type = types.bool;
@@ -122,10 +154,26 @@ in
   config = lib.mkIf sync.enable {
     assertions = [
       {
+        # The default `after` orders kuma-sync after this container's unit; a container nobody declares
+        # would leave it ordered after nothing and never restarted with Uptime Kuma.
+        assertion = sync.container == null || containers ? ${sync.container} || !(builtins.elem containerUnit sync.after);
+        message = "homey.monitoring.kumaSync.container is \"${toString sync.container}\", but virtualisation.oci-containers.containers has no such container; set homey.monitoring.kumaSync.container to the container that runs Uptime Kuma (or to null, listing its units in homey.monitoring.kumaSync.after).";
+      }
+      {
+        assertion = missingCredentials == [ ];
+        message = "homey.monitoring.monitors name the credential(s) ${builtins.concatStringsSep ", " missingCredentials} (push_token_credential) that homey.monitoring.kumaSync.credentials does not provide; set homey.monitoring.kumaSync.credentials.<name> to the secret file.";
+      }
+      {
+        assertion = builtins.all (f: !lib.hasPrefix builtins.storeDir f) (builtins.attrValues sync.credentials);
+        message = "homey.monitoring.kumaSync.credentials: a secret file is in the Nix store, where every user can read it; use a secret file (sops, agenix).";
+      }
+      {
         assertion = !lib.hasPrefix builtins.storeDir sync.passwordFile;
         message = "homey.monitoring.kumaSync.passwordFile is in the Nix store, where every user can read it; use a secret file (sops, agenix).";
       }
     ];
+
+    warnings = lib.optional (literalPushTokens != [ ]) "homey.monitoring.monitors: ${builtins.concatStringsSep ", " literalPushTokens} carry push_token in the Nix store (world-readable); name a credential instead (push_token_credential, with homey.monitoring.kumaSync.credentials.<name> = the secret file).";
 
     # A bad monitors file fails the build with kuma-sync's own message, before anything is deployed.
     system.checks = [ validated ];
@@ -160,7 +208,7 @@ in
             ++ lib.optional (!sync.prune) "--no-prune"
             ++ lib.optional sync.setup "--setup"
           );
-          LoadCredential = [ "kuma-password:${sync.passwordFile}" ];
+          LoadCredential = [ "kuma-password:${sync.passwordFile}" ] ++ lib.mapAttrsToList (n: f: "${n}:${f}") sync.credentials;
           StateDirectory = "kuma-sync";
           StateDirectoryMode = "0700";
         };

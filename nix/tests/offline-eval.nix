@@ -233,7 +233,11 @@ let
       openldap.enable = false;
     };
     networking.wireless.interfaces = [ ];
-    virtualisation.oci-containers.backend = "podman";
+    # The homelab runs Uptime Kuma as this container (kumaSync.container's default); declared by its own module.
+    virtualisation.oci-containers = {
+      backend = "podman";
+      containers.uptime-kuma.image = "docker.io/louislam/uptime-kuma:1";
+    };
     systemd.package = "/nix/store/00000000000000000000000000000000-systemd";
   };
 
