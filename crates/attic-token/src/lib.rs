@@ -62,7 +62,7 @@ pub struct MintArgs {
     pub sub: String,
     /// How long it is valid, in atticadm's syntax: `3 months`, `1y`, `90d`, `12h` (m = minutes, M = months).
     #[arg(long, value_parser = validity::parse_validity)]
-    pub validity: u64,
+    pub validity: validity::Validity,
     /// Cache pattern the token may pull from (repeatable; `*` is a wildcard).
     #[arg(long, value_name = "PATTERN", value_parser = pattern)]
     pub pull: Vec<String>,
@@ -308,13 +308,29 @@ fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
     .exit_code(Exit::Usage)?;
     let req = token::MintRequest {
         sub: a.sub,
-        validity_secs: a.validity,
+        validity_secs: a.validity.secs,
         now: now(a.now, world),
         issuer: a.issuer.or(settings.issuer),
         audiences: if a.audience.is_empty() { settings.audiences } else { a.audience },
         caches,
     };
+    let wanted = req.now.saturating_add(i64::try_from(req.validity_secs).unwrap_or(i64::MAX));
+    if wanted > token::ATTICADM_LAST_SECOND {
+        fail!(
+            Exit::Usage,
+            "--validity {}: the expiry would fall after the year 262142, which atticadm cannot compute either (it refuses with \"Expiry timestamp overflowed\")",
+            a.validity.text
+        );
+    }
     let claims = req.claims();
+    if wanted > token::TIMESTAMP_CAP {
+        homey_kit::warn!(
+            "--validity {}: the expiry is past {}, the latest time atticd can hold; exp is {} as atticadm writes it",
+            a.validity.text,
+            words::utc(token::TIMESTAMP_CAP),
+            token::TIMESTAMP_CAP
+        );
+    }
     if a.dump_claims {
         println!("{}", claims.to_json());
         return Ok(Exit::Ok);
@@ -335,7 +351,7 @@ fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
         "minted an {} token for {:?}, valid until {} (key from {source}); caches: {}",
         key.alg().name(),
         req.sub,
-        words::utc(claims.exp),
+        words::utc(claims.exp.unwrap_or(token::TIMESTAMP_CAP)),
         if grants.is_empty() { "none".into() } else { grants.join(", ") }
     );
     match &a.out {
@@ -423,7 +439,8 @@ fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
             "audiences": c.aud,
             "not_before": c.nbf,
             "expires": c.exp,
-            "expires_utc": words::utc(c.exp),
+            "expires_utc": c.exp.map(words::utc),
+            "notes": parsed.notes,
             "time": match time { token::TimeStatus::Valid => "valid", token::TimeStatus::Expired => "expired", token::TimeStatus::NotYetValid => "not yet valid" },
             "signature": match sig { Signature::Valid => "valid", Signature::Invalid => "invalid", Signature::Unchecked => "unchecked" },
             "caches": caches,
@@ -445,6 +462,9 @@ fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
             lines.push(format!("not before {}", words::utc(nbf)));
         }
         lines.push(format!("expiry     {}", words::validity(&parsed, now)));
+        for note in &parsed.notes {
+            lines.push(format!("note       {note}"));
+        }
         lines.push(format!(
             "signature  {}",
             match sig {

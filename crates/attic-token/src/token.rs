@@ -3,8 +3,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
-use serde_json::Value;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 
 pub const NAMESPACE: &str = "https://jwt.attic.rs/v1";
@@ -135,8 +134,11 @@ impl Caches {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
-    pub exp: i64,
+    /// `None` only in a token read from elsewhere: atticd accepts a token without an expiry.
+    pub exp: Option<i64>,
     pub nbf: Option<i64>,
+    /// atticadm never writes `iat`; atticd refuses a token issued in the future.
+    pub iat: Option<i64>,
     pub iss: Option<String>,
     pub sub: Option<String>,
     pub aud: Vec<String>,
@@ -148,11 +150,13 @@ fn json_str(s: &str) -> String {
 }
 
 impl Claims {
-    /// Compact JSON in atticadm's key order: exp, nbf, [iss], sub, [aud], namespace.
+    /// Compact JSON in atticadm's key order: [iat], exp, nbf, [iss], sub, [aud], namespace.
     pub fn to_json(&self) -> String {
-        let mut parts = vec![format!("\"exp\":{}", self.exp)];
-        if let Some(nbf) = self.nbf {
-            parts.push(format!("\"nbf\":{nbf}"));
+        let mut parts = vec![];
+        for (k, v) in [("iat", self.iat), ("exp", self.exp), ("nbf", self.nbf)] {
+            if let Some(v) = v {
+                parts.push(format!("\"{k}\":{v}"));
+            }
         }
         if let Some(iss) = &self.iss {
             parts.push(format!("\"iss\":{}", json_str(iss)));
@@ -171,6 +175,14 @@ impl Claims {
     }
 }
 
+/// The latest time atticd and atticadm can hold: their JWT library keeps seconds in 32 bits and
+/// saturates (2106-02-07 06:28:15 UTC). atticadm writes this `exp` for any later expiry.
+pub const TIMESTAMP_CAP: i64 = u32::MAX as i64;
+
+/// The last second chrono (which atticadm adds the validity with) can represent; beyond it atticadm
+/// refuses with "Expiry timestamp overflowed".
+pub const ATTICADM_LAST_SECOND: i64 = 8_210_298_412_799;
+
 /// What minting needs, as plain data.
 #[derive(Debug, Clone)]
 pub struct MintRequest {
@@ -185,8 +197,11 @@ pub struct MintRequest {
 impl MintRequest {
     pub fn claims(&self) -> Claims {
         Claims {
-            exp: self.now + self.validity_secs as i64,
+            exp: Some(
+                self.now.saturating_add(i64::try_from(self.validity_secs).unwrap_or(i64::MAX)).min(TIMESTAMP_CAP),
+            ),
             nbf: Some(self.now),
+            iat: None,
             iss: self.issuer.clone(),
             sub: Some(self.sub.clone()),
             aud: self.audiences.clone(),
@@ -213,6 +228,8 @@ pub struct Parsed {
     pub claims: Claims,
     pub signing_input: String,
     pub signature: Vec<u8>,
+    /// Where atticd accepts this token more leniently than is wise (no expiry, a negative one, …).
+    pub notes: Vec<String>,
 }
 
 /// Why a token is not one atticd would accept (signature aside).
@@ -231,141 +248,259 @@ fn bad<T>(msg: impl Into<String>) -> Result<T, Malformed> {
     Err(Malformed(msg.into()))
 }
 
-/// A JSON object with its keys in the order they were written (serde_json's map sorts them, and the
-/// order of cache patterns decides which wildcard wins).
-struct Ordered(Vec<(String, Value)>);
+/// JSON with every object's keys in the order they were written: serde_json's own map sorts them,
+/// and the order of the cache patterns decides which wildcard atticd picks.
+#[derive(Debug, Clone, PartialEq)]
+enum Json {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    String(String),
+    Array(Vec<Json>),
+    Object(Vec<(String, Json)>),
+}
 
-impl<'de> Deserialize<'de> for Ordered {
+impl<'de> Deserialize<'de> for Json {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Ordered;
+            type Value = Json;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
+                f.write_str("JSON")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Ordered, A::Error> {
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Json, E> {
+                Ok(Json::Bool(b))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+                Ok(Json::Number(n.into()))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+                Ok(Json::Number(n.into()))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Json, E> {
+                Ok(serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Json, E> {
+                Ok(Json::String(s.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
                 let mut out = vec![];
-                while let Some((k, v)) = map.next_entry::<String, Value>()? {
-                    out.push((k, v));
+                while let Some(v) = seq.next_element()? {
+                    out.push(v);
                 }
-                Ok(Ordered(out))
+                Ok(Json::Array(out))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+                let mut out = vec![];
+                while let Some(entry) = map.next_entry::<String, Json>()? {
+                    out.push(entry);
+                }
+                Ok(Json::Object(out))
             }
         }
-        d.deserialize_map(V)
+        d.deserialize_any(V)
     }
 }
 
-impl Ordered {
-    fn get(&self, k: &str) -> Option<&Value> {
-        self.0.iter().find(|(key, _)| key == k).map(|(_, v)| v)
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Json::Null => f.write_str("null"),
+            Json::Bool(b) => write!(f, "{b}"),
+            Json::Number(n) => write!(f, "{n}"),
+            Json::String(s) => f.write_str(&json_str(s)),
+            Json::Array(_) => f.write_str("a list"),
+            Json::Object(_) => f.write_str("an object"),
+        }
     }
+}
+
+/// An object's entries, refusing a key written twice where atticd's decoder (serde's derive) does.
+fn fields<'a>(what: &str, v: &'a Json, unique: &[&str]) -> Result<&'a [(String, Json)], Malformed> {
+    let Json::Object(entries) = v else {
+        return bad(format!("{what} is {v}, not a JSON object"));
+    };
+    for key in unique {
+        if entries.iter().filter(|(k, _)| k == key).count() > 1 {
+            return bad(format!("{what}: {key:?} appears twice (atticd refuses such a token)"));
+        }
+    }
+    Ok(entries)
+}
+
+fn get<'a>(entries: &'a [(String, Json)], key: &str) -> Option<&'a Json> {
+    entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
 fn part(what: &str, text: &str) -> Result<Vec<u8>, Malformed> {
     URL_SAFE_NO_PAD.decode(text).or_else(|_| bad(format!("the {what} is not unpadded base64url")))
 }
 
-fn int_claim(claims: &Ordered, key: &str) -> Result<Option<i64>, Malformed> {
-    match claims.get(key) {
-        None => Ok(None),
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(v) => Ok(Some(v)),
-            None => bad(format!("claim {key:?} is {n}, not a whole number of seconds")),
-        },
-        Some(v) => bad(format!("claim {key:?} is {v}, not a number")),
+/// A time claim as atticd's JWT library (jwt-simple 0.11) reads it: any JSON number; a fraction is
+/// dropped, a negative float counts as 0, a negative integer wraps to a huge value, and everything at
+/// or past 2^32 s saturates to [`TIMESTAMP_CAP`].
+fn time_claim(claims: &[(String, Json)], key: &str, notes: &mut Vec<String>) -> Result<Option<i64>, Malformed> {
+    let n = match get(claims, key) {
+        None => return Ok(None),
+        Some(Json::Number(n)) => n,
+        Some(v) => return bad(format!("claim {key:?} is {v}, not a number of seconds (atticd refuses the token)")),
+    };
+    let secs: u64 = if let Some(u) = n.as_u64() {
+        u
+    } else if let Some(i) = n.as_i64() {
+        notes.push(format!(
+            "claim {key:?} is negative ({i}); atticd reads it as {} (its JWT library wraps negative integers)",
+            crate::words::utc(TIMESTAMP_CAP)
+        ));
+        i as u64
+    } else {
+        let f = n.as_f64().unwrap_or(0.0);
+        notes.push(format!("claim {key:?} is {n}, not whole seconds; atticd drops the fraction"));
+        f as u64
+    };
+    if secs > TIMESTAMP_CAP as u64 && n.as_u64().is_some() {
+        notes.push(format!(
+            "claim {key:?} is {n}, past what atticd can hold; it reads {}",
+            crate::words::utc(TIMESTAMP_CAP)
+        ));
+    }
+    Ok(Some(secs.min(TIMESTAMP_CAP as u64) as i64))
+}
+
+fn string_claim(claims: &[(String, Json)], key: &str) -> Result<Option<String>, Malformed> {
+    match get(claims, key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.clone())),
+        Some(v) => bad(format!("claim {key:?} is {v}, not a string (atticd refuses the token)")),
     }
 }
 
-fn parse_caches(ns: &Value) -> Result<Caches, Malformed> {
-    let Value::Object(_) = ns else {
-        return bad(format!("claim {NAMESPACE:?} is not an object"));
+fn parse_caches(ns: &Json) -> Result<Caches, Malformed> {
+    let ns = fields(&format!("claim {NAMESPACE:?}"), ns, &["caches"])?;
+    let Some(caches) = get(ns, "caches") else {
+        return bad(format!("claim {NAMESPACE:?} has no \"caches\" (atticd refuses such a token)"));
     };
-    let ns: Ordered = serde_json::from_value(ns.clone()).or_else(|e| bad(format!("claim {NAMESPACE:?}: {e}")))?;
-    let Some(caches) = ns.get("caches") else {
-        return bad(format!("claim {NAMESPACE:?} has no \"caches\" (atticd rejects such a token)"));
-    };
-    let caches: Ordered = match caches {
-        Value::Object(_) => serde_json::from_value(caches.clone()).or_else(|e| bad(format!("\"caches\": {e}")))?,
-        other => return bad(format!("\"caches\" is {other}, not an object")),
-    };
-    let mut out = vec![];
-    for (pattern, perms) in caches.0 {
-        check_pattern(&pattern).map_err(|e| Malformed(format!("\"caches\": {e}")))?;
-        let Value::Object(map) = perms else {
-            return bad(format!("\"caches\".{pattern:?} is {perms}, not an object of permissions"));
-        };
+    let caches = fields("\"caches\"", caches, &[])?;
+    let keys: Vec<&str> = PERMS.iter().map(|p| p.key).collect();
+    let mut out: Vec<(String, Perms)> = vec![];
+    for (pattern, perms) in caches {
+        check_pattern(pattern).map_err(|e| Malformed(format!("\"caches\": {e} (atticd refuses the token)")))?;
+        let map = fields(&format!("\"caches\".{pattern:?}"), perms, &keys)?;
         let mut p = Perms::default();
         for (i, perm) in PERMS.iter().enumerate() {
-            match map.get(perm.key) {
+            match get(map, perm.key) {
                 None => {}
-                Some(v) if v.as_u64() == Some(1) => p.0[i] = true,
-                Some(v) if v.as_u64() == Some(0) => {}
+                Some(Json::Number(n)) if n.as_u64() == Some(1) => p.0[i] = true,
+                Some(Json::Number(n)) if n.as_u64() == Some(0) => {}
                 Some(v) => {
                     return bad(format!(
-                        "\"caches\".{pattern:?}.{:?} ({}) is {v}; atticd accepts only 0 or 1",
+                        "\"caches\".{pattern:?}.{:?} ({}) is {v}; atticd accepts only the integers 0 or 1",
                         perm.key, perm.words
                     ));
                 }
             }
         }
-        out.push((pattern, p));
+        // Written twice, the later grant counts and the pattern keeps its first place, as in the
+        // IndexMap atticd reads the caches into.
+        match out.iter_mut().find(|(k, _)| k == pattern) {
+            Some((_, existing)) => *existing = p,
+            None => out.push((pattern.clone(), p)),
+        }
     }
     Ok(Caches(out))
 }
 
-/// Split and parse a token, strictly as atticd reads it. The signature is returned, not checked.
+/// The header's registered fields, typed as atticd's JWT library reads them: a mistyped one fails.
+const HEADER_STRINGS: [&str; 8] = ["alg", "cty", "kid", "typ", "jku", "jwk", "x5u", "x5t"];
+const HEADER_LISTS: [&str; 2] = ["crit", "x5c"];
+/// jwt-simple's limit on the encoded header.
+const MAX_HEADER_LENGTH: usize = 8192;
+
+fn check_header(header: &[(String, Json)]) -> Result<Alg, Malformed> {
+    for key in HEADER_STRINGS.iter().chain(["x5t#S256"].iter()) {
+        match get(header, key) {
+            None | Some(Json::String(_)) => {}
+            Some(Json::Null) if *key != "alg" => {}
+            Some(v) => return bad(format!("header {key:?} is {v}, not a string (atticd refuses the token)")),
+        }
+    }
+    for key in HEADER_LISTS {
+        match get(header, key) {
+            None | Some(Json::Null) => {}
+            Some(Json::Array(a)) if a.iter().all(|v| matches!(v, Json::String(_))) => {}
+            Some(v) => return bad(format!("header {key:?} is {v}, not a list of strings (atticd refuses the token)")),
+        }
+    }
+    // jwt-simple: any case, "JWT" or a "+JWT" media type (at+jwt); absent is fine.
+    if let Some(Json::String(t)) = get(header, "typ") {
+        let up = t.to_uppercase();
+        if up != "JWT" && !up.ends_with("+JWT") {
+            return bad(format!(
+                "header \"typ\" is {t:?}; atticd accepts only a JWT type (\"JWT\" or \"…+jwt\", in any case) or none"
+            ));
+        }
+    }
+    match get(header, "alg") {
+        Some(Json::String(a)) if a == "HS256" => Ok(Alg::Hs256),
+        Some(Json::String(a)) if a == "RS256" => Ok(Alg::Rs256),
+        Some(a) => bad(format!("algorithm {a} in the header: atticd verifies only HS256 or RS256, as its key is")),
+        None => bad("the header names no algorithm (\"alg\"); atticd refuses the token"),
+    }
+}
+
+/// Split and parse a token exactly as atticd reads it (jwt-simple 0.11 and attic's claims). The
+/// signature is returned, not checked.
 pub fn parse(token: &str) -> Result<Parsed, Malformed> {
     let token = token.trim();
     let pieces: Vec<&str> = token.split('.').collect();
     if pieces.len() != 3 {
         return bad(format!("a JWT has 3 dot-separated parts; this has {}", pieces.len()));
     }
+    if pieces[0].len() > MAX_HEADER_LENGTH {
+        return bad(format!("the header is longer than atticd takes ({MAX_HEADER_LENGTH} characters)"));
+    }
     let header_bytes = part("header", pieces[0])?;
     let claims_bytes = part("claims part", pieces[1])?;
     let signature = part("signature", pieces[2])?;
     let header_json = String::from_utf8(header_bytes).or_else(|_| bad("the header is not UTF-8"))?;
     let claims_json = String::from_utf8(claims_bytes).or_else(|_| bad("the claims are not UTF-8"))?;
-    let header: Ordered =
-        serde_json::from_str(&header_json).or_else(|e| bad(format!("the header is not a JSON object: {e}")))?;
-    let alg = match header.get("alg") {
-        Some(Value::String(a)) if a == "HS256" => Alg::Hs256,
-        Some(Value::String(a)) if a == "RS256" => Alg::Rs256,
-        Some(a) => return bad(format!("algorithm {a} in the header: attic signs only HS256 or RS256")),
-        None => return bad("the header names no algorithm (\"alg\")"),
-    };
-    match header.get("typ") {
-        None => {}
-        Some(Value::String(t)) if t == "JWT" => {}
-        Some(t) => return bad(format!("header \"typ\" is {t}; atticd accepts only \"JWT\"")),
+    let header: Json = serde_json::from_str(&header_json).or_else(|e| bad(format!("the header is not JSON: {e}")))?;
+    let mut unique: Vec<&str> = HEADER_STRINGS.to_vec();
+    unique.extend(HEADER_LISTS);
+    let alg = check_header(fields("the header", &header, &unique)?)?;
+    let claims: Json = serde_json::from_str(&claims_json).or_else(|e| bad(format!("the claims are not JSON: {e}")))?;
+    let claims = fields("the claims", &claims, &["iat", "exp", "nbf", "iss", "sub", "aud", "jti", "nonce", NAMESPACE])?;
+    let mut notes = vec![];
+    let exp = time_claim(claims, "exp", &mut notes)?;
+    let nbf = time_claim(claims, "nbf", &mut notes)?;
+    let iat = time_claim(claims, "iat", &mut notes)?;
+    if exp.is_none() {
+        notes.push(
+            "no expiry (\"exp\"): atticd accepts this token for as long as its key is unchanged — more lenient than is wise"
+                .into(),
+        );
     }
-    let claims: Ordered =
-        serde_json::from_str(&claims_json).or_else(|e| bad(format!("the claims are not a JSON object: {e}")))?;
-    let Some(exp) = int_claim(&claims, "exp")? else {
-        return bad("no expiry (\"exp\") claim");
-    };
-    let nbf = int_claim(&claims, "nbf")?;
-    let string = |k: &str| -> Result<Option<String>, Malformed> {
-        match claims.get(k) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(v) => bad(format!("claim {k:?} is {v}, not a string")),
-        }
-    };
-    let iss = string("iss")?;
-    let sub = string("sub")?;
-    let aud = match claims.get("aud") {
+    let iss = string_claim(claims, "iss")?;
+    let sub = string_claim(claims, "sub")?;
+    string_claim(claims, "jti")?;
+    string_claim(claims, "nonce")?;
+    let aud = match get(claims, "aud") {
         None => vec![],
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
+        Some(Json::String(s)) => vec![s.clone()],
+        Some(Json::Array(a)) => a
             .iter()
-            .map(|v| {
-                v.as_str().map(str::to_owned).ok_or_else(|| Malformed(format!("claim \"aud\" holds {v}, not a string")))
+            .map(|v| match v {
+                Json::String(s) => Ok(s.clone()),
+                other => bad(format!("claim \"aud\" holds {other}, not a string (atticd refuses the token)")),
             })
             .collect::<Result<_, _>>()?,
-        Some(v) => return bad(format!("claim \"aud\" is {v}, not a string or a list")),
+        Some(v) => return bad(format!("claim \"aud\" is {v}, not a string or a list (atticd refuses the token)")),
     };
-    let Some(ns) = claims.get(NAMESPACE) else {
-        return bad(format!("no {NAMESPACE:?} claim: not an attic token"));
+    let Some(ns) = get(claims, NAMESPACE) else {
+        return bad(format!("no {NAMESPACE:?} claim: not an attic token (atticd refuses it)"));
     };
     let caches = parse_caches(ns)?;
     let signing_input = format!("{}.{}", pieces[0], pieces[1]);
@@ -373,9 +508,10 @@ pub fn parse(token: &str) -> Result<Parsed, Malformed> {
         header_json,
         claims_json,
         alg,
-        claims: Claims { exp, nbf, iss, sub, aud, caches },
+        claims: Claims { exp, nbf, iat, iss, sub, aud, caches },
         signing_input,
         signature,
+        notes,
     })
 }
 
@@ -387,10 +523,13 @@ pub enum TimeStatus {
     Expired,
 }
 
+/// atticd compares with the sub-second clock, so a token is expired from its `exp` second on; a
+/// saturated time lasts to the end of that second.
 pub fn time_status(claims: &Claims, now: i64) -> TimeStatus {
-    if claims.nbf.is_some_and(|nbf| now < nbf) {
+    let end_of = |t: i64| if t == TIMESTAMP_CAP { t + 1 } else { t };
+    if claims.nbf.into_iter().chain(claims.iat).any(|t| now < end_of(t)) {
         TimeStatus::NotYetValid
-    } else if now > claims.exp {
+    } else if claims.exp.is_some_and(|exp| now >= end_of(exp)) {
         TimeStatus::Expired
     } else {
         TimeStatus::Valid
@@ -475,7 +614,7 @@ mod tests {
         assert_eq!(ok.claims.caches.0.len(), 2);
         assert_eq!(ok.claims.caches.0[1].1.words(), ["pull", "create cache", "destroy cache"]);
         let t = SAMPLE_CLAIMS.replace(r#""r":1,"w":1"#, r#""r":true,"w":1"#);
-        assert!(parse(&token_with(&t)).unwrap_err().0.contains("only 0 or 1"));
+        assert!(parse(&token_with(&t)).unwrap_err().0.contains("only the integers 0 or 1"));
         let t = r#"{"exp":1,"sub":"x","https://jwt.attic.rs/v1":{}}"#;
         assert!(parse(&token_with(t)).unwrap_err().0.contains("no \"caches\""));
         let t = r#"{"exp":1,"sub":"x"}"#;
@@ -490,10 +629,88 @@ mod tests {
 
     #[test]
     fn time_without_leeway() {
-        let c = Claims { exp: 200, nbf: Some(100), iss: None, sub: None, aud: vec![], caches: Caches::default() };
+        let c = Claims {
+            exp: Some(200),
+            nbf: Some(100),
+            iat: None,
+            iss: None,
+            sub: None,
+            aud: vec![],
+            caches: Caches::default(),
+        };
         assert_eq!(time_status(&c, 99), TimeStatus::NotYetValid);
         assert_eq!(time_status(&c, 100), TimeStatus::Valid);
-        assert_eq!(time_status(&c, 200), TimeStatus::Valid);
-        assert_eq!(time_status(&c, 201), TimeStatus::Expired);
+        assert_eq!(time_status(&c, 199), TimeStatus::Valid);
+        // atticd's clock has fractions of a second: past the first instant of `exp` it refuses.
+        assert_eq!(time_status(&c, 200), TimeStatus::Expired);
+        let issued_later = Claims { iat: Some(150), ..c.clone() };
+        assert_eq!(time_status(&issued_later, 149), TimeStatus::NotYetValid);
+        let forever = Claims { exp: None, ..c.clone() };
+        assert_eq!(time_status(&forever, i64::MAX), TimeStatus::Valid);
+        let capped = Claims { exp: Some(TIMESTAMP_CAP), ..c };
+        assert_eq!(time_status(&capped, TIMESTAMP_CAP), TimeStatus::Valid);
+        assert_eq!(time_status(&capped, TIMESTAMP_CAP + 1), TimeStatus::Expired);
+    }
+
+    #[test]
+    fn pattern_order_is_the_tokens_own() {
+        // atticadm `--pull 'x*' --push '*'`: the pattern written first wins for "xy".
+        let t = r#"{"exp":9,"https://jwt.attic.rs/v1":{"caches":{"x*":{"r":1},"*":{"w":1},"a*":{"d":1}}}}"#;
+        let p = parse(&token_with(t)).unwrap();
+        let order: Vec<&str> = p.claims.caches.0.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(order, ["x*", "*", "a*"]);
+        assert_eq!(p.claims.caches.lookup("xy").map(|(k, perms)| (k, perms.words())), Some(("x*", vec!["pull"])));
+        assert_eq!(p.claims.caches.lookup("ab").map(|(k, _)| k), Some("*"));
+        // Written twice: the later grant, in the first place (atticd's IndexMap).
+        let t = r#"{"exp":9,"https://jwt.attic.rs/v1":{"caches":{"b*":{"r":1},"*":{"w":1},"b*":{"d":1}}}}"#;
+        let p = parse(&token_with(t)).unwrap();
+        assert_eq!(p.claims.caches.0.len(), 2);
+        assert_eq!((p.claims.caches.0[0].0.as_str(), p.claims.caches.0[0].1.words()), ("b*", vec!["delete"]));
+    }
+
+    fn with_header(header: &str, claims: &str) -> String {
+        format!("{}.{}.c2ln", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(claims))
+    }
+
+    #[test]
+    fn lenient_where_atticd_is() {
+        let ns = r#""https://jwt.attic.rs/v1":{"caches":{}}"#;
+        for typ in [r#","typ":"JWT""#, r#","typ":"jwt""#, r#","typ":"at+jwt""#, r#","typ":"Jwt""#, ""] {
+            let h = format!(r#"{{"alg":"HS256"{typ}}}"#);
+            assert!(parse(&with_header(&h, &format!("{{\"exp\":9,{ns}}}"))).is_ok(), "{h}");
+        }
+        for typ in ["JWS", "application/json", "jwtx"] {
+            let h = format!(r#"{{"alg":"HS256","typ":"{typ}"}}"#);
+            assert!(parse(&with_header(&h, &format!("{{{ns}}}"))).unwrap_err().0.contains("\"typ\""), "{h}");
+        }
+        let h = r#"{"alg":"HS256","kid":7}"#;
+        assert!(parse(&with_header(h, &format!("{{{ns}}}"))).unwrap_err().0.contains("\"kid\""));
+        assert!(parse(&with_header(r#"{"alg":"hs256"}"#, &format!("{{{ns}}}"))).is_err());
+
+        let p = parse(&token_with(&format!("{{{ns}}}"))).unwrap();
+        assert_eq!(p.claims.exp, None);
+        assert!(p.notes[0].contains("no expiry"), "{:?}", p.notes);
+        let p = parse(&token_with(&format!("{{\"exp\":1803647288.9,\"nbf\":1795757240.5,{ns}}}"))).unwrap();
+        assert_eq!((p.claims.exp, p.claims.nbf), (Some(1_803_647_288), Some(1_795_757_240)));
+        assert!(p.notes.iter().any(|n| n.contains("drops the fraction")), "{:?}", p.notes);
+        let p = parse(&token_with(&format!("{{\"exp\":-1,{ns}}}"))).unwrap();
+        assert_eq!(p.claims.exp, Some(TIMESTAMP_CAP));
+        assert!(p.notes[0].contains("negative"), "{:?}", p.notes);
+        let p = parse(&token_with(&format!("{{\"exp\":-5.5,{ns}}}"))).unwrap();
+        assert_eq!(p.claims.exp, Some(0));
+        let p = parse(&token_with(&format!("{{\"exp\":99999999999,\"aud\":\"nix\",{ns}}}"))).unwrap();
+        assert_eq!((p.claims.exp, p.claims.aud.clone()), (Some(TIMESTAMP_CAP), vec!["nix".to_owned()]));
+        for bad in [
+            format!("{{\"exp\":\"9\",{ns}}}"),
+            format!("{{\"exp\":null,{ns}}}"),
+            format!("{{\"sub\":1,{ns}}}"),
+            format!("{{\"aud\":[1],{ns}}}"),
+            format!("{{\"exp\":1,\"exp\":2,{ns}}}"),
+            r#"{"https://jwt.attic.rs/v1":{"caches":{"main":{"r":1.0}}}}"#.to_owned(),
+            r#"{"https://jwt.attic.rs/v1":{"caches":{"main":{"r":1,"r":1}}}}"#.to_owned(),
+            r#"{"https://jwt.attic.rs/v1":{"caches":{"ma.in":{"r":1}}}}"#.to_owned(),
+        ] {
+            assert!(parse(&token_with(&bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -1,92 +1,111 @@
-//! Token validity in atticadm's syntax (humantime): `3 months`, `1y`, `90d`, `1.5h`, `1month 2d`.
-//!
-//! atticadm adds the parsed duration to "now" in whole seconds, so the units must be humantime's:
-//! a month is 30.44 days (2,630,016 s), a year 365.25 days (31,557,600 s), and `m` means minutes while
-//! `M` means months. A bare number is rejected, as atticadm rejects it.
+//! Token validity in atticadm's syntax, which is humantime's: `3 months`, `1y`, `90d`, `1.5h`,
+//! `1month 2d`, `2wks`. atticadm parses `--validity` with `humantime::Duration`, so the grammar here is
+//! that crate itself — units, fractions that must come out exact (`0.1M` is refused), `m` for minutes
+//! and `M` for months, a month of 2,630,016 s and a year of 31,557,600 s, no bare numbers.
 
-const MINUTE: f64 = 60.0;
-const HOUR: f64 = 3600.0;
-const DAY: f64 = 86_400.0;
-const MONTH: f64 = 2_630_016.0;
-const YEAR: f64 = 31_557_600.0;
-
-fn unit_seconds(unit: &str) -> Option<f64> {
-    Some(match unit {
-        "nsec" | "ns" => 1e-9,
-        "usec" | "us" | "µs" => 1e-6,
-        "msec" | "ms" => 1e-3,
-        "seconds" | "second" | "secs" | "sec" | "s" => 1.0,
-        "minutes" | "minute" | "mins" | "min" | "m" => MINUTE,
-        "hours" | "hour" | "hrs" | "hr" | "h" => HOUR,
-        "days" | "day" | "d" => DAY,
-        "weeks" | "week" | "wk" | "w" => 7.0 * DAY,
-        "months" | "month" | "M" => MONTH,
-        "years" | "year" | "yr" | "y" => YEAR,
-        _ => return None,
-    })
+/// A validity as given and as whole seconds (atticadm's timestamps drop the fraction).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validity {
+    pub text: String,
+    pub secs: u64,
 }
 
-/// The validity in whole seconds (fractions of a second are dropped, as atticadm's timestamps are).
-pub fn parse_validity(text: &str) -> Result<u64, String> {
-    let s = text.trim();
-    if s.is_empty() {
-        return Err("empty validity (examples: 3 months, 1y, 90d, 12h)".into());
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(format!("{text:?}: expected a number at {rest:?} (examples: 3 months, 1y, 90d)"));
-        }
-        let number: f64 =
-            rest[..num_len].parse().map_err(|_| format!("{text:?}: {:?} is not a number", &rest[..num_len]))?;
-        rest = rest[num_len..].trim_start();
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace()).unwrap_or(rest.len());
-        let unit = &rest[..unit_len];
-        if unit.is_empty() {
-            return Err(format!("{text:?}: a number needs a unit (examples: 3 months, 1y, 90d, 12h)"));
-        }
-        let per = unit_seconds(unit).ok_or_else(|| {
-            format!("{text:?}: unknown unit {unit:?} (use s, m = minutes, h, d, w, M = months, y, or the words)")
-        })?;
-        total += number * per;
-        rest = rest[unit_len..].trim_start();
-    }
-    if !total.is_finite() || total >= i64::MAX as f64 / 2.0 {
-        return Err(format!("{text:?}: too long"));
-    }
-    let secs = total.floor() as u64;
-    if secs == 0 {
+const EXAMPLES: &str = "atticadm's syntax, e.g. 3 months, 1y, 90d, 12h; m = minutes, M = months";
+
+pub fn parse_validity(text: &str) -> Result<Validity, String> {
+    let d = humantime::parse_duration(text).map_err(|e| format!("{text:?}: {e} ({EXAMPLES})"))?;
+    // atticadm would mint a token that expired as it was made; that is never what was meant.
+    if d.as_secs() == 0 {
         return Err(format!("{text:?}: the validity must be at least one second"));
     }
-    Ok(secs)
+    Ok(Validity { text: text.to_owned(), secs: d.as_secs() })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const MONTH: u64 = 2_630_016;
+    const YEAR: u64 = 31_557_600;
+    const DAY: u64 = 86_400;
+
+    /// Every form of humantime's grammar, as atticadm takes it: `Some(seconds)` accepted, `None` refused.
+    const TABLE: &[(&str, Option<u64>)] = &[
+        ("3 months", Some(3 * MONTH)),
+        ("1y", Some(YEAR)),
+        ("90d", Some(90 * DAY)),
+        ("12h", Some(12 * 3600)),
+        ("1.5h", Some(5400)),
+        ("1month 2d", Some(MONTH + 2 * DAY)),
+        ("10m", Some(600)),
+        ("10M", Some(10 * MONTH)),
+        ("2 weeks", Some(14 * DAY)),
+        ("2wks", Some(14 * DAY)),
+        ("1wk", Some(7 * DAY)),
+        ("1w", Some(7 * DAY)),
+        ("2yrs", Some(2 * YEAR)),
+        ("1yr", Some(YEAR)),
+        ("1 year", Some(YEAR)),
+        ("1hr", Some(3600)),
+        ("2hrs", Some(7200)),
+        ("1h30m", Some(5400)),
+        ("1hour 12min 5s", Some(4325)),
+        ("30 seconds", Some(30)),
+        ("30secs", Some(30)),
+        ("5 mins", Some(300)),
+        ("1500millis", Some(1)),
+        ("2000msec", Some(2)),
+        ("3000000usec", Some(3)),
+        ("1000000000 nanos", Some(1)),
+        ("1000000000ns", Some(1)),
+        ("0.5d", Some(DAY / 2)),
+        ("0.5M", Some(MONTH / 2)),
+        ("1.25y", Some(YEAR + YEAR / 4)),
+        ("  1d  ", Some(DAY)),
+        // humantime runs the digits of one number together across spaces.
+        ("1 2h", Some(12 * 3600)),
+        // a fraction that does not come out in whole seconds (months, years, hours and up)
+        ("0.1M", None),
+        ("0.7M", None),
+        ("0.3y", Some(9_467_280)),
+        (".5h", None),
+        ("1.h", None),
+        ("90", None),
+        ("1d 5", None),
+        ("-1d", None),
+        ("+1d", None),
+        ("1 fortnight", None),
+        ("1 mon", None),
+        ("1Y", None),
+        ("1D", None),
+        ("1H", None),
+        ("d", None),
+        ("", None),
+        ("   ", None),
+        ("1d,2h", None),
+        ("99999999999999999999y", None),
+        // humantime's own: below one second, and zero; valid for atticadm, refused here (see parse_validity)
+        ("0", None),
+        ("0d", None),
+        ("500ms", None),
+    ];
+
     #[test]
-    fn atticadm_units() {
-        assert_eq!(parse_validity("3 months"), Ok(3 * 2_630_016));
-        assert_eq!(parse_validity("1y"), Ok(31_557_600));
-        assert_eq!(parse_validity("90d"), Ok(90 * 86_400));
-        assert_eq!(parse_validity("1.5h"), Ok(5400));
-        assert_eq!(parse_validity("1month 2d"), Ok(2_630_016 + 2 * 86_400));
-        assert_eq!(parse_validity("10m"), Ok(600));
-        assert_eq!(parse_validity("10M"), Ok(10 * 2_630_016));
-        assert_eq!(parse_validity("2 weeks"), Ok(14 * 86_400));
+    fn humantimes_grammar_form_by_form() {
+        for (text, want) in TABLE {
+            let got = parse_validity(text).map(|v| v.secs);
+            match want {
+                Some(secs) => assert_eq!(got, Ok(*secs), "{text:?}"),
+                None => assert!(got.is_err(), "{text:?} should be refused, got {got:?}"),
+            }
+        }
     }
 
     #[test]
-    fn refuses_bare_numbers_zero_and_nonsense() {
-        assert!(parse_validity("90").unwrap_err().contains("needs a unit"));
+    fn errors_say_what_is_wrong() {
+        assert!(parse_validity("90").unwrap_err().contains("time unit needed"));
+        assert!(parse_validity("3 fortnights").unwrap_err().contains("unknown time unit \"fortnights\""));
         assert!(parse_validity("0d").unwrap_err().contains("at least one second"));
-        assert!(parse_validity("500ms").unwrap_err().contains("at least one second"));
-        assert!(parse_validity("-1d").is_err());
-        assert!(parse_validity("3 fortnights").unwrap_err().contains("unknown unit"));
-        assert!(parse_validity("").is_err());
-        assert!(parse_validity("d").is_err());
+        assert!(parse_validity("1y").is_ok_and(|v| v.text == "1y"));
     }
 }

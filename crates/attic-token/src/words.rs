@@ -22,13 +22,23 @@ pub fn span(secs: i64) -> String {
 /// `expires 2027-02-26 … (in 3 months)` / `expired … (2 days ago)` / `not valid before …`.
 pub fn validity(parsed: &Parsed, now: i64) -> String {
     let c = &parsed.claims;
+    let expires = |exp: Option<i64>| match exp {
+        Some(exp) => format!("expires {}", utc(exp)),
+        None => "never expires (no \"exp\")".to_owned(),
+    };
     match time_status(c, now) {
-        TimeStatus::Expired => format!("EXPIRED at {} ({} ago)", utc(c.exp), span(now - c.exp)),
-        TimeStatus::NotYetValid => {
-            let nbf = c.nbf.unwrap_or(now);
-            format!("NOT YET VALID: valid from {} (in {}), expires {}", utc(nbf), span(nbf - now), utc(c.exp))
+        TimeStatus::Expired => {
+            let exp = c.exp.unwrap_or(now);
+            format!("EXPIRED at {} ({} ago)", utc(exp), span(now - exp))
         }
-        TimeStatus::Valid => format!("valid, expires {} (in {})", utc(c.exp), span(c.exp - now)),
+        TimeStatus::NotYetValid => {
+            let from = c.nbf.into_iter().chain(c.iat).max().unwrap_or(now);
+            format!("NOT YET VALID: valid from {} (in {}), {}", utc(from), span(from - now), expires(c.exp))
+        }
+        TimeStatus::Valid => match c.exp {
+            Some(exp) => format!("valid, expires {} (in {})", utc(exp), span(exp - now)),
+            None => format!("valid, {}", expires(None)),
+        },
     }
 }
 

@@ -1,14 +1,18 @@
-//! `check` against a loopback stand-in for atticd's `GET /_api/v1/cache-config/NAME`, deciding as the
-//! spec says atticd does: an invalid token is anonymous; 200 needs pull (or a public cache); 403 when
-//! the token has some permission but not pull; 404 for a missing cache the token may discover; else 401.
+//! `check` against a loopback stand-in for atticd's `GET /_api/v1/cache-config/NAME`, deciding as
+//! atticd does: it reads the token as jwt-simple 0.11 does (any `typ` that is JWT or `…+jwt`, `exp`
+//! optional, timestamps integer or float, no leeway) and the caches in the token's own order, exact
+//! name first, then the first pattern that matches; an invalid token is anonymous; 200 needs pull (or
+//! a public cache); 403 when the token has some permission but not pull; 404 for a missing cache the
+//! token may discover; else 401.
 
 use crate::*;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::Mac;
+use serde::de::{Deserializer, MapAccess, Visitor};
 use test_support::http::{Response, Stub};
 
-const CACHES: &[(&str, bool)] = &[("main", false), ("public", true)];
+const CACHES: &[(&str, bool)] = &[("main", false), ("public", true), ("xy", false)];
 
 fn glob(p: &str, c: &str) -> bool {
     match p.split_once('*') {
@@ -21,12 +25,62 @@ fn glob_rest(p: &str, c: &str) -> bool {
     (0..=c.len()).any(|i| glob(p, &c[i..]))
 }
 
+/// atticd's `caches`: an IndexMap, so the token's order is kept.
+struct InOrder(Vec<(String, serde_json::Map<String, serde_json::Value>)>);
+
+impl<'de> serde::Deserialize<'de> for InOrder {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = InOrder;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("caches")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<InOrder, A::Error> {
+                let mut v = vec![];
+                while let Some(e) = m.next_entry()? {
+                    v.push(e);
+                }
+                Ok(InOrder(v))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Ns {
+    caches: InOrder,
+}
+
+#[derive(serde::Deserialize)]
+struct AtticClaims {
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    #[serde(rename = "https://jwt.attic.rs/v1")]
+    ns: Ns,
+}
+
+#[derive(serde::Deserialize)]
+struct Header {
+    alg: String,
+    typ: Option<String>,
+}
+
 /// The permissions a bearer token grants on `cache` as atticd would see them (empty if invalid).
 fn perms_of(auth: Option<&str>, cache: &str) -> serde_json::Map<String, serde_json::Value> {
     let none = serde_json::Map::new();
     let Some(token) = auth.and_then(|a| a.strip_prefix("Bearer ")) else { return none };
     let parts: Vec<&str> = token.split('.').collect();
-    if parts.len() != 3 || URL_SAFE_NO_PAD.decode(parts[0]).ok().as_deref() != Some(br#"{"alg":"HS256","typ":"JWT"}"#) {
+    if parts.len() != 3 {
+        return none;
+    }
+    let Some(header) = URL_SAFE_NO_PAD.decode(parts[0]).ok().and_then(|h| serde_json::from_slice::<Header>(&h).ok())
+    else {
+        return none;
+    };
+    let typ_ok = header.typ.map(|t| t.to_uppercase()).is_none_or(|t| t == "JWT" || t.ends_with("+JWT"));
+    if header.alg != "HS256" || !typ_ok {
         return none;
     }
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SAMPLE_SECRET.as_bytes()).unwrap();
@@ -35,16 +89,19 @@ fn perms_of(auth: Option<&str>, cache: &str) -> serde_json::Map<String, serde_js
     if mac.verify_slice(&sig).is_err() {
         return none;
     }
-    let claims: serde_json::Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-    if claims["exp"].as_i64().unwrap() < now || claims["nbf"].as_i64().unwrap() > now {
+    let Ok(claims) = serde_json::from_slice::<AtticClaims>(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()) else {
+        return none;
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    if claims.exp.is_some_and(|exp| now > exp.trunc()) || claims.nbf.is_some_and(|nbf| now < nbf.trunc()) {
         return none;
     }
-    let caches = claims["https://jwt.attic.rs/v1"]["caches"].as_object().unwrap();
+    let caches = claims.ns.caches.0;
     caches
-        .get(cache)
-        .or_else(|| caches.iter().find(|(p, _)| p.contains('*') && glob(p, cache)).map(|(_, v)| v))
-        .and_then(|v| v.as_object().cloned())
+        .iter()
+        .find(|(p, _)| p == cache)
+        .or_else(|| caches.iter().find(|(p, _)| glob(p, cache)))
+        .map(|(_, v)| v.clone())
         .unwrap_or(none)
 }
 
@@ -168,4 +225,42 @@ fn redirects_are_not_followed_and_server_errors_are_unavailable() {
     let out = check(&failing.url("/"), "main", &token);
     assert_eq!(out.code, 69, "{}{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("the server failed (503)"), "{}", out.stdout);
+}
+
+#[test]
+fn the_first_matching_pattern_in_the_tokens_order_decides() {
+    let d = tempfile::tempdir().unwrap();
+    let stub = stand_in();
+    // atticadm writes pulls first: "x*" (pull) comes before "*" (push) in the token.
+    let token = mint(d.path(), "t", &["--validity", "1d", "--push", "*", "--pull", "x*"]);
+    let out = check(&stub.url("/"), "xy", &token);
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .starts_with("works: the server accepts the token for cache \"xy\" (granted by pattern \"x*\": pull)"),
+        "{}",
+        out.stdout
+    );
+    let out = check(&stub.url("/"), "main", &token);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("(pattern \"*\": push) lacks pull"), "{}", out.stdout);
+}
+
+#[test]
+fn tokens_atticd_accepts_leniently_work() {
+    let d = tempfile::tempdir().unwrap();
+    let stub = stand_in();
+    let ns = r#""https://jwt.attic.rs/v1":{"caches":{"main":{"r":1}}}"#;
+    for (header, claims) in [
+        (r#"{"alg":"HS256","typ":"JWT"}"#, format!("{{\"sub\":\"no-exp\",{ns}}}")),
+        (r#"{"alg":"HS256","typ":"at+jwt"}"#, format!("{{\"exp\":4102444800,{ns}}}")),
+        (r#"{"alg":"HS256"}"#, format!("{{\"exp\":4102444800.5,\"nbf\":1000000000.25,{ns}}}")),
+    ] {
+        let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(&claims));
+        let sig = openssl_hmac(d.path(), SAMPLE_SECRET.as_bytes(), &input);
+        let token = write(d.path(), "t", format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig)), 0o600);
+        let out = check(&stub.url("/"), "main", &token);
+        assert_eq!(out.code, 0, "{header} {claims}: {}{}", out.stdout, out.stderr);
+        assert!(out.stdout.contains("granted by pattern \"main\": pull"), "{}", out.stdout);
+    }
 }

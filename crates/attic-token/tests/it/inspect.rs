@@ -102,7 +102,7 @@ fn rejects_tampering_wrong_alg_true_and_missing_caches() {
     let out = inspect(&t, Some(&secret), &now);
     assert_eq!(out.code, 1);
     assert!(
-        out.stdout.contains(r#""team-*"."cc" (create cache) is true; atticd accepts only 0 or 1"#),
+        out.stdout.contains(r#""team-*"."cc" (create cache) is true; atticd accepts only the integers 0 or 1"#),
         "{}",
         out.stdout
     );
@@ -150,4 +150,52 @@ fn garbage_is_invalid() {
         assert_eq!(out.code, 1, "{t:?}");
         assert!(out.stdout.starts_with("INVALID:"), "{}", out.stdout);
     }
+}
+
+#[test]
+fn accepts_what_atticd_accepts_and_says_where_that_is_unwise() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = sample_secret(d.path());
+    let ns = r#""https://jwt.attic.rs/v1":{"caches":{"main":{"r":1}}}"#;
+    let cases = [
+        (r#"{"alg":"HS256","typ":"JWT"}"#, format!("{{\"sub\":\"forever\",{ns}}}"), "never expires (no \"exp\")"),
+        (r#"{"alg":"HS256","typ":"jwt"}"#, format!("{{\"exp\":1803647288,{ns}}}"), "expires 2027-02-26 13:08:08 UTC"),
+        (r#"{"alg":"HS256","typ":"at+jwt"}"#, format!("{{\"exp\":1803647288,{ns}}}"), "expires 2027-02-26"),
+        (
+            r#"{"alg":"HS256"}"#,
+            format!("{{\"exp\":1803647288.75,\"nbf\":1795757240.5,{ns}}}"),
+            "expires 2027-02-26 13:08:08 UTC",
+        ),
+    ];
+    for (header, claims, want) in cases {
+        let t = signed(d.path(), header, &claims);
+        let out = inspect(&t, Some(&secret), &["--now", "1795757300"]);
+        assert_eq!(out.code, 0, "{header} {claims}: {}", out.stdout);
+        assert!(out.stdout.contains(want) && out.stdout.contains("verdict    usable"), "{want:?} in {}", out.stdout);
+    }
+    let t = signed(d.path(), HS, &format!("{{\"sub\":\"forever\",{ns}}}"));
+    let out = inspect(&t, Some(&secret), &["--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!((v["valid"].as_bool(), v["expires"].is_null()), (Some(true), true), "{v}");
+    assert!(v["notes"][0].as_str().unwrap().contains("more lenient than is wise"), "{v}");
+    // A typ atticd refuses.
+    let t = signed(d.path(), r#"{"alg":"HS256","typ":"JOSE"}"#, &format!("{{{ns}}}"));
+    let out = inspect(&t, Some(&secret), &[]);
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.starts_with("INVALID: header \"typ\" is \"JOSE\""), "{}", out.stdout);
+}
+
+#[test]
+fn patterns_are_listed_in_the_tokens_order() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = sample_secret(d.path());
+    let mint = run(bin()
+        .args(["mint", "--sub", "s", "--validity", "1d", "--pull", "x*", "--push", "*", "--secret-file"])
+        .arg(&secret));
+    assert_eq!(mint.code, 0, "{}", mint.stderr);
+    let out = inspect(mint.stdout.trim(), Some(&secret), &[]);
+    assert_eq!(out.code, 0, "{}", out.stdout);
+    let x = out.stdout.find("  x*  pull").expect(&out.stdout);
+    let star = out.stdout.find("  *   push").expect(&out.stdout);
+    assert!(x < star, "{}", out.stdout);
 }

@@ -149,8 +149,12 @@ fn bad_flags_and_missing_keys_are_refused_without_output() {
     let tok = d.path().join("t");
     let cases: &[(&[&str], i32, &str)] = &[
         (&["--validity", "0d"], 2, "at least one second"),
-        (&["--validity", "90"], 2, "needs a unit"),
-        (&["--validity=-3d"], 2, "expected a number"),
+        (&["--validity", "90"], 2, "time unit needed"),
+        (&["--validity", "0.1M"], 2, "cannot be represented"),
+        (&["--validity", ".5h"], 2, "expected number"),
+        (&["--validity", "1.h"], 2, "invalid character"),
+        (&["--validity", "300000y"], 2, "Expiry timestamp overflowed"),
+        (&["--validity=-3d"], 2, "expected number at 0"),
         (&["--validity", "1y", "--pull", "ma.in"], 2, "'.' is not allowed"),
         (&["--validity", "1y", "--push=-x"], 2, "must start with"),
     ];
@@ -182,4 +186,23 @@ fn bad_flags_and_missing_keys_are_refused_without_output() {
     let out = run(bin().args(["mint", "--sub", "s", "--validity", "1d", "--secret-file"]).arg(&open));
     assert_eq!(out.code, 78);
     assert!(out.stderr.contains("0644"), "{}", out.stderr);
+}
+
+#[test]
+fn validity_in_atticadms_units_and_exp_capped_as_atticadm_caps_it() {
+    let claims = |validity: &str| {
+        let out = run(bin().args(["mint", "--sub", "s", "--validity", validity, "--dump-claims", "--now", SAMPLE_NOW]));
+        assert_eq!(out.code, 0, "{validity}: {}", out.stderr);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        (v["exp"].as_i64().unwrap() - v["nbf"].as_i64().unwrap(), v["exp"].as_i64().unwrap(), out.stderr)
+    };
+    assert_eq!(claims("2wks").0, 14 * 86_400);
+    assert_eq!(claims("1yrs").0, 31_557_600);
+    assert_eq!(claims("90000 millis").0, 90);
+    assert_eq!(claims("1500000000000 nanos").0, 1500);
+    assert_eq!(claims("1.5h").0, 5400);
+    // Past 2106 atticd's 32-bit seconds saturate; atticadm writes the cap, and says nothing. We say so.
+    let (_, exp, stderr) = claims("1000y");
+    assert_eq!(exp, 4_294_967_295);
+    assert!(stderr.contains("2106-02-07 06:28:15 UTC") && stderr.contains("as atticadm writes it"), "{stderr}");
 }
