@@ -217,7 +217,7 @@ fn rsa_private(raw: &[u8]) -> Result<Box<RsaKeyPair>, String> {
             ));
         }
     };
-    pair.map_err(|e| format!("not a usable RSA private key ({e}); RS256 needs 2048 to 8192 bits"))
+    pair.map_err(|e| format!("not a usable RSA private key ({e}); RS256 needs 2048 to 4096 bits"))
 }
 
 fn rsa_public(raw: &[u8]) -> Result<Vec<u8>, String> {

@@ -185,8 +185,8 @@ pub struct KeygenArgs {
     /// Where to write the secret (mode 0600, atomically).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// RSA key size for rs256.
-    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(2048..=8192))]
+    /// RSA key size for rs256, 2048 to 4096 bits: neither ring nor atticd's JWT library uses larger keys.
+    #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u32).range(2048..=4096))]
     pub bits: u32,
     /// Write `ATTIC_SERVER_TOKEN_…_BASE64="…"`, for an atticd EnvironmentFile, instead of the bare base64.
     #[arg(long)]
@@ -275,7 +275,9 @@ fn find_key_unchecked(
         let source = format!("server config {}: [jwt.signing] {}", path.display(), kind.config_key());
         return Ok(Some((key_from(s, Some(kind), &source)?, source)));
     }
-    for kind in [Kind::Rs256Secret, Kind::Hs256Secret] {
+    // atticd's own order (load_jwt_signing_config_from_env): the public key first. An atticd started with
+    // it verifies only with it, whatever secret is also set.
+    for kind in [Kind::Rs256Pubkey, Kind::Rs256Secret, Kind::Hs256Secret] {
         if let Some(v) = (world.env)(kind.env_var()).filter(|v| !v.is_empty()) {
             let source = format!("${}", kind.env_var());
             let s = Secret::new(v.into_encoded_bytes());
@@ -342,6 +344,14 @@ fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
     let Some((key, source)) = find_key(a.secret_file.as_deref(), config_key, world)? else {
         fail!(Exit::Config, "{NO_KEY}");
     };
+    if !key.can_sign() {
+        fail!(
+            Exit::Config,
+            "{source}: an RS256 public key verifies tokens but cannot sign them; atticd given this key uses it (before any \
+             RS256 or HS256 secret) and refuses tokens signed otherwise, and atticadm refuses to mint here too; pass the \
+             matching private key with --secret-file"
+        );
+    }
     let input = token::signing_input(key.alg(), &claims);
     let sig = key.sign(input.as_bytes()).map_err(|e| anyhow::anyhow!("{source}: {e}")).exit_code(Exit::Config)?;
     let jwt = token::assemble(&input, &sig);

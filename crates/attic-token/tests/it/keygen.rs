@@ -55,3 +55,20 @@ fn env_file_form_and_no_silent_overwrite() {
     let mint = run(bin().args(["mint", "--sub", "s", "--validity", "1d", "--secret-file"]).arg(&k));
     assert_eq!(mint.code, 0, "{}", mint.stderr);
 }
+
+#[test]
+fn more_than_4096_bits_is_refused_before_openssl_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("rs");
+    // An openssl that would take 34 s for 8192 bits: a fake that fails loudly if it is ever started.
+    let fake_bin = d.path().join("bin");
+    std::fs::create_dir(&fake_bin).unwrap();
+    write(&fake_bin, "openssl", "#!/bin/sh\necho openssl was run >&2\nexit 1\n", 0o755);
+    for bits in ["8192", "4097", "1024"] {
+        let out =
+            run(bin().env("PATH", &fake_bin).args(["keygen", "--algorithm", "rs256", "--bits", bits, "--out"]).arg(&k));
+        assert_eq!(out.code, 2, "{bits}: {}", out.stderr);
+        assert!(out.stderr.contains("2048..=4096") && !out.stderr.contains("openssl was run"), "{}", out.stderr);
+        assert!(!k.exists());
+    }
+}

@@ -206,3 +206,39 @@ fn validity_in_atticadms_units_and_exp_capped_as_atticadm_caps_it() {
     assert_eq!(exp, 4_294_967_295);
     assert!(stderr.contains("2106-02-07 06:28:15 UTC") && stderr.contains("as atticadm writes it"), "{stderr}");
 }
+
+#[test]
+fn the_key_is_chosen_from_the_environment_as_atticd_chooses_it() {
+    let d = tempfile::tempdir().unwrap();
+    let pem = write(d.path(), "k.pem", rsa_pem(), 0o600);
+    let public = STANDARD.encode(openssl(&["rsa", "-in", pem.to_str().unwrap(), "-pubout"], d.path()));
+    let hs = STANDARD.encode(SAMPLE_SECRET);
+    let rs = STANDARD.encode(rsa_pem());
+    let mint = |env: &[(&str, &str)]| {
+        let mut c = bin();
+        c.args(["mint", "--sub", "s", "--validity", "1d", "--pull", "main"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(&mut c)
+    };
+    // The public key and an HS256 secret: atticd verifies with the public key only; atticadm refuses.
+    let out =
+        mint(&[("ATTIC_SERVER_TOKEN_RS256_PUBKEY_BASE64", &public), ("ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64", &hs)]);
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(out.stdout.is_empty());
+    assert!(
+        out.stderr.contains("$ATTIC_SERVER_TOKEN_RS256_PUBKEY_BASE64") && out.stderr.contains("cannot sign"),
+        "{}",
+        out.stderr
+    );
+    // An empty variable is unset, as atticd reads it.
+    let out = mint(&[("ATTIC_SERVER_TOKEN_RS256_PUBKEY_BASE64", ""), ("ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64", &hs)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("eyJhbGciOiJIUzI1NiIs"), "HS256: {}", out.stdout);
+    // The RS256 secret before the HS256 one.
+    let out = mint(&[("ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64", &hs), ("ATTIC_SERVER_TOKEN_RS256_SECRET_BASE64", &rs)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let (input, sig, _) = split(&out.stdout);
+    assert!(openssl_rsa_verifies(d.path(), rsa_pem(), &input, &sig));
+}
