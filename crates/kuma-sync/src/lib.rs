@@ -4,6 +4,7 @@
 //! `socketio`/`session` talk to the server, `sync` carries the plan out. This file is the CLI.
 
 pub mod monitors;
+pub mod owner;
 pub mod plan;
 pub mod session;
 pub mod socketio;
@@ -53,8 +54,9 @@ pub struct ServerArgs {
     /// The admin user to log in as.
     #[arg(long, env = "KUMA_USERNAME")]
     pub username: Option<String>,
-    /// A file holding the password (else $KUMA_PASSWORD_FILE, else the credential `kuma-password` in
-    /// $CREDENTIALS_DIRECTORY). Never on the command line.
+    /// A file holding the password (else $KUMA_PASSWORD_FILE, else the credential `kuma-password`:
+    /// $CREDENTIALS_DIRECTORY/kuma-password under systemd, /etc/homey/credentials/kuma-password by hand).
+    /// Never on the command line.
     #[arg(long, value_name = "FILE")]
     pub password_file: Option<PathBuf>,
     /// How long to keep retrying while the server starts (seconds).
@@ -75,7 +77,8 @@ pub struct ServerArgs {
 pub struct SyncArgs {
     #[command(flatten)]
     pub server: ServerArgs,
-    /// Where the hash of the last successful sync is kept (default: $STATE_DIRECTORY).
+    /// Where the hash of the last successful sync is kept (else $STATE_DIRECTORY, else /var/lib/kuma-sync,
+    /// as the unit's StateDirectory=). --dry-run never creates it.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Sync even when the file has not changed since the last successful sync.

@@ -542,7 +542,7 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
                         ));
                     }
                 };
-                if tag.name == crate::plan::OWNER_TAG {
+                if tag.name == crate::owner::OWNER_TAG {
                     return Err(e.err("tags", format!("{:?} is kuma-sync's own ownership tag", tag.name)));
                 }
                 tags.push(tag);
@@ -667,16 +667,7 @@ fn check_parents(file: &str, monitors: &[Monitor]) -> Result<(), BadInput> {
 pub fn parents_first(monitors: &[Monitor]) -> Vec<&Monitor> {
     let by_name: BTreeMap<&str, &Monitor> = monitors.iter().map(|m| (m.name.as_str(), m)).collect();
     let depth = |m: &Monitor| {
-        let mut d = 0;
-        let mut cur = m.parent.as_deref();
-        while let Some(p) = cur {
-            d += 1;
-            cur = by_name.get(p).and_then(|p| p.parent.as_deref());
-            if d > monitors.len() {
-                break;
-            }
-        }
-        d
+        crate::owner::depth(m.parent.as_deref(), monitors.len(), |p| by_name.get(p).and_then(|p| p.parent.as_deref()))
     };
     let mut out: Vec<&Monitor> = monitors.iter().collect();
     out.sort_by_key(|m| depth(m));

@@ -5,15 +5,11 @@
 //! JSON a monitor is written with, per server generation.
 
 use crate::monitors::{BadInput, Kind, Monitor, Tag, parents_first};
+use crate::owner::{OWNER_TAG, OWNER_VALUE};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The tag that marks a monitor as kuma-sync's: ownership lives on the server, not in local state.
-pub const OWNER_TAG: &str = "managed-by";
-pub const OWNER_VALUE: &str = "kuma-sync";
-pub const OWNER_COLOR: &str = "#2563EB";
-pub const NEW_TAG_COLOR: &str = "#6B7280";
 /// Part of the hash gate's digest: bump it when the mapping from file to payload changes, so every
 /// server is compared again after an upgrade of the tool.
 pub const MAPPING_VERSION: &str = "kuma-sync mapping 1";
@@ -658,16 +654,9 @@ pub fn plan(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> R
 }
 
 fn depth(server: &Server, m: &ServerMonitor) -> usize {
-    let mut d = 0;
-    let mut cur = m.parent;
-    while let Some(p) = cur {
-        d += 1;
-        cur = server.monitors.iter().find(|x| x.id == p).and_then(|x| x.parent);
-        if d > server.monitors.len() {
-            break;
-        }
-    }
-    d
+    crate::owner::depth(m.parent, server.monitors.len(), |p| {
+        server.monitors.iter().find(|x| x.id == p).and_then(|x| x.parent)
+    })
 }
 
 /// The notification ids a new monitor gets: the declared ones, or the server's defaults (what the
@@ -687,6 +676,7 @@ pub fn notifications_declared(m: &Monitor, server: &Server) -> Option<BTreeSet<i
 mod tests {
     use super::*;
     use crate::monitors::parse;
+    use crate::owner::OWNER_COLOR;
 
     const FILE: &str = r#"[
       {"name": "Nextcloud", "url": "https://cloud.example.com", "interval": 30},

@@ -5,7 +5,8 @@
 //! lives on the server, so nothing is created twice).
 
 use crate::monitors::Monitor;
-use crate::plan::{self, Action, OWNER_TAG, OWNER_VALUE, Plan, Server};
+use crate::owner::{NEW_TAG_COLOR, OWNER_COLOR, OWNER_TAG, OWNER_VALUE};
+use crate::plan::{self, Action, Plan, Server};
 use crate::session::{Session, server_message};
 use crate::socketio::SockError;
 use serde::Serialize;
@@ -72,7 +73,7 @@ pub fn execute(
     }
 
     for name in &plan.new_tags {
-        let color = if name == OWNER_TAG { plan::OWNER_COLOR } else { plan::NEW_TAG_COLOR };
+        let color = if name == OWNER_TAG { OWNER_COLOR } else { NEW_TAG_COLOR };
         let answer = net!(session.write("addTag", &[json!({"name": name, "color": color})]));
         match ok(&answer).map(|a| a.pointer("/tag/id").and_then(Value::as_i64)) {
             Ok(Some(id)) => {

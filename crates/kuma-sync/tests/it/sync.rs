@@ -254,6 +254,7 @@ fn plan_and_dry_run_write_nothing_and_store_no_hash() {
     let dry = env.sync(&["--dry-run"]);
     dry.expect(0);
     assert_eq!(dry.stdout, plan.stdout);
+    assert!(!env.path("state").exists(), "a dry run creates no state directory");
     assert_eq!(env.writes(), 0);
     assert!(env.kuma.monitors().is_empty());
     // No hash was stored: the real run still does the work.
