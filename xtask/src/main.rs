@@ -4,6 +4,7 @@
 mod bench;
 mod checks;
 mod demo;
+mod s3server;
 mod test;
 mod util;
 

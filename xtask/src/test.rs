@@ -19,11 +19,19 @@ const NEEDS: &[(&str, &str)] = &[
     ("sqlite3", "sqlite3"),
     // sdimage refuses a disk with a mounted partition: its test formats one.
     ("mkfs.ext4", "e2fsprogs"),
+    // backup-hooks' S3 tests put moto's server into a virtualenv under target/ (xtask/src/s3server.rs).
+    ("python3", "python3-venv"),
     // authelia-rules checks its rendered output against Authelia's own JSON schema.
     ("/usr/lib/python3/dist-packages/jsonschema", "python3-jsonschema"),
 ];
 
 pub fn ensure_deps() -> anyhow::Result<()> {
+    ensure_debian_packages()?;
+    // backup-hooks' S3 tests: moto's server from PyPI (after apt: it needs python3-venv).
+    crate::s3server::ensure()
+}
+
+fn ensure_debian_packages() -> anyhow::Result<()> {
     let missing: Vec<&str> = NEEDS.iter().filter(|(p, _)| !have(p)).map(|(_, pkg)| *pkg).collect();
     if missing.is_empty() {
         return Ok(());
