@@ -5,34 +5,121 @@
 use crate::keys::{Key, Kind};
 use toml_edit::{DocumentMut, Item, Table, Value};
 
-const TOP_LEVEL: [&str; 13] = [
-    "listen",
-    "allowed-hosts",
-    "api-endpoint",
-    "substituter-endpoint",
-    "soft-delete-caches",
-    "require-proof-of-possession",
-    "max-nar-info-size",
-    "database",
-    "storage",
-    "chunking",
-    "compression",
-    "garbage-collection",
-    "jwt",
+/// What atticd's serde structs want of a value (server/src/config.rs and the storage configs).
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    Str,
+    Bool,
+    /// `usize`: a TOML integer, not negative.
+    Size,
+    /// `Option<i32>`: the compression level.
+    I32,
+    Strings,
+    /// `std::net::SocketAddr`: an IP and a port, no host names.
+    SocketAddr,
+    /// `humantime_serde`: a string in humantime's grammar.
+    Duration,
+    OneOf(&'static [&'static str]),
+    Table,
+}
+
+impl Want {
+    fn words(self) -> String {
+        match self {
+            Want::Str => "a string".into(),
+            Want::Bool => "true or false".into(),
+            Want::Size => "a whole number, 0 or more".into(),
+            Want::I32 => "a whole number (a 32-bit integer, e.g. 3)".into(),
+            Want::Strings => "a list of strings".into(),
+            Want::SocketAddr => {
+                "a socket address: an IP address and a port, e.g. \"[::]:8080\" or \"127.0.0.1:8080\" (no host names)"
+                    .into()
+            }
+            Want::Duration => "a duration in humantime's grammar, e.g. \"12 hours\", \"6 months\" or \"0\"".into(),
+            Want::OneOf(v) => format!("one of {}", v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ")),
+            Want::Table => "a table".into(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Field {
+    name: &'static str,
+    want: Want,
+    required: bool,
+    /// Never echo the value (it is a secret).
+    secret: bool,
+}
+
+const fn key(name: &'static str, want: Want) -> Field {
+    Field { name, want, required: false, secret: false }
+}
+
+const fn required(name: &'static str, want: Want) -> Field {
+    Field { name, want, required: true, secret: false }
+}
+
+/// atticd's `Config`, which denies unknown top-level fields. Sections are checked by their own lists.
+const TOP_LEVEL: &[Field] = &[
+    key("listen", Want::SocketAddr),
+    key("allowed-hosts", Want::Strings),
+    key("api-endpoint", Want::Str),
+    key("substituter-endpoint", Want::Str),
+    key("soft-delete-caches", Want::Bool),
+    key("require-proof-of-possession", Want::Bool),
+    key("max-nar-info-size", Want::Size),
+    required("database", Want::Table),
+    required("storage", Want::Table),
+    required("chunking", Want::Table),
+    key("compression", Want::Table),
+    key("garbage-collection", Want::Table),
+    key("jwt", Want::Table),
 ];
 
-/// Keys in sections atticd knows; others it silently ignores, which hides typos, so we warn.
-fn known_keys(section: &str) -> &'static [&'static str] {
+const COMPRESSION_TYPES: &[&str] = &["none", "brotli", "zstd", "xz"];
+const STORAGE_TYPES: &[&str] = &["local", "s3"];
+
+const DATABASE: &[Field] = &[required("url", Want::Str), key("heartbeat", Want::Bool)];
+const CHUNKING: &[Field] = &[
+    required("nar-size-threshold", Want::Size),
+    required("min-size", Want::Size),
+    required("avg-size", Want::Size),
+    required("max-size", Want::Size),
+];
+const COMPRESSION: &[Field] = &[required("type", Want::OneOf(COMPRESSION_TYPES)), key("level", Want::I32)];
+const GARBAGE_COLLECTION: &[Field] =
+    &[key("interval", Want::Duration), key("default-retention-period", Want::Duration)];
+const JWT: &[Field] =
+    &[key("token-bound-issuer", Want::Str), key("token-bound-audiences", Want::Strings), key("signing", Want::Table)];
+const STORAGE_TYPE: Field = required("type", Want::OneOf(STORAGE_TYPES));
+const STORAGE_LOCAL: &[Field] = &[STORAGE_TYPE, required("path", Want::Str)];
+const STORAGE_S3: &[Field] = &[
+    STORAGE_TYPE,
+    required("region", Want::Str),
+    required("bucket", Want::Str),
+    key("endpoint", Want::Str),
+    // Mistyped, it may hold the keys themselves: never echoed.
+    Field { name: "credentials", want: Want::Table, required: false, secret: true },
+];
+const S3_CREDENTIALS: &[Field] = &[
+    required("access_key_id", Want::Str),
+    Field { name: "secret_access_key", want: Want::Str, required: true, secret: true },
+];
+
+/// The keys of each section atticd reads; others it silently ignores, which hides typos, so we warn.
+fn section_keys(section: &str) -> &'static [Field] {
     match section {
-        "database" => &["url", "heartbeat"],
-        "storage" => &["type", "path", "region", "bucket", "endpoint", "credentials"],
-        "chunking" => &["nar-size-threshold", "min-size", "avg-size", "max-size"],
-        "compression" => &["type", "level"],
-        "garbage-collection" => &["interval", "default-retention-period"],
-        "jwt" => &["token-bound-issuer", "token-bound-audiences", "signing"],
+        "database" => DATABASE,
+        "chunking" => CHUNKING,
+        "compression" => COMPRESSION,
+        "garbage-collection" => GARBAGE_COLLECTION,
+        "jwt" => JWT,
         _ => &[],
     }
 }
+
+/// atticd falls back to this variable for `[database] url`.
+pub const DATABASE_URL_VAR: &str = "ATTIC_SERVER_DATABASE_URL";
 
 /// Keys from a widely copied but invented recipe (they are in the homelab's notes); atticd has no
 /// such keys.
@@ -85,8 +172,44 @@ fn kind_of(item: &Item) -> &'static str {
     }
 }
 
-fn is_table(item: &Item) -> bool {
-    item.is_table_like()
+/// Does `item` deserialize into what atticd wants? `Err` says what is wrong with it.
+fn fits(item: &Item, want: Want) -> Result<(), String> {
+    let wrong_type = || Err(format!("not {}", kind_of(item)));
+    match want {
+        Want::Str => item.as_str().map(drop).map_or_else(wrong_type, Ok),
+        Want::Bool => item.as_bool().map(drop).map_or_else(wrong_type, Ok),
+        Want::Size => match item.as_integer() {
+            Some(n) if n < 0 => Err("negative".into()),
+            Some(_) => Ok(()),
+            None => wrong_type(),
+        },
+        Want::I32 => match item.as_integer() {
+            Some(n) if i32::try_from(n).is_err() => Err("out of range".into()),
+            Some(_) => Ok(()),
+            None => wrong_type(),
+        },
+        Want::Strings => match item.as_array() {
+            Some(a) => match a.iter().find(|v| v.as_str().is_none()) {
+                Some(v) => Err(format!("it holds {}", kind_of(&Item::Value(v.clone())))),
+                None => Ok(()),
+            },
+            None => wrong_type(),
+        },
+        Want::SocketAddr => match item.as_str() {
+            Some(s) => s.parse::<std::net::SocketAddr>().map(drop).map_err(|_| "not one".into()),
+            None => wrong_type(),
+        },
+        Want::Duration => match item.as_str() {
+            Some(s) => humantime::parse_duration(s).map(drop).map_err(|e| e.to_string()),
+            None => wrong_type(),
+        },
+        Want::OneOf(choices) => match item.as_str() {
+            Some(s) if choices.contains(&s) => Ok(()),
+            Some(_) => Err("not one of them".into()),
+            None => wrong_type(),
+        },
+        Want::Table => item.as_table_like().map(drop).map_or_else(wrong_type, Ok),
+    }
 }
 
 struct Checker<'a> {
@@ -98,112 +221,114 @@ impl Checker<'_> {
         self.f.problems.push(msg);
     }
 
-    fn expect(&mut self, entry: &str, item: &Item, want: &'static str) -> bool {
-        let ok = match want {
-            "a string" => item.as_str().is_some(),
-            "an integer" => item.as_integer().is_some(),
-            "a boolean" => item.as_bool().is_some(),
-            "a list of strings" => item.as_array().is_some_and(|a| a.iter().all(|v| v.as_str().is_some())),
-            _ => unreachable!("unknown type {want}"),
-        };
-        if !ok && !item.is_none() {
-            self.problem(format!("{entry}: must be {want}, not {}", kind_of(item)));
+    /// `entry` is how the key is named in messages: `listen`, `[chunking] min-size`.
+    fn value(&mut self, entry: &str, item: &Item, k: &Field) -> bool {
+        match fits(item, k.want) {
+            Ok(()) => true,
+            Err(why) => {
+                let shown = match item {
+                    Item::Value(v) if !k.secret && !matches!(v, Value::Array(_) | Value::InlineTable(_)) => {
+                        format!(" = {}", v.to_string().trim())
+                    }
+                    _ => String::new(),
+                };
+                self.problem(format!("{entry}{shown}: atticd wants {} ({why}); it will not start", k.want.words()));
+                false
+            }
         }
-        ok
     }
 
-    fn required(
-        &mut self,
-        section: &str,
-        table: &dyn toml_edit::TableLike,
-        key: &str,
-        want: &'static str,
-    ) -> Option<Item> {
-        match table.get(key) {
-            None => {
-                self.problem(format!("[{section}] {key}: missing (atticd requires it)"));
-                None
+    /// Check a section's keys against atticd's list: known keys typed, required ones present, unknown
+    /// ones warned about (atticd ignores them).
+    fn section(&mut self, label: &str, table: &dyn toml_edit::TableLike, keys: &[Field], skip_required: &[&str]) {
+        for (k, item) in table.iter() {
+            match keys.iter().find(|key| key.name == k) {
+                Some(key) => {
+                    self.value(&format!("[{label}] {k}"), item, key);
+                }
+                None if INVENTED.contains(&k) => self.problem(format!("[{label}] {k}: {CHUNKING_HINT}")),
+                None => self
+                    .f
+                    .warnings
+                    .push(format!("[{label}] {k}: atticd does not know this key and silently ignores it")),
             }
-            Some(item) => self.expect(&format!("[{section}] {key}"), item, want).then(|| item.clone()),
+        }
+        for key in keys.iter().filter(|k| k.required && !skip_required.contains(&k.name)) {
+            if table.get(key.name).is_none() {
+                self.problem(format!("[{label}] {}: missing; atticd wants {} here", key.name, key.want.words()));
+            }
         }
     }
 }
 
-/// Everything atticd would refuse, or that would start and then fail.
-pub fn check(doc: &DocumentMut) -> Findings {
+/// Everything atticd would refuse (`atticd --mode check-config`), or would start with and then fail on.
+/// `env` is the environment atticd will see: `[database] url` may come from it.
+pub fn check(doc: &DocumentMut, env: &dyn Fn(&str) -> Option<std::ffi::OsString>) -> Findings {
     let mut findings = Findings::default();
     let mut c = Checker { f: &mut findings };
-    for (key, item) in doc.iter() {
-        if key == "token-hs256-secret-base64"
-            || key == "token-rs256-secret-base64"
-            || key == "token-rs256-pubkey-base64"
-        {
-            c.problem(format!("{key}: at the top level is an error in current atticd; move it under [jwt.signing]"));
-        } else if INVENTED.contains(&key) {
-            c.problem(format!("[{key}]: atticd refuses to start (unknown field `{key}`); {CHUNKING_HINT}"));
-        } else if !TOP_LEVEL.contains(&key) {
-            c.problem(format!(
-                "{key}: unknown top-level key; atticd refuses to start with it (known: {})",
-                TOP_LEVEL.join(", ")
-            ));
-        } else if known_keys(key).is_empty() {
-            let want = match key {
-                "allowed-hosts" => "a list of strings",
-                "soft-delete-caches" | "require-proof-of-possession" => "a boolean",
-                "max-nar-info-size" => "an integer",
-                _ => "a string",
-            };
-            if c.expect(key, item, want) && key == "api-endpoint" && !item.as_str().unwrap_or("").ends_with('/') {
-                c.problem(format!(
-                    "api-endpoint = {:?}: must end with \"/\" (attic joins paths onto it and the client URLs break without it)",
-                    item.as_str().unwrap_or("")
-                ));
-            }
-        } else if !is_table(item) {
-            c.problem(format!("{key}: must be a table ([{key}]), not {}", kind_of(item)));
+    for (name, item) in doc.iter() {
+        if Kind::from_config_key(name).is_some() {
+            c.problem(format!("{name}: at the top level is an error in current atticd; move it under [jwt.signing]"));
+        } else if INVENTED.contains(&name) {
+            c.problem(format!("[{name}]: atticd refuses to start (unknown field `{name}`); {CHUNKING_HINT}"));
         } else {
-            let table = item.as_table_like().expect("checked");
-            for (k, _) in table.iter() {
-                if INVENTED.contains(&k) {
-                    c.problem(format!("[{key}] {k}: {CHUNKING_HINT}"));
-                } else if !known_keys(key).contains(&k) {
-                    c.f.warnings.push(format!("[{key}] {k}: atticd does not know this key and silently ignores it"));
+            match TOP_LEVEL.iter().find(|k| k.name == name) {
+                None => c.problem(format!(
+                    "{name}: unknown top-level key; atticd refuses to start with it (known: {})",
+                    TOP_LEVEL.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+                )),
+                Some(k) if matches!(k.want, Want::Table) => {
+                    if !is_table(item) {
+                        c.problem(format!("{name}: must be a table ([{name}]), not {}", kind_of(item)));
+                    }
+                }
+                Some(k) => {
+                    if c.value(name, item, k) && name == "api-endpoint" && !item.as_str().unwrap_or("").ends_with('/') {
+                        c.problem(format!(
+                            "api-endpoint = {:?}: must end with \"/\" (attic joins paths onto it and the client URLs break without it)",
+                            item.as_str().unwrap_or("")
+                        ));
+                    }
                 }
             }
         }
     }
-    for section in ["database", "storage", "chunking"] {
-        if doc.get(section).is_none() {
-            c.problem(format!("[{section}]: missing; atticd will not start without it"));
+    for k in TOP_LEVEL.iter().filter(|k| k.required) {
+        if doc.get(k.name).is_none() {
+            c.problem(format!("[{}]: missing; atticd will not start without it", k.name));
         }
     }
     let table = |name: &str| doc.get(name).and_then(Item::as_table_like);
     if let Some(t) = table("database") {
-        c.required("database", t, "url", "a string");
+        c.section("database", t, section_keys("database"), &["url"]);
+        if t.get("url").is_none() && env(DATABASE_URL_VAR).is_none() {
+            c.problem(format!(
+                "[database] url: missing, and ${DATABASE_URL_VAR} is not set; atticd needs the database URL from one of them"
+            ));
+        }
     }
     if let Some(t) = table("storage") {
-        match c.required("storage", t, "type", "a string").as_ref().and_then(Item::as_str) {
-            Some("local") => {
-                c.required("storage", t, "path", "a string");
-            }
+        match t.get("type").and_then(Item::as_str) {
+            Some("local") => c.section("storage", t, STORAGE_LOCAL, &[]),
             Some("s3") => {
-                c.required("storage", t, "region", "a string");
-                c.required("storage", t, "bucket", "a string");
+                c.section("storage", t, STORAGE_S3, &[]);
+                if let Some(creds) = t.get("credentials").and_then(Item::as_table_like) {
+                    c.section("storage.credentials", creds, S3_CREDENTIALS, &[]);
+                }
             }
-            Some(other) => c.problem(format!("[storage] type = {other:?}: must be \"local\" or \"s3\"")),
-            None => {}
+            // Without a valid type the other keys mean nothing yet: only the type is reported.
+            _ => match t.get("type") {
+                Some(item) => {
+                    c.value("[storage] type", item, &STORAGE_TYPE);
+                }
+                None => c.problem(format!("[storage] type: missing; atticd wants {}", STORAGE_TYPE.want.words())),
+            },
         }
     }
     if let Some(t) = table("chunking") {
-        let mut v = vec![];
-        for key in ["nar-size-threshold", "min-size", "avg-size", "max-size"] {
-            let n = c.required("chunking", t, key, "an integer").and_then(|i| i.as_integer());
-            if let Some(n) = n.filter(|n| *n < 0) {
-                c.problem(format!("[chunking] {key} = {n}: must not be negative"));
-            }
-            v.push(n);
-        }
-        if let [_, Some(min), Some(avg), Some(max)] = v[..] {
+        c.section("chunking", t, section_keys("chunking"), &[]);
+        let n = |k: &str| t.get(k).and_then(Item::as_integer).filter(|n| *n >= 0);
+        if let (Some(min), Some(avg), Some(max)) = (n("min-size"), n("avg-size"), n("max-size")) {
             if !(min <= avg && avg <= max) {
                 c.problem(format!(
                     "[chunking] min-size = {min}, avg-size = {avg}, max-size = {max}: must be min-size ≤ avg-size ≤ max-size"
@@ -220,49 +345,39 @@ pub fn check(doc: &DocumentMut) -> Findings {
             }
         }
     }
-    if let Some(item) = table("compression").and_then(|t| t.get("type")) {
-        if c.expect("[compression] type", item, "a string") {
-            let ty = item.as_str().unwrap_or("");
-            if !["none", "brotli", "zstd", "xz"].contains(&ty) {
-                c.problem(format!("[compression] type = {ty:?}: must be one of none, brotli, zstd, xz"));
-            }
-        }
-    }
-    if let Some(t) = table("garbage-collection") {
-        for key in ["interval", "default-retention-period"] {
-            if let Some(item) = t.get(key) {
-                c.expect(&format!("[garbage-collection] {key}"), item, "a string");
-            }
+    for name in ["compression", "garbage-collection"] {
+        if let Some(t) = table(name) {
+            c.section(name, t, section_keys(name), &[]);
         }
     }
     if let Some(jwt) = table("jwt") {
-        if let Some(item) = jwt.get("token-bound-issuer") {
-            c.expect("[jwt] token-bound-issuer", item, "a string");
-        }
-        if let Some(item) = jwt.get("token-bound-audiences") {
-            c.expect("[jwt] token-bound-audiences", item, "a list of strings");
-        }
-        if let Some(signing) = jwt.get("signing") {
-            match signing.as_table_like() {
-                None => c.problem(format!("[jwt] signing: must be a table ([jwt.signing]), not {}", kind_of(signing))),
-                Some(s) => {
-                    for (k, item) in s.iter() {
-                        if Kind::from_config_key(k).is_none() {
-                            c.problem(format!(
-                                "[jwt.signing] {k}: unknown key (known: token-hs256-secret-base64, token-rs256-secret-base64, token-rs256-pubkey-base64)"
-                            ));
-                        } else {
-                            c.expect(&format!("[jwt.signing] {k}"), item, "a string");
-                        }
-                    }
-                    if s.len() > 1 {
-                        c.problem("[jwt.signing]: holds more than one key; atticd needs exactly one".into());
+        c.section("jwt", jwt, section_keys("jwt"), &[]);
+        if let Some(s) = jwt.get("signing").and_then(Item::as_table_like) {
+            // An enum in atticd: exactly one of its three keys, a string.
+            for (k, item) in s.iter() {
+                match Kind::from_config_key(k) {
+                    None => c.problem(format!(
+                        "[jwt.signing] {k}: unknown key; atticd wants exactly one of token-hs256-secret-base64, token-rs256-secret-base64, token-rs256-pubkey-base64"
+                    )),
+                    Some(_) => {
+                        let key = Field { name: "", want: Want::Str, required: true, secret: true };
+                        c.value(&format!("[jwt.signing] {k}"), item, &key);
                     }
                 }
+            }
+            if s.len() > 1 {
+                c.problem("[jwt.signing]: holds more than one key; atticd needs exactly one".into());
+            }
+            if s.is_empty() {
+                c.problem("[jwt.signing]: empty; atticd needs exactly one key in it".into());
             }
         }
     }
     findings
+}
+
+fn is_table(item: &Item) -> bool {
+    item.is_table_like()
 }
 
 /// Issuer, audiences and the signing key from a checked config.
@@ -325,13 +440,17 @@ avg-size = 65536
 max-size = 262144
 "#;
 
+    fn no_env(_: &str) -> Option<std::ffi::OsString> {
+        None
+    }
+
     fn problems(text: &str) -> Vec<String> {
-        check(&parse(text).unwrap()).problems
+        check(&parse(text).unwrap(), &no_env).problems
     }
 
     #[test]
     fn a_good_template_passes() {
-        assert_eq!(check(&parse(GOOD).unwrap()), Findings::default());
+        assert_eq!(check(&parse(GOOD).unwrap(), &no_env), Findings::default());
     }
 
     #[test]
@@ -358,7 +477,7 @@ max-size = 262144
             (GOOD.replace("min-size = 16384\n", ""), "[chunking] min-size: missing"),
             (
                 GOOD.replace("max-size = 262144", "max-size = \"256k\""),
-                "[chunking] max-size: must be an integer, not a string",
+                "[chunking] max-size = \"256k\": atticd wants a whole number, 0 or more (not a string)",
             ),
             (GOOD.replace("example.com/\"", "example.com\""), "must end with \"/\""),
             (GOOD.replace("type = \"local\"", "type = \"nfs\""), "[storage] type = \"nfs\""),
@@ -379,9 +498,100 @@ max-size = 262144
         }
     }
 
+    /// Each template `atticd --mode check-config` refused although the old checks passed it (issue 14).
+    #[test]
+    fn what_atticd_check_config_refuses() {
+        let cases = [
+            (GOOD.replace("[::]:8080", "localhost:8080"), "listen = \"localhost:8080\": atticd wants a socket address"),
+            (GOOD.replace("[::]:8080", "8080"), "listen = \"8080\": atticd wants a socket address"),
+            (
+                format!("{GOOD}[garbage-collection]\ninterval = \"12 hourz\"\n"),
+                "[garbage-collection] interval = \"12 hourz\": atticd wants a duration",
+            ),
+            (
+                format!("{GOOD}[garbage-collection]\ndefault-retention-period = 3600\n"),
+                "[garbage-collection] default-retention-period = 3600: atticd wants a duration in humantime's grammar, e.g. \"12 hours\", \"6 months\" or \"0\" (not an integer)",
+            ),
+            (
+                format!("{GOOD}[compression]\ntype = \"zstd\"\nlevel = \"3\"\n"),
+                "[compression] level = \"3\": atticd wants a whole number (a 32-bit integer, e.g. 3) (not a string)",
+            ),
+            (format!("{GOOD}[compression]\nlevel = 3\n"), "[compression] type: missing"),
+            (format!("{GOOD}[compression]\ntype = \"zstd\"\nlevel = 3000000000\n"), "(out of range)"),
+            (
+                GOOD.replace("[database]\n", "[database]\nheartbeat = \"yes\"\n"),
+                "[database] heartbeat = \"yes\": atticd wants true or false (not a string)",
+            ),
+            (
+                format!("max-nar-info-size = -1\n{GOOD}"),
+                "max-nar-info-size = -1: atticd wants a whole number, 0 or more (negative)",
+            ),
+            (
+                GOOD.replace(
+                    "type = \"local\" # on the external disk\npath = \"/mnt/data/attic\"",
+                    "type = \"s3\"\nregion = \"eu\"\nbucket = \"b\"\ncredentials = \"AKIA:secret\"",
+                ),
+                "[storage] credentials: atticd wants a table (not a string)",
+            ),
+            (
+                GOOD.replace(
+                    "type = \"local\" # on the external disk\npath = \"/mnt/data/attic\"",
+                    "type = \"s3\"\nregion = \"eu\"\nbucket = \"b\"\n[storage.credentials]\naccess_key_id = \"a\"\n",
+                ),
+                "[storage.credentials] secret_access_key: missing",
+            ),
+            (format!("soft-delete-caches = \"no\"\n{GOOD}"), "soft-delete-caches = \"no\": atticd wants true or false"),
+            (
+                format!("allowed-hosts = \"a.example\"\n{GOOD}"),
+                "allowed-hosts = \"a.example\": atticd wants a list of strings",
+            ),
+            (
+                format!("{GOOD}[jwt]\ntoken-bound-audiences = [1]\n"),
+                "[jwt] token-bound-audiences: atticd wants a list of strings (it holds an integer)",
+            ),
+            (format!("{GOOD}[jwt.signing]\n"), "[jwt.signing]: empty"),
+        ];
+        for (text, want) in cases {
+            let p = problems(&text);
+            assert!(p.iter().any(|m| m.contains(want)), "want {want:?} in {p:?}");
+        }
+        // What atticd takes: IPv4 and IPv6 socket addresses, humantime durations, "0".
+        for ok in [
+            GOOD.replace("[::]:8080", "127.0.0.1:8080"),
+            format!("{GOOD}[garbage-collection]\ninterval = \"0\"\ndefault-retention-period = \"6 months\"\n"),
+            format!("{GOOD}[compression]\ntype = \"xz\"\nlevel = -1\n"),
+            format!("max-nar-info-size = 0\n{GOOD}"),
+        ] {
+            assert_eq!(problems(&ok), Vec::<String>::new(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn the_database_url_may_come_from_the_environment() {
+        let text = GOOD.replace("url = \"sqlite:///var/lib/atticd/server.db?mode=rwc\"", "heartbeat = true");
+        let p = problems(&text);
+        assert!(
+            p.iter().any(|m| m.contains("[database] url: missing, and $ATTIC_SERVER_DATABASE_URL is not set")),
+            "{p:?}"
+        );
+        let env = |k: &str| (k == DATABASE_URL_VAR).then(|| std::ffi::OsString::from("sqlite:///tmp/x.db"));
+        assert_eq!(check(&parse(&text).unwrap(), &env), Findings::default());
+    }
+
+    #[test]
+    fn secrets_are_never_echoed() {
+        let text = format!("{GOOD}[jwt.signing]\ntoken-hs256-secret-base64 = 12345\n");
+        let p = problems(&text);
+        assert!(
+            p.iter().any(|m| m.contains("[jwt.signing] token-hs256-secret-base64: atticd wants a string")),
+            "{p:?}"
+        );
+        assert!(!p.iter().any(|m| m.contains("12345")), "{p:?}");
+    }
+
     #[test]
     fn unknown_keys_in_sections_warn_but_pass() {
-        let f = check(&parse(&GOOD.replace("[database]\n", "[database]\nurll = 1\n")).unwrap());
+        let f = check(&parse(&GOOD.replace("[database]\n", "[database]\nurll = 1\n")).unwrap(), &no_env);
         assert!(f.problems.is_empty());
         assert_eq!(f.warnings, ["[database] urll: atticd does not know this key and silently ignores it"]);
     }
@@ -397,7 +607,7 @@ max-size = 262144
         assert!(out.starts_with(GOOD), "{out}");
         assert!(out.ends_with(&format!("\n[jwt.signing]\ntoken-hs256-secret-base64 = \"{b64}\"\n")), "{out}");
         let doc = parse(&out).unwrap();
-        assert!(check(&doc).problems.is_empty());
+        assert!(check(&doc, &no_env).problems.is_empty());
         let s = token_settings(&doc);
         assert_eq!(s.signing.map(|(k, v)| (k, v.expose().to_vec())), Some((Kind::Hs256Secret, b64.into_bytes())));
     }

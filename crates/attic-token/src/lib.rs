@@ -224,12 +224,12 @@ fn now(flag: Option<i64>, world: &World) -> i64 {
 }
 
 /// Read, parse and check a server config; any problem is a config error naming the file.
-fn load_server_config(path: &Path) -> anyhow::Result<toml_edit::DocumentMut> {
+fn load_server_config(path: &Path, world: &World) -> anyhow::Result<toml_edit::DocumentMut> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("server config {}", path.display()))
         .exit_code(Exit::Config)?;
     let doc = config::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display())).exit_code(Exit::Config)?;
-    let findings = config::check(&doc);
+    let findings = config::check(&doc, world.env);
     for w in &findings.warnings {
         homey_kit::warn!("{}: {w}", path.display());
     }
@@ -295,7 +295,7 @@ const NO_KEY: &str = "no signing key: pass --secret-file, or set ATTIC_SERVER_TO
 ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64, or provide the credential attic-token-secret (LoadCredential=)";
 
 fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
-    let doc = a.config.as_deref().map(load_server_config).transpose()?;
+    let doc = a.config.as_deref().map(|p| load_server_config(p, world)).transpose()?;
     let settings = doc.as_ref().map(config::token_settings).unwrap_or_default();
     let caches = token::Caches::from_flags([
         &a.pull,
@@ -554,7 +554,7 @@ fn check(a: CheckArgs, world: &World) -> anyhow::Result<Exit> {
 }
 
 fn render_config(a: RenderArgs, world: &World) -> anyhow::Result<Exit> {
-    let mut doc = load_server_config(&a.template)?;
+    let mut doc = load_server_config(&a.template, world)?;
     let existing = config::token_settings(&doc).signing;
     match find_key(a.secret_file.as_deref(), None, world)? {
         Some((key, source)) => {

@@ -3,6 +3,7 @@
 //! Tokens are checked by implementations other than ours: openssl for HMAC-SHA256 and RSA signatures,
 //! a stand-in Attic server (tests/it/check.rs) that decides as atticd does.
 
+mod atticd_config;
 mod check;
 mod inspect;
 mod keygen;

@@ -140,3 +140,118 @@ fn secret_from_the_environment_or_credential() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(std::fs::read_to_string(&out_path).unwrap().contains(&format!("token-rs256-secret-base64 = \"{rs}\"")));
 }
+
+/// render-config and the stand-in atticd agree on every template: what atticd refuses is refused (78,
+/// nothing written); what atticd takes is rendered, and the stand-in takes the result. Where
+/// render-config refuses more (a config atticd starts with but that cannot work), the row says so.
+#[test]
+fn agrees_with_atticd_check_config() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = sample_secret(d.path());
+    let good = std::fs::read_to_string(example()).unwrap();
+    let s3 = "type = \"s3\"\nregion = \"eu-central-1\"\nbucket = \"attic\"";
+    let local = "type = \"local\"\n# On the external disk; NAR content is not backed up (reproducible from source).\npath = \"/mnt/data/attic/storage\"";
+    assert!(good.contains(local));
+    // (template, atticd starts with it, render-config refuses it although atticd starts)
+    let rows: Vec<(String, bool, bool)> = vec![
+        (good.clone(), true, false),
+        (good.replace("127.0.0.1:8080", "localhost:8080"), false, false),
+        (good.replace("127.0.0.1:8080", "8080"), false, false),
+        (good.replace("127.0.0.1:8080", "[::1]:8080"), true, false),
+        (good.replace("interval = \"12 hours\"", "interval = \"12 hourz\""), false, false),
+        (good.replace("interval = \"12 hours\"", "interval = 43200"), false, false),
+        (good.replace("type = \"zstd\"", "type = \"zstd\"\nlevel = \"8\""), false, false),
+        (good.replace("type = \"zstd\"", "type = \"zstd\"\nlevel = 8"), true, false),
+        (good.replace("type = \"zstd\"", "level = 8"), false, false),
+        (good.replace("[database]\n", "[database]\nheartbeat = \"true\"\n"), false, false),
+        (good.replace("[database]\n", "[database]\nheartbeat = true\n"), true, false),
+        (format!("max-nar-info-size = -1\n{good}"), false, false),
+        (format!("max-nar-info-size = 1048576\n{good}"), true, false),
+        (good.replace(local, &format!("{s3}\ncredentials = \"AKIA:x\"")), false, false),
+        (
+            good.replace(
+                local,
+                &format!("{s3}\n[storage.credentials]\naccess_key_id = \"a\"\nsecret_access_key = \"b\""),
+            ),
+            true,
+            false,
+        ),
+        (good.replace(local, s3), true, false),
+        (good.replace(local, "type = \"nfs\""), false, false),
+        (good.replace(local, "type = \"local\""), false, false),
+        (format!("soft-delete-caches = 1\n{good}"), false, false),
+        (format!("token-hs256-secret-base64 = \"eA==\"\n{good}"), false, false),
+        (format!("{good}\n[store]\nenableChunkedUpload = true\n"), false, false),
+        (good.replace("max-size = 262144", "max-size = \"256k\""), false, false),
+        (good.replace("min-size = 16384           # 16 KiB\n", ""), false, false),
+        (good.replace("[chunking]", "[chunks]"), false, false),
+        (format!("{good}\n[jwt]\ntoken-bound-audiences = \"nix\"\n"), false, false),
+        (format!("{good}\n[jwt]\ntoken-bound-audiences = [\"nix\"]\ntoken-bound-issuer = \"me\"\n"), true, false),
+        // Unknown keys inside sections: atticd ignores them; render-config warns.
+        (good.replace("[database]\n", "[database]\nurll = 1\n"), true, false),
+        // Started, but cannot work: clients' URLs break, the chunker panics on the first upload.
+        (good.replace("https://attic.example.com/\"", "https://attic.example.com\""), true, true),
+        (good.replace("max-size = 262144", "max-size = 32768"), true, true),
+        (good.replace("min-size = 16384", "min-size = 16"), true, true),
+    ];
+    let out_path = d.path().join("attic-config.toml");
+    for (text, atticd_starts, stricter) in rows {
+        // What atticd gets: the template with the key under [jwt.signing], as render-config writes it.
+        let with_key =
+            format!("{text}\n[jwt.signing]\ntoken-hs256-secret-base64 = \"{}\"\n", STANDARD.encode(SAMPLE_SECRET));
+        let with_key = if text.contains("\n[jwt]\n") {
+            text.replace(
+                "\n[jwt]\n",
+                &format!(
+                    "\n[jwt.signing]\ntoken-hs256-secret-base64 = \"{}\"\n[jwt]\n",
+                    STANDARD.encode(SAMPLE_SECRET)
+                ),
+            )
+        } else {
+            with_key
+        };
+        let verdict = atticd_config::check_config(&with_key, false, false);
+        assert_eq!(verdict.is_ok(), atticd_starts, "the stand-in on {text}: {verdict:?}");
+        let _ = std::fs::remove_file(&out_path);
+        let template = write(d.path(), "t.toml", &text, 0o644);
+        let out = render(&template, Some(&secret), &out_path);
+        let we_render = atticd_starts && !stricter;
+        assert_eq!(out.code, if we_render { 0 } else { 78 }, "{text}\natticd: {verdict:?}\nours: {}", out.stderr);
+        assert_eq!(out_path.exists(), we_render);
+        if we_render {
+            let rendered = std::fs::read_to_string(&out_path).unwrap();
+            assert_eq!(atticd_config::check_config(&rendered, false, false), Ok(()), "{rendered}");
+        } else {
+            assert_eq!(out.stderr.trim().lines().count(), 1, "one line: {}", out.stderr);
+        }
+    }
+}
+
+#[test]
+fn the_database_url_from_the_environment_as_atticd_takes_it() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = sample_secret(d.path());
+    let text = std::fs::read_to_string(example())
+        .unwrap()
+        .replace("url = \"sqlite:///var/lib/atticd/server.db?mode=rwc\"\n", "");
+    let template = write(d.path(), "t.toml", &text, 0o644);
+    let out_path = d.path().join("o.toml");
+    assert!(atticd_config::check_config(&text, false, true).is_err());
+    let out = render(&template, Some(&secret), &out_path);
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[database] url: missing, and $ATTIC_SERVER_DATABASE_URL is not set"),
+        "{}",
+        out.stderr
+    );
+    assert!(atticd_config::check_config(&text, true, true).is_ok());
+    let out = run(bin()
+        .args(["render-config", "--template"])
+        .arg(&template)
+        .arg("--out")
+        .arg(&out_path)
+        .arg("--secret-file")
+        .arg(&secret)
+        .env("ATTIC_SERVER_DATABASE_URL", "postgresql:///attic"));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
