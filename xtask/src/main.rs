@@ -4,6 +4,10 @@
 mod bench;
 mod checks;
 mod demo;
+// The probes the tests themselves use (one copy); xtask asks them before the run, the tests' `need` is unused here.
+#[allow(dead_code)]
+#[path = "../../crates/test-support/src/need.rs"]
+mod need;
 mod s3server;
 mod test;
 mod util;

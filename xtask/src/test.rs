@@ -1,7 +1,11 @@
 //! `cargo xtask test`: install what the tests need, then run every test in the workspace.
 
+mod needs;
+
+use crate::need::Need;
 use crate::util::{cargo, have, is_root, run as sh};
-use anyhow::bail;
+use anyhow::{Context, bail};
+use std::collections::BTreeMap;
 use std::process::Command;
 
 /// (a program the tests run, the Debian package that brings it)
@@ -51,19 +55,101 @@ fn ensure_debian_packages() -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run_tests(extra: &[String]) -> anyhow::Result<()> {
-    // The fake executable is a binary of test-support; build it once so every crate's tests find it.
-    sh(cargo().args(["build", "--quiet", "-p", "test-support", "--bins"]))?;
-    let nextest = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["nextest", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if nextest {
-        // The workspace keeps its examples in tests, not doctests, so nextest (which skips doctests) sees them all.
-        sh(cargo().args(["nextest", "run", "--workspace", "--no-fail-fast"]).args(extra))
-    } else {
-        sh(cargo().args(["test", "--workspace", "--no-fail-fast"]).args(extra))
+/// What the machine lacks, for the needs the table names: each need with why it is missing.
+fn missing_needs() -> BTreeMap<Need, String> {
+    let mut asked: Vec<Need> = needs::TABLE.iter().flat_map(|t| t.needs.iter().copied()).collect();
+    asked.sort();
+    asked.dedup();
+    asked.into_iter().filter_map(|n| n.missing().map(|why| (n, why))).collect()
+}
+
+/// Every test nextest would run, as (binary id, test name).
+fn list_tests() -> anyhow::Result<Vec<(String, String)>> {
+    let out = cargo().args(["nextest", "list", "--workspace", "--message-format", "json"]).output()?;
+    if !out.status.success() {
+        // Show the build errors, which `output()` caught.
+        std::io::Write::write_all(&mut std::io::stderr(), &out.stderr)?;
+        bail!("cargo nextest list failed: {}", out.status);
     }
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading nextest's list")?;
+    let mut tests = vec![];
+    for (binary, suite) in list["rust-suites"].as_object().context("nextest's list has no rust-suites")? {
+        for name in suite["testcases"].as_object().into_iter().flat_map(|t| t.keys()) {
+            tests.push((binary.clone(), name.clone()));
+        }
+    }
+    Ok(tests)
+}
+
+/// Run every test but those the machine cannot run (see needs.rs), saying which and why.
+pub fn run_tests(extra: &[String]) -> anyhow::Result<()> {
+    ensure_nextest()?;
+    eprintln!("$ cargo nextest list --workspace   (building the tests)");
+    let tests = list_tests()?;
+    let stale: Vec<String> = needs::TABLE
+        .iter()
+        .filter(|t| !tests.iter().any(|(b, n)| t.matches(b, n)))
+        .map(|t| format!("{} {}", t.binary, t.test))
+        .collect();
+    if !stale.is_empty() {
+        bail!("xtask/src/test/needs.rs names tests that do not exist (renamed?): {}", stale.join(", "));
+    }
+    let missing = missing_needs();
+    let left_out: Vec<&needs::LeftOut> =
+        needs::TABLE.iter().filter(|t| t.needs.iter().any(|n| missing.contains_key(n))).collect();
+    // Grouped by the first need each lacks, so the reason is said once per group.
+    let mut by_need: BTreeMap<Need, Vec<String>> = BTreeMap::new();
+    for t in &left_out {
+        let need = t.needs.iter().find(|n| missing.contains_key(n)).copied().unwrap();
+        let names = tests.iter().filter(|(b, n)| t.matches(b, n)).map(|(b, n)| format!("{b} {n}"));
+        by_need.entry(need).or_default().extend(names);
+    }
+    let summary: Vec<String> = by_need
+        .iter()
+        .map(|(need, names)| {
+            let n = names.len();
+            format!(
+                "left out {n} test{} that need{} {}: {}",
+                plural(n),
+                if n == 1 { "s" } else { "" },
+                need.what(),
+                missing[need]
+            )
+        })
+        .collect();
+    for ((_, names), line) in by_need.iter().zip(&summary) {
+        eprintln!("xtask: {line}");
+        for name in names {
+            eprintln!("  {name}");
+        }
+    }
+    let mut cmd = cargo();
+    cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    if !left_out.is_empty() {
+        let excluded: Vec<String> = left_out.iter().map(|t| t.filterset()).collect();
+        cmd.arg("-E").arg(format!("not ({})", excluded.join(" | ")));
+    }
+    let result = sh(cmd.args(extra));
+    // Again after nextest's summary, where a reader looks for the verdict.
+    for line in &summary {
+        eprintln!("xtask: {line} (not run, not counted as passed)");
+    }
+    result
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+/// The tests run under cargo-nextest (a process per test, the timeouts in .config/nextest.toml, filters by
+/// name); without it, install it the ordinary way.
+fn ensure_nextest() -> anyhow::Result<()> {
+    let present = cargo().args(["nextest", "--version"]).output().is_ok_and(|o| o.status.success());
+    if !present {
+        eprintln!("xtask: cargo-nextest is missing; installing it with cargo (once, a few minutes)");
+        sh(cargo().args(["install", "--locked", "cargo-nextest"]))?;
+    }
+    Ok(())
 }
 
 pub fn run(extra: &[String]) -> anyhow::Result<()> {

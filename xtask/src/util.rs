@@ -6,10 +6,36 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
 }
 
+/// A cargo command at the workspace's root, started as if from the shell that ran `cargo xtask`.
+///
+/// `cargo run` hands xtask the variables it sets for the crate it runs (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …);
+/// passed on, build scripts that watch them (ring's, through cc) see a change and rebuild, so alternating
+/// `cargo xtask test` and `cargo nextest run -p X` would rebuild them every time.
 pub fn cargo() -> Command {
     let mut c = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     c.current_dir(root());
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if set_by_cargo_run(&key) {
+            c.env_remove(&*key);
+        }
+    }
     c
+}
+
+/// The variables `cargo run` sets for the program it runs (cargo's "Environment variables Cargo sets for
+/// crates"), as opposed to those a user sets to configure cargo (CARGO_HOME, CARGO_TARGET_DIR, CARGO_TERM_*, …).
+fn set_by_cargo_run(key: &str) -> bool {
+    key.starts_with("CARGO_PKG_")
+        || key.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            key,
+            "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_TARGET_TMPDIR"
+                | "CARGO_RUSTC_CURRENT_DIR"
+        )
 }
 
 /// Run a command, echoing it; fail with its status.
@@ -23,7 +49,10 @@ pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
 }
 
 pub fn show(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
+    // The cargo that runs xtask, by the name a person types.
+    let program = cmd.get_program();
+    let program = if std::env::var_os("CARGO").is_some_and(|c| c == program) { "cargo".as_ref() } else { program };
+    std::iter::once(program)
         .chain(cmd.get_args())
         .map(|a| a.to_string_lossy().into_owned())
         .collect::<Vec<_>>()

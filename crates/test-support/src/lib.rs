@@ -7,7 +7,10 @@
 
 pub mod http;
 pub mod kuma;
+pub mod need;
 pub mod slapd;
+
+pub use need::{Need, need, shared_dir};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -143,8 +146,11 @@ pub fn fake_exe() -> &'static Path {
         let out_dir = target.join("test-support");
         std::fs::create_dir_all(&out_dir).unwrap();
         let out = out_dir.join("fake");
-        // Build under a unique name and rename: test processes run in parallel.
-        let tmp = out_dir.join(format!("fake.{}", std::process::id()));
+        // Build in a directory of this process's own and rename: test processes run in parallel, and rustc
+        // keeps its intermediate files beside the output, under names taken from the crate's.
+        let build_dir = out_dir.join(format!("build.{}", std::process::id()));
+        std::fs::create_dir_all(&build_dir).unwrap();
+        let tmp = build_dir.join("fake");
         let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
         let st = std::process::Command::new(rustc)
             .args(["--edition", "2024", "-O", "--crate-name", "fake", "-o"])
@@ -154,6 +160,7 @@ pub fn fake_exe() -> &'static Path {
             .expect("running rustc to build the fake executable");
         assert!(st.success(), "building the fake executable failed");
         std::fs::rename(&tmp, &out).unwrap();
+        let _ = std::fs::remove_dir_all(&build_dir);
         out
     })
 }

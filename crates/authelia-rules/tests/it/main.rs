@@ -12,17 +12,16 @@ pub fn bin() -> Command {
 }
 
 /// The shared specs and conformance data: beside the checkout (CI lays a copy there), or $HOMEY_SHARED.
+/// A user's clone has none: the tests that read it are left out there (xtask/src/test/needs.rs), and fail
+/// loudly when run anyway.
 pub fn shared() -> PathBuf {
-    if let Some(p) = std::env::var_os("HOMEY_SHARED") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
+    test_support::need(&[test_support::Need::SharedConformance]);
+    test_support::shared_dir().unwrap()
 }
 
 pub fn cases() -> serde_json::Value {
     let p = shared().join("conformance/authelia/cases.json");
-    let text = std::fs::read_to_string(&p)
-        .unwrap_or_else(|e| panic!("{}: {e} (set HOMEY_SHARED to the shared/ folder)", p.display()));
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).unwrap()
 }
 

@@ -1,4 +1,6 @@
 //! Real block devices: loop devices over temp files, created and removed by each test (root only).
+//! A test here that needs one says so first (`need`); `cargo xtask test` leaves it out, by name, where the
+//! machine cannot make them (xtask/src/test/needs.rs).
 
 use crate::{bin, disk_image, run};
 use sha2::Digest;
@@ -6,6 +8,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use test_support::{Need, need};
 
 const MIB: usize = 1 << 20;
 
@@ -17,23 +20,20 @@ struct Loop {
 }
 
 impl Loop {
-    /// `None` (and a note) when loop devices cannot be made here: not root, or no /dev/loop-control.
-    fn new(size: usize, extra: &[&str]) -> Option<Loop> {
+    /// A loop device over a card of `size` bytes holding an old pattern; fails the test when none can be made.
+    fn new(size: usize, extra: &[&str]) -> Loop {
+        need(&[Need::LoopDevices]);
         let dir = tempfile::tempdir().unwrap();
         let backing = dir.path().join("card.raw");
         // An old card: a pattern everywhere, including where the partition tables live.
         std::fs::write(&backing, vec![0xEEu8; size]).unwrap();
-        let out = Command::new("losetup").args(["--find", "--show"]).args(extra).arg(&backing).output();
-        match out {
-            Ok(o) if o.status.success() => {
-                let dev = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-                Some(Loop { dev, backing, _dir: dir })
-            }
-            other => {
-                eprintln!("SKIPPED: cannot create a loop device here (run the tests as root): {other:?}");
-                None
-            }
-        }
+        Loop::attach(dir, backing, extra)
+    }
+
+    fn attach(dir: tempfile::TempDir, backing: PathBuf, extra: &[&str]) -> Loop {
+        let o = Command::new("losetup").args(["--find", "--show"]).args(extra).arg(&backing).output().unwrap();
+        assert!(o.status.success(), "losetup: {}", String::from_utf8_lossy(&o.stderr));
+        Loop { dev: PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()), backing, _dir: dir }
     }
     fn name(&self) -> String {
         self.dev.file_name().unwrap().to_string_lossy().into_owned()
@@ -64,7 +64,7 @@ fn write_cmd(image: &Path, dev: &Path) -> Command {
 
 #[test]
 fn writes_a_zst_image_for_real_and_verify_catches_a_corrupted_byte() {
-    let Some(lo) = Loop::new(24 * MIB, &[]) else { return };
+    let lo = Loop::new(24 * MIB, &[]);
     let d = tempfile::tempdir().unwrap();
     let raw = disk_image(9 * MIB + 1234);
     let img = zst(d.path(), "nixos-image-sd-card.img.zst", &raw);
@@ -99,7 +99,7 @@ fn writes_a_zst_image_for_real_and_verify_catches_a_corrupted_byte() {
 
 #[test]
 fn raw_image_without_verify_and_the_summary() {
-    let Some(lo) = Loop::new(8 * MIB, &[]) else { return };
+    let lo = Loop::new(8 * MIB, &[]);
     let d = tempfile::tempdir().unwrap();
     let raw = disk_image(3 * MIB);
     let img = d.path().join("plain.img");
@@ -112,7 +112,7 @@ fn raw_image_without_verify_and_the_summary() {
 
 #[test]
 fn refusals_on_real_devices_write_nothing() {
-    let Some(lo) = Loop::new(4 * MIB, &[]) else { return };
+    let lo = Loop::new(4 * MIB, &[]);
     let d = tempfile::tempdir().unwrap();
     let img = zst(d.path(), "img.zst", &disk_image(6 * MIB));
     let before = lo.contents();
@@ -127,7 +127,7 @@ fn refusals_on_real_devices_write_nothing() {
     assert!(out.stderr.contains("too small"), "{}", out.stderr);
     assert_eq!(lo.contents(), before);
 
-    let Some(ro) = Loop::new(8 * MIB, &["--read-only"]) else { return };
+    let ro = Loop::new(8 * MIB, &["--read-only"]);
     let out = run(write_cmd(&img, &ro.dev).args(["--yes", "--allow-fixed"]));
     assert_eq!(out.code, 65, "{}", out.stderr);
     assert!(out.stderr.contains("read-only"), "{}", out.stderr);
@@ -164,7 +164,8 @@ fn a_partition_is_refused() {
     mbr[446 + 12..446 + 16].copy_from_slice(&8192u32.to_le_bytes());
     mbr[510] = 0x55;
     mbr[511] = 0xAA;
-    let Some(lo) = Loop::new_over(&mbr) else { return };
+    need(&[Need::LoopDevices, Need::LoopPartitions]);
+    let lo = Loop::new_over(&mbr);
     let part = PathBuf::from(format!("{}p1", lo.dev.display()));
     for _ in 0..50 {
         if part.exists() {
@@ -172,10 +173,7 @@ fn a_partition_is_refused() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    if !part.exists() {
-        eprintln!("SKIPPED: the kernel made no partition device for {}", lo.dev.display());
-        return;
-    }
+    assert!(part.exists(), "the kernel made no partition device for {}", lo.dev.display());
     let d = tempfile::tempdir().unwrap();
     let img = zst(d.path(), "img.zst", &disk_image(MIB));
     let out = run(write_cmd(&img, &part).args(["--yes", "--allow-fixed"]));
@@ -185,24 +183,19 @@ fn a_partition_is_refused() {
 
 impl Loop {
     /// A loop device with partition scanning over a card whose first sector is `mbr`.
-    fn new_over(mbr: &[u8]) -> Option<Loop> {
+    fn new_over(mbr: &[u8]) -> Loop {
         let dir = tempfile::tempdir().unwrap();
         let backing = dir.path().join("card.raw");
         let mut data = vec![0u8; 8 * MIB];
         data[..mbr.len()].copy_from_slice(mbr);
         std::fs::write(&backing, data).unwrap();
-        let o = Command::new("losetup").args(["--find", "--show", "--partscan"]).arg(&backing).output().ok()?;
-        o.status.success().then(|| Loop {
-            dev: PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()),
-            backing,
-            _dir: dir,
-        })
+        Loop::attach(dir, backing, &["--partscan"])
     }
 }
 
 #[test]
 fn a_device_held_by_another_program_is_busy() {
-    let Some(lo) = Loop::new(8 * MIB, &[]) else { return };
+    let lo = Loop::new(8 * MIB, &[]);
     let d = tempfile::tempdir().unwrap();
     let img = zst(d.path(), "img.zst", &disk_image(MIB));
     // O_EXCL: what a mount (or another writer) holds.
@@ -215,7 +208,7 @@ fn a_device_held_by_another_program_is_busy() {
 
 #[test]
 fn confirmation_wants_the_device_name() {
-    let Some(lo) = Loop::new(8 * MIB, &[]) else { return };
+    let lo = Loop::new(8 * MIB, &[]);
     let d = tempfile::tempdir().unwrap();
     let raw = disk_image(2 * MIB);
     let img = zst(d.path(), "img.zst", &raw);
@@ -238,7 +231,7 @@ fn confirmation_wants_the_device_name() {
 
 #[test]
 fn a_truncated_image_leaves_a_card_that_does_not_boot() {
-    let Some(lo) = Loop::new(24 * MIB, &[]) else { return };
+    let lo = Loop::new(24 * MIB, &[]);
     let d = tempfile::tempdir().unwrap();
     let raw = disk_image(16 * MIB);
     // Streamed (no size in the header) and cut: found while counting, before anything is written.
@@ -263,12 +256,10 @@ fn a_truncated_image_leaves_a_card_that_does_not_boot() {
 
 #[test]
 fn a_mounted_disk_is_refused() {
-    let Some(lo) = Loop::new(8 * MIB, &[]) else { return };
-    let mkfs = Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&lo.dev).output();
-    if !mkfs.as_ref().is_ok_and(|o| o.status.success()) {
-        eprintln!("SKIPPED: mkfs.ext4 unavailable: {mkfs:?}");
-        return;
-    }
+    need(&[Need::LoopDevices, Need::MkfsExt4, Need::MountNamespace]);
+    let lo = Loop::new(8 * MIB, &[]);
+    let mkfs = Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&lo.dev).output().unwrap();
+    assert!(mkfs.status.success(), "mkfs.ext4: {}", String::from_utf8_lossy(&mkfs.stderr));
     let d = tempfile::tempdir().unwrap();
     let img = zst(d.path(), "img.zst", &disk_image(MIB));
     let mnt = d.path().join("mnt");
@@ -283,10 +274,6 @@ fn a_mounted_disk_is_refused() {
         img = img.display()
     );
     let out = run(Command::new("unshare").args(["--mount", "--propagation", "private", "sh", "-c", &script]));
-    if out.stderr.contains("mount:") || out.stderr.contains("unshare:") {
-        eprintln!("SKIPPED: cannot mount in a private namespace here: {}", out.stderr);
-        return;
-    }
     assert_eq!(out.code, 65, "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!(
@@ -306,16 +293,11 @@ fn ctrl_c_stops_the_write_and_says_the_card_does_not_boot() {
     // 512 MiB on the card (a repeated MiB, so it compresses to almost nothing): even at memory speed the
     // write takes far longer than the signal needs to arrive.
     const LEN: usize = 512 * MIB;
+    need(&[Need::LoopDevices]);
     let dir = tempfile::tempdir().unwrap();
     let backing = dir.path().join("card.raw");
     std::fs::File::create(&backing).unwrap().set_len((LEN + 8 * MIB) as u64).unwrap();
-    let Some(o) =
-        Command::new("losetup").args(["--find", "--show"]).arg(&backing).output().ok().filter(|o| o.status.success())
-    else {
-        eprintln!("SKIPPED: cannot create a loop device here (run the tests as root)");
-        return;
-    };
-    let lo = Loop { dev: PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()), backing, _dir: dir };
+    let lo = Loop::attach(dir, backing, &[]);
     let pattern = disk_image(MIB);
     let img = lo._dir.path().join("big.img.zst");
     let mut enc = zstd::stream::write::Encoder::new(std::fs::File::create(&img).unwrap(), 1).unwrap();
@@ -384,11 +366,8 @@ fn verify_compares_an_image_file_too() {
 
 #[test]
 fn a_terminal_gets_a_progress_bar_with_rate_and_eta() {
-    if Command::new("script").arg("--version").output().is_err() {
-        eprintln!("SKIPPED: no `script` to give the child a terminal");
-        return;
-    }
-    let Some(lo) = Loop::new(24 * MIB, &[]) else { return };
+    need(&[Need::LoopDevices, Need::Script]);
+    let lo = Loop::new(24 * MIB, &[]);
     let d = tempfile::tempdir().unwrap();
     let img = zst(d.path(), "img.zst", &disk_image(16 * MIB));
     let cmd = format!(
