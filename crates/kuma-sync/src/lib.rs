@@ -4,6 +4,7 @@
 //! `socketio`/`session` talk to the server, `sync` carries the plan out. This file is the CLI.
 
 pub mod monitors;
+pub mod notifications;
 pub mod owner;
 pub mod plan;
 pub mod session;
@@ -111,19 +112,26 @@ pub fn run_with(cli: Cli, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Res
 }
 
 fn validate(file: &Path, out: &mut dyn Write) -> anyhow::Result<Exit> {
-    let ms = monitors::load(file)?;
-    let groups = ms.iter().filter(|m| m.kind == monitors::Kind::Group).count();
-    writeln!(out, "{}: {} monitors ({groups} groups) OK", file.display(), ms.len())?;
+    let d = monitors::load(file)?;
+    let groups = d.monitors.iter().filter(|m| m.kind == monitors::Kind::Group).count();
+    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let mut parts =
+        vec![format!("{} ({})", plural(d.monitors.len(), "monitor", "monitors"), plural(groups, "group", "groups"))];
+    if !d.notifications.is_empty() {
+        parts.push(plural(d.notifications.len(), "notification", "notifications"));
+    }
+    writeln!(out, "{}: {} OK", file.display(), parts.join(", "))?;
     Ok(Exit::Ok)
 }
 
 /// How often a connection lost mid-sync is re-established before giving up.
 const MAX_RECONNECTS: u32 = 3;
 
-/// The hash gate's digest: the normalised monitors, the server, the mapping.
-pub fn digest(declared: &[monitors::Monitor], url: &str) -> String {
+/// The hash gate's digest: the normalised declarations, the server, the mapping.
+pub fn digest(declared: &monitors::Declared, url: &str) -> String {
     homey_kit::state::digest(&[
-        &monitors::canonical(declared),
+        &monitors::canonical(&declared.monitors),
+        &notifications::canonical(&declared.notifications),
         url.trim_end_matches('/').as_bytes(),
         plan::MAPPING_VERSION.as_bytes(),
     ])
@@ -133,10 +141,12 @@ pub fn digest(declared: &[monitors::Monitor], url: &str) -> String {
 fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let file = s.monitors.display().to_string();
     let mut declared = monitors::load(&s.monitors)?;
-    monitors::resolve_credentials(&file, &mut declared, &|name| {
+    let load_credential = |name: &str| -> anyhow::Result<String> {
         let secret = Source::credential(name).load().exit_code(Exit::Config)?;
         Ok(secret.expose_str()?.to_owned())
-    })?;
+    };
+    monitors::resolve_credentials(&file, &mut declared.monitors, &load_credential)?;
+    notifications::resolve_credentials(&file, &mut declared.notifications, &load_credential)?;
     let writing = args.is_some_and(|a| !a.dry_run);
     let digest = digest(&declared, &s.url);
     let mut gate = None;
@@ -207,7 +217,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     // A dropped connection is reconnected (within --wait, a few times) and the job finished from a fresh
     // comparison: what was written already is ours and right, so it is not written again.
     let (failures, lost) = loop {
-        let result = sync::execute(&mut session, &plan, &declared, &server, &stop, |line| {
+        let result = sync::execute(&mut session, &plan, &declared.monitors, &server, &stop, |line| {
             if !json_mode {
                 let _ = writeln!(out, "{line}");
             }
@@ -250,7 +260,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     };
     let plan = first;
     let outcome = sync::Outcome { done, failures, writes };
-    let kept: Vec<&plan::Action> = plan.actions.iter().filter(|a| matches!(a, plan::Action::Keep { .. })).collect();
+    let kept = plan.kept();
     let success = lost.is_none() && outcome.failures.is_empty();
     if reconnects > 0 && lost.is_none() {
         homey_kit::notice!("finished after {reconnects} reconnect(s)");
@@ -264,7 +274,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         }
     } else if success {
         homey_kit::notice!(
-            "{} undeclared monitor(s) of ours kept (--no-prune): the hash is not stored, so the next sync compares again",
+            "{} undeclared item(s) of ours kept (--no-prune): the hash is not stored, so the next sync compares again",
             kept.len()
         );
     }
@@ -272,6 +282,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         let doc = json!({
             "server_version": plan.server_version,
             "changes": plan.actions,
+            "notification_changes": plan.notifications,
             "new_tags": plan.new_tags,
             "unchanged": plan.unchanged,
             "done": outcome.done,
@@ -283,7 +294,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         writeln!(out, "{}", serde_json::to_string(&doc)?)?;
     } else {
         for k in &kept {
-            writeln!(out, "{}", k.line())?;
+            writeln!(out, "{k}")?;
         }
         writeln!(out, "= {} unchanged", plan.unchanged)?;
     }
@@ -308,7 +319,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         homey_kit::error!(
             "{} of {} changes failed ({}); the hash is not stored, so the next run tries again",
             outcome.failures.len(),
-            plan.actions.len() - kept.len() + plan.new_tags.len(),
+            plan.actions.len() + plan.notifications.len() - kept.len() + plan.new_tags.len(),
             outcome.failures.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
         );
         return Ok(Exit::Failed);

@@ -178,31 +178,59 @@ impl BadInput {
     }
 }
 
-/// Read and check a monitors file.
-pub fn load(path: &Path) -> anyhow::Result<Vec<Monitor>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| homey_kit::exit::coded(Exit::BadInput, anyhow::anyhow!("{}: {e}", path.display())))?;
-    parse(&path.display().to_string(), &text).map_err(BadInput::into_anyhow)
+/// Everything a file declares.
+#[derive(Debug, Clone, Default)]
+pub struct Declared {
+    pub monitors: Vec<Monitor>,
+    pub notifications: Vec<crate::notifications::Notification>,
 }
 
+/// The top-level keys of the object form.
+pub const TOP_LEVEL: &[&str] = &["monitors", "notifications"];
+/// Kinds Uptime Kuma has that this version does not declare yet: named, so the error says so.
+const NOT_YET: &[&str] = &["status_pages", "maintenance", "docker_hosts"];
+
+/// Read and check a monitors file.
+pub fn load(path: &Path) -> anyhow::Result<Declared> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| homey_kit::exit::coded(Exit::BadInput, anyhow::anyhow!("{}: {e}", path.display())))?;
+    parse_file(&path.display().to_string(), &text).map_err(BadInput::into_anyhow)
+}
+
+/// The monitors of a file (its other kinds checked, then left out).
 pub fn parse(file: &str, text: &str) -> Result<Vec<Monitor>, BadInput> {
+    parse_file(file, text).map(|d| d.monitors)
+}
+
+pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
     let whole = |problem: String| BadInput { file: file.into(), entry: String::new(), field: None, problem };
     let doc: Value = serde_json::from_str(text).map_err(|e| whole(format!("not valid JSON: {e}")))?;
-    let entries = match doc {
-        Value::Array(a) => a,
+    let (entries, notifications) = match doc {
+        Value::Array(a) => (a, vec![]),
         Value::Object(mut o) => {
-            if let Some(k) = o.keys().find(|k| *k != "monitors") {
+            if let Some(k) = o.keys().find(|k| NOT_YET.contains(&k.as_str())) {
                 return Err(whole(format!(
-                    "unknown top-level key {k:?} (expected an array, or {{\"monitors\": [...]}})"
+                    "{k:?}: this version of kuma-sync does not declare {} yet (it declares {})",
+                    k.replace('_', " "),
+                    TOP_LEVEL.join(", ")
                 )));
             }
-            match o.remove("monitors") {
-                Some(Value::Array(a)) => a,
-                _ => return Err(whole("\"monitors\" must be an array of monitor objects".into())),
+            if let Some(k) = o.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
+                return Err(whole(format!(
+                    "unknown top-level key {k:?} (expected an array of monitors, or an object of {})",
+                    TOP_LEVEL.join(", ")
+                )));
             }
+            let list = |o: &mut Map<String, Value>, key: &str| match o.remove(key) {
+                None | Some(Value::Null) => Ok(vec![]),
+                Some(Value::Array(a)) => Ok(a),
+                Some(_) => Err(whole(format!("{key:?} must be an array of objects"))),
+            };
+            (list(&mut o, "monitors")?, list(&mut o, "notifications")?)
         }
         _ => return Err(whole("expected an array of monitors, or {\"monitors\": [...]}".into())),
     };
+    let notifications = crate::notifications::parse(file, &notifications)?;
     let mut monitors = Vec::with_capacity(entries.len());
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -221,7 +249,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Monitor>, BadInput> {
     }
     check_parents(file, &monitors)?;
     check_push_tokens(file, &monitors)?;
-    Ok(monitors)
+    Ok(Declared { monitors, notifications })
 }
 
 /// Uptime Kuma finds a push monitor by its token alone: two monitors with one token means pushes reach
@@ -314,7 +342,7 @@ impl Monitor {
     }
 }
 
-fn entry_label(n: usize, name: Option<&str>) -> String {
+pub(crate) fn entry_label(n: usize, name: Option<&str>) -> String {
     match name {
         Some(name) => format!("entry {n} ({name:?})"),
         None => format!("entry {n}"),
@@ -369,7 +397,7 @@ impl Entry<'_> {
     }
 }
 
-fn kind_of(v: &Value) -> String {
+pub(crate) fn kind_of(v: &Value) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => format!("{b}"),

@@ -4,7 +4,8 @@
 //! with the declared monitors field by field and returns the changes as data; [`payload`] renders the
 //! JSON a monitor is written with, per server generation.
 
-use crate::monitors::{BadInput, Kind, Monitor, Tag, parents_first};
+use crate::monitors::{BadInput, Declared, Kind, Monitor, Tag, parents_first};
+use crate::notifications::{self, ServerNotification};
 use crate::owner::{OWNER_TAG, OWNER_VALUE};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -68,22 +69,17 @@ impl ServerMonitor {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct Notification {
-    pub id: i64,
-    pub name: String,
-    pub is_default: bool,
-}
-
 /// What the server has, as read after login.
 #[derive(Debug, Clone)]
 pub struct Server {
     pub version: String,
     pub generation: Generation,
     pub monitors: Vec<ServerMonitor>,
-    pub notifications: Vec<Notification>,
+    pub notifications: Vec<ServerNotification>,
     /// Tag names → ids (the lowest id when the server holds duplicates).
     pub tags: BTreeMap<String, i64>,
+    /// The notification that stands for a name the file declares (else the lowest id of that name).
+    pub notification_for: BTreeMap<String, i64>,
 }
 
 fn truthy(v: &Value) -> bool {
@@ -150,10 +146,18 @@ impl Server {
             .map(|ns| {
                 ns.iter()
                     .filter_map(|n| {
-                        Some(Notification {
+                        Some(ServerNotification {
                             id: n.get("id").and_then(as_id)?,
                             name: n.get("name").and_then(Value::as_str)?.to_owned(),
                             is_default: n.get("isDefault").is_some_and(truthy),
+                            config: match n.get("config") {
+                                Some(Value::String(text)) => match serde_json::from_str(text) {
+                                    Ok(Value::Object(o)) => o,
+                                    _ => Map::new(),
+                                },
+                                Some(Value::Object(o)) => o.clone(),
+                                _ => Map::new(),
+                            },
                         })
                     })
                     .collect()
@@ -166,10 +170,20 @@ impl Server {
                 *e = (*e).min(id);
             }
         }
-        Ok(Server { version: version.to_owned(), generation, monitors: out, notifications, tags: tag_ids })
+        Ok(Server {
+            version: version.to_owned(),
+            generation,
+            monitors: out,
+            notifications,
+            tags: tag_ids,
+            notification_for: BTreeMap::new(),
+        })
     }
 
     fn notification_id(&self, name: &str) -> Option<i64> {
+        if let Some(id) = self.notification_for.get(name) {
+            return Some(*id);
+        }
         self.notifications.iter().filter(|n| n.name == name).map(|n| n.id).min()
     }
 
@@ -232,6 +246,18 @@ pub struct MonitorTagRef {
 pub struct Plan {
     pub server_version: String,
     pub generation: Generation,
+    /// Notification changes: creates and updates go first (monitors may name them), deletes last.
+    pub notifications: Vec<notifications::Action>,
+    /// What each notification create/update sends (secrets included: never serialised or shown).
+    #[serde(skip)]
+    pub notification_payloads: BTreeMap<String, Map<String, Value>>,
+    /// The stand-in ids (negative) of notifications created in this run, by name: monitors refer to them
+    /// until the server has given each its real id.
+    #[serde(skip)]
+    pub placeholders: BTreeMap<i64, String>,
+    /// The notification ids each monitor is written with (creates always; updates when the file says).
+    #[serde(skip)]
+    pub monitor_notifications: BTreeMap<String, BTreeSet<i64>>,
     /// Tags to create before anything uses them.
     pub new_tags: Vec<String>,
     pub actions: Vec<Action>,
@@ -245,13 +271,31 @@ pub struct Plan {
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.new_tags.is_empty() && self.actions.iter().all(|a| matches!(a, Action::Keep { .. }))
+        self.new_tags.is_empty()
+            && self.actions.iter().all(|a| matches!(a, Action::Keep { .. }))
+            && self.notifications.iter().all(|a| matches!(a, notifications::Action::Keep { .. }))
+    }
+
+    /// Things of ours left in place by --no-prune.
+    pub fn kept(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .notifications
+            .iter()
+            .filter(|a| matches!(a, notifications::Action::Keep { .. }))
+            .map(|a| a.line())
+            .collect();
+        out.extend(self.actions.iter().filter(|a| matches!(a, Action::Keep { .. })).map(Action::line));
+        out
     }
 
     /// One line per change, as the operator reads it.
     pub fn lines(&self) -> Vec<String> {
-        let mut out: Vec<String> = self.new_tags.iter().map(|t| format!("+ create tag {t}")).collect();
+        let (late, early): (Vec<&notifications::Action>, Vec<&notifications::Action>) =
+            self.notifications.iter().partition(|a| matches!(a, notifications::Action::Delete { .. }));
+        let mut out: Vec<String> = early.iter().map(|a| a.line()).collect();
+        out.extend(self.new_tags.iter().map(|t| format!("+ create tag {t}")));
         out.extend(self.actions.iter().map(Action::line));
+        out.extend(late.iter().map(|a| a.line()));
         out.push(format!("= {} unchanged", self.unchanged));
         out
     }
@@ -423,7 +467,7 @@ pub fn same(want: &Value, have: Option<&Value>) -> bool {
     }
 }
 
-fn show(v: Option<&Value>) -> String {
+pub(crate) fn show(v: Option<&Value>) -> String {
     match v {
         None | Some(Value::Null) => "none".into(),
         Some(Value::Number(n)) => n.as_f64().map(num).unwrap_or(Value::Number(n.clone())).to_string(),
@@ -491,7 +535,90 @@ fn match_monitors<'a>(declared: &'a [Monitor], server: &'a Server) -> Matching<'
 /// Compare the declared monitors with the server and return what to change. Errors are input
 /// errors that only the server can reveal (an unknown notification name, a push token too long for
 /// this server): they are found before anything is written.
-pub fn plan(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> Result<Plan, BadInput> {
+pub fn plan(file: &str, declared: &Declared, server: &Server, prune: bool) -> Result<Plan, BadInput> {
+    let generation = server.generation;
+    for (i, n) in declared.notifications.iter().enumerate() {
+        if !notifications::type_known(&n.kind, generation == Generation::V2) {
+            return Err(BadInput {
+                file: file.into(),
+                entry: format!("notifications: {}", crate::monitors::entry_label(i + 1, Some(&n.name))),
+                field: Some("type".into()),
+                problem: format!(
+                    "Uptime Kuma {} has no notification type {:?} (it came with 2.0)",
+                    server.version, n.kind
+                ),
+            });
+        }
+    }
+    let np = notifications::plan(&declared.notifications, &server.notifications, prune);
+    let (projected, payloads, placeholders) = project(declared, server, &np);
+    let mut p = plan_monitors(file, &declared.monitors, &projected, prune)?;
+    p.notifications = np.actions;
+    p.notification_payloads = payloads;
+    p.placeholders = placeholders;
+    p.unchanged += np.unchanged;
+    p.warnings.splice(0..0, np.warnings);
+    Ok(p)
+}
+
+type Projection = (Server, BTreeMap<String, Map<String, Value>>, BTreeMap<i64, String>);
+
+/// The server as it will be once the notification changes are made — new ones under stand-in
+/// (negative) ids, deleted ones gone from every monitor, `apply_existing` applied as the server applies
+/// it on every save — so the monitors are compared with what they will meet.
+fn project(declared: &Declared, server: &Server, np: &notifications::NotificationPlan) -> Projection {
+    let mut s = server.clone();
+    let mut payloads = BTreeMap::new();
+    let mut placeholders = BTreeMap::new();
+    let by_name: BTreeMap<&str, &notifications::Notification> =
+        declared.notifications.iter().map(|n| (n.name.as_str(), n)).collect();
+    s.notification_for = np.ids.clone();
+    let mut next = -1;
+    for a in &np.actions {
+        let applied = match a {
+            notifications::Action::Create { name } => {
+                let n = by_name[name.as_str()];
+                let payload = notifications::payload(n, None);
+                s.notifications.push(ServerNotification {
+                    id: next,
+                    name: name.clone(),
+                    is_default: n.default,
+                    config: payload.clone(),
+                });
+                payloads.insert(name.clone(), payload);
+                placeholders.insert(next, name.clone());
+                s.notification_for.insert(name.clone(), next);
+                next -= 1;
+                n.apply_existing.then_some(next + 1)
+            }
+            notifications::Action::Update { name, id, .. } => {
+                let n = by_name[name.as_str()];
+                let Some(sn) = s.notifications.iter_mut().find(|x| x.id == *id) else { continue };
+                let payload = notifications::payload(n, Some(&sn.config));
+                sn.is_default = n.default;
+                sn.config = payload.clone();
+                payloads.insert(name.clone(), payload);
+                n.apply_existing.then_some(*id)
+            }
+            notifications::Action::Delete { id, .. } => {
+                s.notifications.retain(|x| x.id != *id);
+                for m in &mut s.monitors {
+                    m.notifications.remove(id);
+                }
+                None
+            }
+            notifications::Action::Keep { .. } => None,
+        };
+        if let Some(id) = applied {
+            for m in &mut s.monitors {
+                m.notifications.insert(id);
+            }
+        }
+    }
+    (s, payloads, placeholders)
+}
+
+fn plan_monitors(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> Result<Plan, BadInput> {
     let generation = server.generation;
     let label = |m: &Monitor| {
         let n = declared.iter().position(|d| d.name == m.name).unwrap_or(0) + 1;
@@ -529,7 +656,8 @@ pub fn plan(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> R
 
     let matching = match_monitors(declared, server);
     let mut new_tags: BTreeSet<String> = BTreeSet::new();
-    if !server.tags.contains_key(OWNER_TAG) {
+    // Needed as soon as one monitor is created or adopted (a file with no monitors needs none).
+    if !server.tags.contains_key(OWNER_TAG) && !declared.is_empty() {
         new_tags.insert(OWNER_TAG.into());
     }
     for m in declared {
@@ -645,6 +773,20 @@ pub fn plan(file: &str, declared: &[Monitor], server: &Server, prune: bool) -> R
     Ok(Plan {
         server_version: server.version.clone(),
         generation,
+        notifications: vec![],
+        notification_payloads: BTreeMap::new(),
+        placeholders: BTreeMap::new(),
+        monitor_notifications: declared
+            .iter()
+            .filter_map(|m| {
+                let ids = if matching.matched.contains_key(m.name.as_str()) {
+                    notifications_declared(m, server)?
+                } else {
+                    notifications_for_create(m, server)
+                };
+                Some((m.name.clone(), ids))
+            })
+            .collect(),
         new_tags: new_tags.into_iter().collect(),
         actions,
         unchanged,
@@ -721,13 +863,17 @@ mod tests {
         Server::from_lists(version, &monitors, &notifications, &tags).unwrap()
     }
 
+    fn only(monitors: Vec<Monitor>) -> Declared {
+        Declared { monitors, notifications: vec![] }
+    }
+
     fn declared() -> Vec<Monitor> {
         parse("monitors.json", FILE).unwrap()
     }
 
     #[test]
     fn plan_lines() {
-        let p = plan("monitors.json", &declared(), &server("2.0.1"), true).unwrap();
+        let p = plan("monitors.json", &only(declared()), &server("2.0.1"), true).unwrap();
         insta::assert_snapshot!(p.lines().join("\n"), @r"
         + create tag net
         ~ update Nextcloud: interval 60 → 30, timeout 48 → 24
@@ -739,7 +885,7 @@ mod tests {
         ");
         assert_eq!(p.new_tags, ["net"]);
         assert_eq!(p.ids.get("Infra"), Some(&3));
-        let kept = plan("monitors.json", &declared(), &server("2.0.1"), false).unwrap();
+        let kept = plan("monitors.json", &only(declared()), &server("2.0.1"), false).unwrap();
         assert!(kept.lines().contains(&"! keep Old (#4): no longer declared; kept because of --no-prune".to_owned()));
     }
 
@@ -821,7 +967,7 @@ mod tests {
     fn server_only_input_errors_name_the_entry_and_field() {
         let mut d = declared();
         d[3].notifications = Some(vec!["pager".into()]);
-        let e = plan("monitors.json", &d, &server("2.0.1"), true).unwrap_err();
+        let e = plan("monitors.json", &only(d), &server("2.0.1"), true).unwrap_err();
         assert_eq!(
             e.to_string(),
             r#"monitors.json: entry 4 ("Router"): field "notifications": the server has no notification named "pager" (it has: ntfy, mail)"#
@@ -836,7 +982,7 @@ mod tests {
         p.insert("tags".into(), json!([owned_tag()]));
         let server = Server::from_lists("2.0.1", &json!({"1": p}), &json!([]), &json!([])).unwrap();
         let now_http = parse("m", r#"[{"name":"Job","url":"https://job.example.com"}]"#).unwrap();
-        let plan = plan("m", &now_http, &server, true).unwrap();
+        let plan = plan("m", &only(now_http.clone()), &server, true).unwrap();
         let line = plan.lines().join("\n");
         assert!(line.contains("type \"push\" → \"http\"") && line.contains("push_token (secret) → none"), "{line}");
         assert!(!line.contains("job-token-1"), "{line}");

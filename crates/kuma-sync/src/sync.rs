@@ -5,6 +5,7 @@
 //! lives on the server, so nothing is created twice).
 
 use crate::monitors::Monitor;
+use crate::notifications;
 use crate::owner::{NEW_TAG_COLOR, OWNER_COLOR, OWNER_TAG, OWNER_VALUE};
 use crate::plan::{self, Action, Plan, Server};
 use crate::session::{Session, server_message};
@@ -55,6 +56,8 @@ pub fn execute(
 ) -> Result<Outcome, Interrupted> {
     let mut out = Outcome::default();
     let by_name: BTreeMap<&str, &Monitor> = declared.iter().map(|m| (m.name.as_str(), m)).collect();
+    // Stand-in id of a notification created in this run → the id the server gave it.
+    let mut created: BTreeMap<i64, i64> = BTreeMap::new();
     let mut tag_ids = server.tags.clone();
     let mut ids = plan.ids.clone();
     let mut failed: BTreeSet<String> = BTreeSet::new();
@@ -71,6 +74,54 @@ pub fn execute(
             }
         };
     }
+
+    // Notifications first: monitors may name new ones.
+    for action in &plan.notifications {
+        let (id, verb) = match action {
+            notifications::Action::Create { .. } => (Value::Null, "create notification"),
+            notifications::Action::Update { id, adopt, .. } => {
+                (json!(id), if *adopt { "adopt notification" } else { "update notification" })
+            }
+            notifications::Action::Delete { .. } | notifications::Action::Keep { .. } => continue,
+        };
+        if stop() {
+            out.writes = session.writes - start_writes;
+            return Err(Interrupted { outcome: out, error: SockError::Stopped });
+        }
+        let name = action.name();
+        let payload = plan.notification_payloads.get(name).cloned().unwrap_or_default();
+        let answer = net!(session.write("addNotification", &[Value::Object(payload), id]));
+        match ok(&answer).map(|a| a.get("id").and_then(Value::as_i64)) {
+            Ok(new_id) => {
+                if let (notifications::Action::Create { .. }, Some(new_id)) = (action, new_id) {
+                    if let Some((placeholder, _)) = plan.placeholders.iter().find(|(_, n)| n.as_str() == name) {
+                        created.insert(*placeholder, new_id);
+                    }
+                }
+                let line = action.line();
+                on_done(&line);
+                out.done.push(line);
+            }
+            Err(error) => {
+                homey_kit::error!("{verb} {name}: the server refused: {error}");
+                out.failures.push(Failure { name: name.to_owned(), action: verb.into(), error });
+            }
+        }
+    }
+    // A monitor's notification ids as the server knows them, or which new notification is missing.
+    let real_ids = |ids: &BTreeSet<i64>| -> Result<BTreeSet<i64>, String> {
+        ids.iter()
+            .map(|id| match *id {
+                id if id >= 0 => Ok(id),
+                id => created.get(&id).copied().ok_or_else(|| {
+                    format!(
+                        "its notification {:?} could not be created",
+                        plan.placeholders.get(&id).cloned().unwrap_or_default()
+                    )
+                }),
+            })
+            .collect()
+    };
 
     for name in &plan.new_tags {
         let color = if name == OWNER_TAG { OWNER_COLOR } else { NEW_TAG_COLOR };
@@ -105,10 +156,11 @@ pub fn execute(
             Action::Keep { .. } => continue,
             Action::Create { .. } => {
                 let m = by_name[name.as_str()];
-                match parent_id(m, &ids, &failed) {
+                match parent_id(m, &ids, &failed)
+                    .and_then(|p| Ok((p, real_ids(plan.monitor_notifications.get(&name).unwrap_or(&BTreeSet::new()))?)))
+                {
                     Err(why) => Step::Rejected(why),
-                    Ok(parent) => {
-                        let notifications = plan::notifications_for_create(m, server);
+                    Ok((parent, notifications)) => {
                         let payload = plan::payload(m, plan.generation, parent, &notifications);
                         let answer = net!(session.write("add", &[Value::Object(payload)]));
                         match ok(&answer).map(|a| a.get("monitorID").and_then(Value::as_i64)) {
@@ -147,13 +199,13 @@ pub fn execute(
                 let m = by_name[name.as_str()];
                 let mut step = Step::Done;
                 if *edit {
-                    step = match parent_id(m, &ids, &failed) {
+                    let wanted = plan.monitor_notifications.get(&name).map(real_ids).transpose();
+                    step = match parent_id(m, &ids, &failed).and_then(|p| Ok((p, wanted?))) {
                         Err(why) => Step::Rejected(why),
-                        Ok(parent) => {
+                        Ok((parent, notifications)) => {
                             let got = net!(session.read("getMonitor", &[json!(id)]));
                             match ok(&got).map(|a| a.get("monitor").and_then(Value::as_object)) {
                                 Ok(Some(current)) => {
-                                    let notifications = plan::notifications_declared(m, server);
                                     let merged = plan::merge_for_edit(
                                         current,
                                         m,
@@ -229,6 +281,30 @@ pub fn execute(
                 homey_kit::error!("{verb} {name}: the server refused: {error}");
                 failed.insert(name.clone());
                 out.failures.push(Failure { name, action: verb.into(), error });
+            }
+        }
+    }
+    // Notifications last: no monitor is written with one that is about to go.
+    for action in &plan.notifications {
+        let notifications::Action::Delete { id, .. } = action else { continue };
+        if stop() {
+            out.writes = session.writes - start_writes;
+            return Err(Interrupted { outcome: out, error: SockError::Stopped });
+        }
+        let answer = net!(session.write("deleteNotification", &[json!(id)]));
+        match ok(&answer) {
+            Ok(_) => {
+                let line = action.line();
+                on_done(&line);
+                out.done.push(line);
+            }
+            Err(error) => {
+                homey_kit::error!("delete notification {}: the server refused: {error}", action.name());
+                out.failures.push(Failure {
+                    name: action.name().to_owned(),
+                    action: "delete notification".into(),
+                    error,
+                });
             }
         }
     }

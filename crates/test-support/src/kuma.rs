@@ -53,6 +53,8 @@ pub const WRITE_EVENTS: &[&str] = &[
     "editMonitorTag",
     "deleteMonitorTag",
     "setup",
+    "addNotification",
+    "deleteNotification",
 ];
 
 /// One event a client sent.
@@ -132,7 +134,8 @@ struct State {
     next_monitor: i64,
     tags: Vec<(i64, String, String)>,
     monitor_tags: Vec<(i64, i64, String)>,
-    notifications: Vec<(i64, String, bool)>,
+    /// id, name, is_default, config (the JSON text the server keeps: the whole object a client saved).
+    notifications: Vec<(i64, String, bool, String)>,
     monitor_notifications: Vec<(i64, i64)>,
     login_attempts: VecDeque<Instant>,
     log: Vec<Recorded>,
@@ -224,6 +227,26 @@ impl Kuma {
         c.drop_every = None;
     }
 
+    /// Every notification as the server keeps it: id, name, is_default and the parsed `config`.
+    pub fn notifications(&self) -> Vec<(i64, String, bool, Value)> {
+        let st = self.state.lock().unwrap();
+        st.notifications
+            .iter()
+            .map(|(id, n, d, c)| (*id, n.clone(), *d, serde_json::from_str(c).unwrap_or(Value::Null)))
+            .collect()
+    }
+
+    /// Save a notification directly (as if someone made it in the web UI), returning its id.
+    pub fn insert_notification(&self, config: Value) -> i64 {
+        save_notification(&mut self.state.lock().unwrap(), config, Value::Null).expect("a notification object")
+    }
+
+    /// The notification ids a monitor has.
+    pub fn monitor_notifications(&self, monitor: i64) -> Vec<i64> {
+        let st = self.state.lock().unwrap();
+        st.monitor_notifications.iter().filter(|r| r.0 == monitor).map(|r| r.1).collect()
+    }
+
     /// Insert a monitor directly (as if someone clicked it in the web UI), returning its id.
     pub fn insert_monitor(&self, monitor: Value) -> i64 {
         let mut st = self.state.lock().unwrap();
@@ -270,7 +293,8 @@ impl Builder {
 
     pub fn notification(mut self, name: &str, is_default: bool) -> Builder {
         let id = self.state.notifications.len() as i64 + 1;
-        self.state.notifications.push((id, name.into(), is_default));
+        let config = json!({"name": name, "type": "ntfy", "isDefault": is_default}).to_string();
+        self.state.notifications.push((id, name.into(), is_default, config));
         self
     }
 
@@ -526,7 +550,7 @@ fn serve(
             state.lock().unwrap().writes += 1;
         }
         if let Some((reject, msg)) = &cfg.reject {
-            if (name == "add" || name == "editMonitor" || name == "addTag")
+            if (name == "add" || name == "editMonitor" || name == "addTag" || name == "addNotification")
                 && arr.first().and_then(|m| m.get("name")).and_then(Value::as_str) == Some(reject)
                 && c.logged_in
             {
@@ -722,6 +746,42 @@ fn handle(
             drop(st);
             c.ack(ack, answer)
         }
+        "addNotification" => {
+            let result = save_notification(&mut state.lock().unwrap(), arg(0), arg(1));
+            match result {
+                Ok(id) => {
+                    send_notification_list(c, state)?;
+                    let msg = if flavor == Flavor::V1 {
+                        json!({"ok": true, "msg": "Saved", "id": id})
+                    } else {
+                        json!({"ok": true, "msg": "Saved.", "msgi18n": true, "id": id})
+                    };
+                    c.ack(ack, msg)
+                }
+                Err(msg) => c.ack(ack, json!({"ok": false, "msg": msg})),
+            }
+        }
+        "deleteNotification" => {
+            let id = arg(0).as_i64().unwrap_or(-1);
+            let found = {
+                let mut st = state.lock().unwrap();
+                let found = st.notifications.iter().any(|r| r.0 == id);
+                st.notifications.retain(|r| r.0 != id);
+                // The database's foreign key cascades to the monitors' links.
+                st.monitor_notifications.retain(|r| r.1 != id);
+                found
+            };
+            if !found {
+                return c.ack(ack, json!({"ok": false, "msg": "Cannot read properties of null (reading 'trash')"}));
+            }
+            send_notification_list(c, state)?;
+            let msg = if flavor == Flavor::V1 {
+                json!({"ok": true, "msg": "Deleted"})
+            } else {
+                json!({"ok": true, "msg": "successDeleted", "msgi18n": true})
+            };
+            c.ack(ack, msg)
+        }
         "getTags" => {
             let st = state.lock().unwrap();
             let tags: Vec<Value> =
@@ -775,17 +835,53 @@ fn after_login(c: &mut Conn, state: &Mutex<State>, flavor: Flavor) -> tungstenit
                   "serverTimezone": "UTC", "isContainer": true})],
     )?;
     send_monitor_list(c, state, flavor)?;
+    send_notification_list(c, state)
+}
+
+/// As the server's sendNotificationList: the row exported, `config` the stored JSON text.
+fn send_notification_list(c: &mut Conn, state: &Mutex<State>) -> tungstenite::Result<()> {
     let list: Vec<Value> = state
         .lock()
         .unwrap()
         .notifications
         .iter()
-        .map(|(id, n, d)| {
-            json!({"id": id, "name": n, "active": true, "isDefault": d,
-                   "config": json!({"name": n, "type": "ntfy", "isDefault": d}).to_string()})
+        .map(|(id, n, d, config)| {
+            json!({"id": id, "name": n, "active": true, "isDefault": d, "userId": 1, "config": config})
         })
         .collect();
     c.emit("notificationList", &[Value::Array(list)])
+}
+
+/// As Notification.save: the whole object becomes `config`; `applyExisting` adds it to every monitor
+/// that does not have it yet.
+fn save_notification(st: &mut State, notification: Value, id: Value) -> Result<i64, String> {
+    let Value::Object(n) = notification else { return Err("Cannot read properties of null (reading 'name')".into()) };
+    let name = n.get("name").and_then(Value::as_str).unwrap_or("").to_owned();
+    let is_default = n.get("isDefault").and_then(Value::as_bool).unwrap_or(false);
+    let config = Value::Object(n.clone()).to_string();
+    let id = match id.as_i64() {
+        Some(id) => {
+            let Some(row) = st.notifications.iter_mut().find(|r| r.0 == id) else {
+                return Err("notification not found".into());
+            };
+            *row = (id, name, is_default, config);
+            id
+        }
+        None => {
+            let id = st.notifications.iter().map(|r| r.0).max().unwrap_or(0) + 1;
+            st.notifications.push((id, name, is_default, config));
+            id
+        }
+    };
+    if n.get("applyExisting").and_then(Value::as_bool) == Some(true) {
+        let monitors: Vec<i64> = st.monitors.keys().copied().collect();
+        for m in monitors {
+            if !st.monitor_notifications.contains(&(m, id)) {
+                st.monitor_notifications.push((m, id));
+            }
+        }
+    }
+    Ok(id)
 }
 
 fn send_monitor_list(c: &mut Conn, state: &Mutex<State>, flavor: Flavor) -> tungstenite::Result<()> {

@@ -16,7 +16,7 @@ fn validate_checks_offline() {
     .unwrap();
     let run = Run::of(bin().arg("validate").arg(&ok).output().unwrap());
     run.expect(0);
-    assert!(run.stdout.contains("2 monitors (1 groups) OK"), "{}", run.stdout);
+    assert!(run.stdout.contains("2 monitors (1 group) OK"), "{}", run.stdout);
 
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"[{"name": "A", "url": "https://a.example.com", "interval": 5}]"#).unwrap();

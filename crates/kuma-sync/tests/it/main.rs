@@ -3,6 +3,7 @@
 
 mod faults;
 mod input;
+mod notifications;
 mod standin;
 mod sync;
 
