@@ -4,6 +4,7 @@
 //! their modules; this file reads the inputs, calls them, and writes the outputs.
 
 pub mod config;
+pub mod help;
 pub mod keys;
 pub mod netrc;
 pub mod token;
@@ -25,7 +26,7 @@ use std::time::Duration;
 pub const CREDENTIAL: &str = "attic-token-secret";
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "attic-token", version, about = "Attic tokens minted natively (byte-compatible with atticadm), the runtime server config, the Nix netrc.", after_help = homey_kit::exit::EXIT_HELP)]
+#[command(name = "attic-token", version, about = "Attic tokens minted natively (byte-compatible with atticadm), the runtime server config, the Nix netrc.", after_help = help::TOOL)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
@@ -38,16 +39,22 @@ pub struct Cli {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Mint a token, as `atticadm make-token` does, byte for byte.
+    #[command(after_help = help::MINT)]
     Mint(MintArgs),
     /// Show a token's header, claims, permissions and expiry; with a key, check its signature.
+    #[command(after_help = help::INSPECT)]
     Inspect(InspectArgs),
     /// Ask an Attic server whether a token works for a cache.
+    #[command(after_help = help::CHECK)]
     Check(CheckArgs),
     /// Render atticd's runtime config from a template, with the signing key under [jwt.signing].
+    #[command(after_help = help::RENDER_CONFIG)]
     RenderConfig(RenderArgs),
     /// Add or replace one host's entry in a netrc file (for the Nix daemon).
+    #[command(after_help = help::NETRC)]
     Netrc(NetrcArgs),
     /// Make a new signing secret in the base64 form Attic reads.
+    #[command(after_help = help::KEYGEN)]
     Keygen(KeygenArgs),
 }
 
@@ -57,28 +64,37 @@ fn pattern(s: &str) -> Result<String, String> {
 
 #[derive(Debug, clap::Args)]
 pub struct MintArgs {
-    /// The token's subject (who it is for).
+    /// The token's subject: who or what it is for (written as the `sub` claim).
     #[arg(long)]
     pub sub: String,
     /// How long it is valid, in atticadm's syntax: `3 months`, `1y`, `90d`, `12h` (m = minutes, M = months).
     #[arg(long, value_parser = validity::parse_validity)]
     pub validity: validity::Validity,
-    /// Cache pattern the token may pull from (repeatable; `*` is a wildcard).
+    /// A cache the token may pull from (repeatable; `*` is a wildcard: `team-*`).
     #[arg(long, value_name = "PATTERN", value_parser = pattern)]
     pub pull: Vec<String>,
+    /// A cache the token may push to (repeatable; `*` is a wildcard).
     #[arg(long, value_name = "PATTERN", value_parser = pattern)]
     pub push: Vec<String>,
+    /// A cache the token may delete store paths from (repeatable; `*` is a wildcard).
     #[arg(long, value_name = "PATTERN", value_parser = pattern)]
     pub delete: Vec<String>,
+    /// A cache the token may create (repeatable; `*` is a wildcard).
     #[arg(long, value_name = "PATTERN", value_parser = pattern)]
     pub create_cache: Vec<String>,
+    /// A cache the token may reconfigure (repeatable; `*` is a wildcard).
     #[arg(long, value_name = "PATTERN", value_parser = pattern)]
     pub configure_cache: Vec<String>,
+    /// A cache the token may set retention and quota for (repeatable; `*` is a wildcard).
     #[arg(long, value_name = "PATTERN", value_parser = pattern)]
     pub configure_cache_retention: Vec<String>,
+    /// A cache the token may destroy (repeatable; `*` is a wildcard).
     #[arg(long, value_name = "PATTERN", value_parser = pattern)]
     pub destroy_cache: Vec<String>,
-    /// File with the signing secret, base64 as Attic reads it (HS256 secret or RS256 PEM key).
+    /// File with the signing secret (mode 0600 or stricter), base64 as Attic reads it: an HS256 secret or an
+    /// RS256 PEM key, bare or as an EnvironmentFile line. Without it: --config's [jwt.signing], then
+    /// $ATTIC_SERVER_TOKEN_RS256_PUBKEY_BASE64, …_RS256_SECRET_BASE64, …_HS256_SECRET_BASE64, then the
+    /// credential attic-token-secret.
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
     /// atticd's server.toml: its [jwt.signing] key, token-bound-issuer and token-bound-audiences.
@@ -93,7 +109,7 @@ pub struct MintArgs {
     /// Print the claims (unsigned JSON) instead of the token.
     #[arg(long)]
     pub dump_claims: bool,
-    /// Write the token to FILE (mode 0600, atomically) instead of stdout.
+    /// Write the token to FILE (mode 0600, atomically) instead of stdout; its directory must exist.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Mint as if it were this Unix time (to reproduce a token).
@@ -111,6 +127,7 @@ pub struct InspectArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Judge the expiry as at this Unix time (to test a token for later).
     #[arg(long, hide = true, value_name = "UNIX_SECONDS")]
     pub now: Option<i64>,
 }
@@ -123,12 +140,13 @@ pub struct CheckArgs {
     /// The cache to ask about.
     #[arg(long)]
     pub cache: String,
-    /// File holding the token.
+    /// File holding the token (one line; not readable by other users).
     #[arg(long, value_name = "FILE")]
     pub token_file: PathBuf,
     /// Give up on the server after this long (30s, 1m).
     #[arg(long, default_value = "15s", value_parser = homey_kit::units::parse_duration)]
     pub timeout: Duration,
+    /// Judge the token's expiry as at this Unix time.
     #[arg(long, hide = true, value_name = "UNIX_SECONDS")]
     pub now: Option<i64>,
 }
@@ -138,13 +156,16 @@ pub struct RenderArgs {
     /// The server.toml template (no secret in it; it may live in the Nix store).
     #[arg(long, value_name = "SERVER_TOML")]
     pub template: PathBuf,
-    /// Where to write the runtime config, e.g. /run/attic-config.toml.
+    /// Where to write the runtime config, e.g. /run/homey-attic/attic-config.toml; its directory must exist
+    /// (RuntimeDirectory= in the unit).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
-    /// File with the signing key, base64 as Attic reads it.
+    /// File with the signing key (mode 0600 or stricter), base64 as Attic reads it. Without it: the
+    /// environment variables atticd reads, then the credential attic-token-secret.
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
-    /// Permission bits of the output, in octal.
+    /// Permission bits of the output, in octal: 0600, or 0640 for a group atticd is in. Bits for other
+    /// users are refused: the file holds the signing key.
     #[arg(long, default_value = "0600", value_parser = octal_mode)]
     pub mode: u32,
 }
@@ -161,10 +182,11 @@ pub struct NetrcArgs {
     /// The cache's host name, without scheme or port (attic.example.com).
     #[arg(long)]
     pub host: String,
-    /// File holding the token (the password of the entry).
+    /// File holding the token (the password of the entry; not readable by other users).
     #[arg(long, value_name = "FILE")]
     pub token_file: PathBuf,
-    /// The netrc file to update (created if missing), e.g. the one nix.conf's netrc-file names.
+    /// The netrc file to update (created if missing; its directory must exist), e.g. the one nix.conf's
+    /// netrc-file names. Written 0600, atomically.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// The entry's login; Attic ignores it, but some curl versions break on entries without one.
@@ -174,15 +196,18 @@ pub struct NetrcArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Algorithm {
+    /// HMAC-SHA256 with a shared secret (atticd signs and verifies with it).
     Hs256,
+    /// RSA-SHA256: atticd signs with the private key; a verify-only atticd can hold the public key.
     Rs256,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct KeygenArgs {
+    /// hs256: a 64-byte random HMAC secret; rs256: an RSA private key made by openssl (PKCS#1 PEM).
     #[arg(long, value_enum)]
     pub algorithm: Algorithm,
-    /// Where to write the secret (mode 0600, atomically).
+    /// Where to write the secret (mode 0600, atomically); its directory must exist.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// RSA key size for rs256, 2048 to 4096 bits: neither ring nor atticd's JWT library uses larger keys.
@@ -295,6 +320,9 @@ const NO_KEY: &str = "no signing key: pass --secret-file, or set ATTIC_SERVER_TO
 ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64, or provide the credential attic-token-secret (LoadCredential=)";
 
 fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
+    if let Some(out) = &a.out {
+        homey_kit::fs::check_parent(out)?;
+    }
     let doc = a.config.as_deref().map(|p| load_server_config(p, world)).transpose()?;
     let settings = doc.as_ref().map(config::token_settings).unwrap_or_default();
     let caches = token::Caches::from_flags([
@@ -334,7 +362,7 @@ fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
         );
     }
     if a.dump_claims {
-        println!("{}", claims.to_json());
+        homey_kit::outln!("{}", claims.to_json())?;
         return Ok(Exit::Ok);
     }
     let config_key = match (&a.config, &settings.signing) {
@@ -355,22 +383,23 @@ fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
     let input = token::signing_input(key.alg(), &claims);
     let sig = key.sign(input.as_bytes()).map_err(|e| anyhow::anyhow!("{source}: {e}")).exit_code(Exit::Config)?;
     let jwt = token::assemble(&input, &sig);
+    match &a.out {
+        Some(out) => homey_kit::fs::write_atomic(out, jwt.as_bytes(), 0o600)?,
+        None => homey_kit::outln!("{jwt}")?,
+    }
     let grants: Vec<String> =
         claims.caches.0.iter().map(|(p, perms)| format!("{p} ({})", perms.words().join(", "))).collect();
     homey_kit::info!(
-        "minted an {} token for {:?}, valid until {} (key from {source}); caches: {}",
+        "minted an {} token for {:?}, valid until {} (key from {source}); caches: {}{}",
         key.alg().name(),
         req.sub,
         words::utc(claims.exp.unwrap_or(token::TIMESTAMP_CAP)),
-        if grants.is_empty() { "none".into() } else { grants.join(", ") }
-    );
-    match &a.out {
-        Some(out) => {
-            homey_kit::fs::write_atomic(out, jwt.as_bytes(), 0o600)?;
-            homey_kit::info!("wrote the token to {} (mode 0600)", out.display());
+        if grants.is_empty() { "none".into() } else { grants.join(", ") },
+        match &a.out {
+            Some(out) => format!("; written to {} (mode 0600)", out.display()),
+            None => String::new(),
         }
-        None => println!("{jwt}"),
-    }
+    );
     Ok(Exit::Ok)
 }
 
@@ -405,9 +434,9 @@ fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
         Ok(p) => p,
         Err(e) => {
             if a.json {
-                println!("{}", serde_json::json!({"valid": false, "problems": [e.0]}));
+                homey_kit::outln!("{}", serde_json::json!({"valid": false, "problems": [e.0]}))?;
             } else {
-                println!("INVALID: {e}");
+                homey_kit::outln!("INVALID: {e}")?;
             }
             return Ok(Exit::Failed);
         }
@@ -455,7 +484,7 @@ fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
             "signature": match sig { Signature::Valid => "valid", Signature::Invalid => "invalid", Signature::Unchecked => "unchecked" },
             "caches": caches,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        homey_kit::outln!("{}", serde_json::to_string_pretty(&out)?)?;
     } else {
         let mut lines = vec![
             format!("header     {}", parsed.header_json),
@@ -498,7 +527,7 @@ fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
         } else {
             format!("verdict    NOT USABLE: {}", problems.join("; "))
         });
-        println!("{}", lines.join("\n"));
+        homey_kit::outln!("{}", lines.join("\n"))?;
     }
     Ok(if problems.is_empty() { Exit::Ok } else { Exit::Failed })
 }
@@ -506,7 +535,19 @@ fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
 /// A token file: one JWT on one line (a trailing newline is fine). Anything else is bad input, named
 /// without showing the file's contents.
 fn read_token_file(path: &Path) -> anyhow::Result<Secret> {
-    let raw = Secret::from_file(path, Readable::OwnerOnly)?;
+    use std::os::unix::fs::MetadataExt;
+    let what = || format!("token file {}", path.display());
+    let meta = std::fs::metadata(path).with_context(what).exit_code(Exit::Config)?;
+    if meta.mode() & 0o004 != 0 {
+        fail!(
+            Exit::Config,
+            "token file {}: mode {:04o} lets every user read the token, and anyone holding it has its permissions; \
+             chmod o-r it (attic-token mint --out writes 0600)",
+            path.display(),
+            meta.mode() & 0o7777
+        );
+    }
+    let raw = Secret::new(std::fs::read(path).with_context(what).exit_code(Exit::Config)?);
     let text = raw.expose_str().map(str::trim).unwrap_or("\u{0}");
     netrc::check_token(text)
         .map_err(|why| anyhow::anyhow!("token file {}: {why}", path.display()))
@@ -549,17 +590,26 @@ fn check(a: CheckArgs, world: &World) -> anyhow::Result<Exit> {
     };
     let (exit, msg) =
         words::check_answer(status, &a.cache, parsed.as_ref().map_err(|e| e.0.as_str()), now(a.now, world));
-    println!("{msg}");
+    homey_kit::outln!("{msg}")?;
     Ok(exit)
 }
 
 fn render_config(a: RenderArgs, world: &World) -> anyhow::Result<Exit> {
+    if a.mode & 0o007 != 0 {
+        fail!(
+            Exit::Usage,
+            "--mode {:04o}: the rendered config holds the signing key, and mode bits for other users would let anyone \
+             on the host mint tokens; use 0600, or 0640 with a group atticd is in",
+            a.mode
+        );
+    }
+    homey_kit::fs::check_parent(&a.out)?;
     let mut doc = load_server_config(&a.template, world)?;
     let existing = config::token_settings(&doc).signing;
-    match find_key(a.secret_file.as_deref(), None, world)? {
+    let put = match find_key(a.secret_file.as_deref(), None, world)? {
         Some((key, source)) => {
             config::put_signing_key(&mut doc, &key).map_err(anyhow::Error::msg).exit_code(Exit::Config)?;
-            homey_kit::info!("{}: {} key from {source} put under [jwt.signing]", a.out.display(), key.alg().name());
+            format!("{} key from {source} under [jwt.signing]", key.alg().name())
         }
         None => match existing {
             Some((kind, s)) => {
@@ -569,12 +619,13 @@ fn render_config(a: RenderArgs, world: &World) -> anyhow::Result<Exit> {
                     a.template.display(),
                     kind.config_key()
                 );
+                format!("the template's own [jwt.signing] {}", kind.config_key())
             }
             None => fail!(Exit::Config, "{}: {NO_KEY}", a.template.display()),
         },
-    }
+    };
     homey_kit::fs::write_atomic(&a.out, doc.to_string().as_bytes(), a.mode)?;
-    homey_kit::info!("wrote {} (mode {:04o})", a.out.display(), a.mode);
+    homey_kit::info!("wrote {} (mode {:04o}) with the {put}", a.out.display(), a.mode);
     Ok(Exit::Ok)
 }
 
@@ -583,6 +634,7 @@ fn netrc_cmd(a: NetrcArgs) -> anyhow::Result<Exit> {
     if a.login.is_empty() || a.login.chars().any(|c| c.is_whitespace()) {
         fail!(Exit::Usage, "--login {:?}: must be one word", a.login);
     }
+    homey_kit::fs::check_parent(&a.out)?;
     let tok = read_token_file(&a.token_file)?;
     let text = tok.expose_str()?;
     let existing = match std::fs::read(&a.out) {
@@ -605,6 +657,7 @@ fn netrc_cmd(a: NetrcArgs) -> anyhow::Result<Exit> {
 }
 
 fn keygen(a: KeygenArgs, world: &World) -> anyhow::Result<Exit> {
+    homey_kit::fs::check_parent(&a.out)?;
     if a.out.exists() && !a.force {
         fail!(
             Exit::Usage,

@@ -141,9 +141,81 @@ fn help_and_version_work() {
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
     assert!(text.contains("Exit codes:") && text.contains("78"), "{text}");
+    // Only the codes attic-token returns: never 3 (warnings) or 75 (try again).
+    let codes: Vec<&str> = text
+        .split("Exit codes:")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().filter(|w| w.chars().all(|c| c.is_ascii_digit())))
+        .collect();
+    assert_eq!(codes, ["0", "1", "2", "65", "69", "78"], "{text}");
     for sub in ["mint", "inspect", "check", "render-config", "netrc", "keygen"] {
         assert!(text.contains(sub), "{sub} missing from {text}");
+        let out = bin().args([sub, "--help"]).output().unwrap();
+        let page = String::from_utf8_lossy(&out.stdout);
+        assert!(page.contains("Exit codes:") && page.contains("Examples:"), "{sub}: {page}");
+        assert!(!page.contains("\n   3  ") && !page.contains("\n  75  "), "{sub}: {page}");
+        // Every example runs this tool, with flags the command has.
+        for line in page.lines().map(str::trim).filter(|l| l.starts_with("attic-token ")) {
+            for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
+                assert!(page.contains(&format!("  {flag}")), "{sub}: example flag {flag} is not in the help:\n{page}");
+            }
+        }
     }
     let version = bin().arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("attic-token ", env!("CARGO_PKG_VERSION")));
+}
+
+/// Writing into a directory that does not exist fails before any line claims success, naming it.
+#[test]
+fn a_missing_output_directory_is_named_before_anything_is_done() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = sample_secret(d.path());
+    let token = write(d.path(), "t", SAMPLE_TOKEN, 0o600);
+    let missing = d.path().join("run-attic");
+    let out_file = missing.join("out");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/attic-server.toml");
+    let mut cmds: Vec<Command> = vec![];
+    let mut c = bin();
+    c.args(["mint", "--sub", "s", "--validity", "1y", "--pull", "main", "--secret-file"]).arg(&secret);
+    cmds.push(c);
+    let mut c = bin();
+    c.args(["render-config", "--secret-file"]).arg(&secret).arg("--template").arg(&example);
+    cmds.push(c);
+    let mut c = bin();
+    c.args(["netrc", "--host", "attic.example.com", "--token-file"]).arg(&token);
+    cmds.push(c);
+    let mut c = bin();
+    c.args(["keygen", "--algorithm", "hs256"]);
+    cmds.push(c);
+    for mut c in cmds {
+        let out = run(c.arg("--out").arg(&out_file));
+        assert_eq!(out.code, 78, "{c:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "one line, nothing claimed first: {}", out.stderr);
+        assert!(out.stderr.contains(&format!("the directory {} does not exist", missing.display())), "{}", out.stderr);
+        assert!(!missing.exists());
+    }
+}
+
+/// `attic-token mint … | head -c 0`: the reader is gone before the token is written.
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = sample_secret(d.path());
+    let mut reader = Command::new("head").args(["-c", "0"]).stdin(Stdio::piped()).spawn().unwrap();
+    let write_end = reader.stdin.take().unwrap();
+    assert!(reader.wait().unwrap().success(), "the reader has closed its end");
+    let out = bin()
+        .args(SAMPLE_FLAGS)
+        .arg("--secret-file")
+        .arg(&secret)
+        .stdout(Stdio::from(write_end))
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
 }

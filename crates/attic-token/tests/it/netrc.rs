@@ -56,3 +56,16 @@ fn bad_input_changes_nothing() {
     assert!(out.stderr.contains("token file") && !out.stderr.contains("ddd.eee"), "{}", out.stderr);
     assert_eq!(std::fs::read_to_string(&out_path).unwrap(), "machine a login b password c\n");
 }
+
+#[test]
+fn a_token_file_others_can_read_is_refused_in_words_that_fit() {
+    let d = tempfile::tempdir().unwrap();
+    let token = write(d.path(), "t", SAMPLE_TOKEN, 0o644);
+    let netrc = d.path().join("netrc");
+    let out =
+        run(bin().args(["netrc", "--host", "attic.example.com", "--out"]).arg(&netrc).arg("--token-file").arg(&token));
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("token file {}: mode 0644", token.display())), "{}", out.stderr);
+    assert!(!out.stderr.contains("flag") && !out.stderr.contains("secret file"), "{}", out.stderr);
+    assert!(!out.stderr.contains(SAMPLE_TOKEN) && !netrc.exists());
+}

@@ -255,3 +255,22 @@ fn the_database_url_from_the_environment_as_atticd_takes_it() {
         .env("ATTIC_SERVER_DATABASE_URL", "postgresql:///attic"));
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
+
+#[test]
+fn a_mode_that_lets_others_read_the_key_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = sample_secret(d.path());
+    let out_path = d.path().join("o.toml");
+    for mode in ["0644", "0604", "0601"] {
+        let out = run(bin()
+            .args(["render-config", "--mode", mode, "--template"])
+            .arg(example())
+            .arg("--out")
+            .arg(&out_path)
+            .arg("--secret-file")
+            .arg(&secret));
+        assert_eq!(out.code, 2, "{mode}: {}", out.stderr);
+        assert!(out.stderr.contains(&format!("--mode {mode}")) && out.stderr.contains("mint tokens"), "{}", out.stderr);
+        assert!(!out_path.exists());
+    }
+}
