@@ -2,7 +2,9 @@
 # dependency change needs no hash bump here.
 {
   lib,
+  stdenv,
   rustPlatform,
+  installShellFiles,
 }:
 
 let
@@ -38,6 +40,21 @@ rustPlatform.buildRustPackage {
     "-p"
     tool
   ]) tools;
+
+  nativeBuildInputs = [ installShellFiles ];
+
+  # Man pages and shell completions come from each tool's own clap definition (`TOOL --generate-manual DIR`).
+  # Running the tool needs a build that can execute it (not a cross build).
+  postInstall = lib.optionalString (stdenv.buildPlatform.canExecute stdenv.hostPlatform) (
+    lib.concatMapStrings (tool: ''
+      $out/bin/${tool} --generate-manual manual/${tool}
+      installManPage manual/${tool}/man1/*.1
+      installShellCompletion --cmd ${tool} \
+        --bash manual/${tool}/completions/${tool}.bash \
+        --zsh manual/${tool}/completions/_${tool} \
+        --fish manual/${tool}/completions/${tool}.fish
+    '') tools
+  );
 
   # The tests start PostgreSQL, slapd, network namespaces and loop devices, which the build sandbox does not
   # allow; they run with `cargo xtask test`, and the flake's VM checks exercise the installed units.

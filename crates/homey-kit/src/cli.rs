@@ -8,6 +8,7 @@
 //! "Broken pipe" line, no 101.
 
 use crate::exit::Exit;
+use crate::manual::Page;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,18 +33,37 @@ impl Verbosity {
 /// Parse the arguments, set up logging, run the tool, and turn its outcome into the process exit code.
 /// Errors are printed here and only here, with their whole chain.
 pub fn main<A: clap::Parser>(verbosity: fn(&A) -> Verbosity, run: fn(A) -> anyhow::Result<Exit>) -> ExitCode {
-    main_from(std::env::args_os(), verbosity, run)
+    main_from(std::env::args_os(), &[], verbosity, run)
 }
 
-/// [`main`] with the arguments given (the first is the program name).
-pub fn main_from<A: clap::Parser>(
-    argv: impl IntoIterator<Item = std::ffi::OsString>,
+/// [`main`] with the tool's manual pages ([`crate::manual`]): each subcommand's help ends with its
+/// exit codes and examples. `TOOL --generate-manual DIR` writes the man pages and shell completions
+/// (what the Nix package installs), warning about each option without help or subcommand without a page.
+pub fn main_with<A: clap::Parser>(
+    pages: &[Page],
     verbosity: fn(&A) -> Verbosity,
     run: fn(A) -> anyhow::Result<Exit>,
 ) -> ExitCode {
-    let args = match A::try_parse_from(argv) {
+    main_from(std::env::args_os(), pages, verbosity, run)
+}
+
+/// [`main_with`] with the arguments given (the first is the program name).
+pub fn main_from<A: clap::Parser>(
+    argv: impl IntoIterator<Item = std::ffi::OsString>,
+    pages: &[Page],
+    verbosity: fn(&A) -> Verbosity,
+    run: fn(A) -> anyhow::Result<Exit>,
+) -> ExitCode {
+    let argv: Vec<std::ffi::OsString> = argv.into_iter().collect();
+    let mut cmd = crate::manual::apply(A::command(), pages);
+    if argv.get(1).is_some_and(|a| a == "--generate-manual") {
+        return generate_manual(cmd, pages, argv.get(2));
+    }
+    let parsed = cmd.try_get_matches_from_mut(argv).and_then(|mut m| A::from_arg_matches_mut(&mut m));
+    let args = match parsed {
         Ok(a) => a,
         Err(e) => {
+            let e = e.format(&mut cmd);
             let _ = e.print();
             return if e.use_stderr() { Exit::Usage.into() } else { Exit::Ok.into() };
         }
@@ -56,6 +76,20 @@ pub fn main_from<A: clap::Parser>(
         Err(_) if STDOUT_CLOSED.load(Ordering::Relaxed) => Exit::Ok.into(),
         Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+fn generate_manual(cmd: clap::Command, pages: &[Page], dir: Option<&std::ffi::OsString>) -> ExitCode {
+    crate::log::init(0);
+    let Some(dir) = dir else {
+        crate::error!("--generate-manual DIR: where to write man1/ and completions/");
+        return Exit::Usage.into();
+    };
+    // Said, not refused: a missing description must not break a package build; each tool's test
+    // (`manual::problems` is empty) is what keeps the manual complete.
+    for p in crate::manual::problems(&cmd, pages) {
+        crate::warn!("{p}");
+    }
+    finish(crate::manual::generate(cmd, std::path::Path::new(dir)).map(|()| Exit::Ok))
 }
 
 pub fn finish(outcome: anyhow::Result<Exit>) -> ExitCode {

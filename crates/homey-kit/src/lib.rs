@@ -11,6 +11,7 @@ pub mod clock;
 pub mod exit;
 pub mod fs;
 pub mod log;
+pub mod manual;
 pub mod process;
 pub mod prom;
 pub mod secret;

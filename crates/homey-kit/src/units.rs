@@ -36,6 +36,38 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(total)
 }
 
+/// A duration as the operator wrote it: compared as a [`Duration`], echoed as given (`24h` stays `24h`,
+/// never `1d`), so a message quotes the flag's value back. A clap `value_parser` for duration flags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenDuration {
+    pub value: Duration,
+    pub text: String,
+}
+
+impl GivenDuration {
+    pub fn parse(s: &str) -> Result<GivenDuration, String> {
+        Ok(GivenDuration { value: parse_duration(s)?, text: s.trim().to_owned() })
+    }
+
+    /// For values that did not come from a person (defaults in code, tests): seconds as `90s`.
+    pub fn secs(secs: u64) -> GivenDuration {
+        GivenDuration { value: Duration::from_secs(secs), text: format!("{secs}s") }
+    }
+}
+
+impl std::str::FromStr for GivenDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        GivenDuration::parse(s)
+    }
+}
+
+impl std::fmt::Display for GivenDuration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// `1.5 GiB`, `512 B`.
 pub fn format_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -96,6 +128,11 @@ impl Utc {
     }
 }
 
+/// "1 reboot", "2 reboots", "0 groups": the count with the word that agrees with it.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +159,20 @@ mod tests {
     fn bytes() {
         assert_eq!(format_bytes(512), "512 B");
         assert_eq!(format_bytes(3 * 1024 * 1024 / 2), "1.5 MiB");
+    }
+
+    #[test]
+    fn counts_agree() {
+        assert_eq!(count(1, "reboot", "reboots"), "1 reboot");
+        assert_eq!(count(0, "group", "groups"), "0 groups");
+        assert_eq!(count(2, "entry", "entries"), "2 entries");
+    }
+
+    #[test]
+    fn durations_are_echoed_as_given() {
+        let d = GivenDuration::parse("24h").unwrap();
+        assert_eq!((d.value, d.to_string()), (Duration::from_secs(86400), "24h".to_owned()));
+        assert_eq!(GivenDuration::parse("1440m").unwrap().to_string(), "1440m");
+        assert!(GivenDuration::parse("1 fortnight").is_err());
     }
 }

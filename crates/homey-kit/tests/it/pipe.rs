@@ -56,7 +56,7 @@ fn child(how: &str) -> ! {
         assert_eq!(libc::dup2(fds[1], 1), 1);
         libc::close(fds[1]);
     }
-    let code = homey_kit::cli::main_from(["tool".into(), how.into()], |t: &Tool| t.verbosity, run);
+    let code = homey_kit::cli::main_from(["tool".into(), how.into()], &[], |t: &Tool| t.verbosity, run);
     // ExitCode has no accessor on 1.86; compare against the ones the tool can return.
     for c in [0u8, 1, 2, 3, 101] {
         if code == ExitCode::from(c) {
