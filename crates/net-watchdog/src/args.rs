@@ -1,5 +1,6 @@
 //! Command-line values checked when they are parsed, so a bad flag is a usage error before anything runs.
 
+use homey_kit::units::GivenDuration;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
@@ -110,16 +111,22 @@ pub fn probe_timeout(s: &str) -> Result<Duration, String> {
     duration_within(s, Duration::from_millis(10), Duration::from_secs(60))
 }
 
-pub fn settle(s: &str) -> Result<Duration, String> {
-    duration_within(s, Duration::ZERO, Duration::from_secs(3600))
+// These are echoed in messages, so they keep the text the operator gave (`24h`, not `1d`).
+pub fn settle(s: &str) -> Result<GivenDuration, String> {
+    given_within(s, Duration::ZERO, Duration::from_secs(3600))
 }
 
-pub fn window(s: &str) -> Result<Duration, String> {
-    duration_within(s, Duration::from_secs(60), Duration::from_secs(365 * 86400))
+pub fn window(s: &str) -> Result<GivenDuration, String> {
+    given_within(s, Duration::from_secs(60), Duration::from_secs(365 * 86400))
 }
 
-pub fn grace(s: &str) -> Result<Duration, String> {
-    duration_within(s, Duration::ZERO, Duration::from_secs(365 * 86400))
+pub fn grace(s: &str) -> Result<GivenDuration, String> {
+    given_within(s, Duration::ZERO, Duration::from_secs(365 * 86400))
+}
+
+fn given_within(s: &str, min: Duration, max: Duration) -> Result<GivenDuration, String> {
+    duration_within(s, min, max)?;
+    GivenDuration::parse(s)
 }
 
 /// `250ms`, `30s`, `5m`, `1h30m`, `2d3h` — the inverse of `homey_kit::units::parse_duration`, rounded to

@@ -5,13 +5,14 @@
 //! `Runner` for systemctl and iw; `Clock`; a `save` callback for the state), so the ladder is tested
 //! without a network; the integration tests run it for real in network namespaces.
 
-use crate::args::{GatewaySpec, Target, human};
+use crate::args::{GatewaySpec, Target};
 use crate::probe::{Effort, Outcome};
 use crate::state::{Kind, RebootDecision, State, decide_reboot};
 use anyhow::Context;
 use homey_kit::Exit;
 use homey_kit::clock::Clock;
 use homey_kit::process::{Cancel, Cmd, Runner};
+use homey_kit::units::GivenDuration;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -62,10 +63,10 @@ pub struct Config {
     pub gateway: GatewaySpec,
     pub targets: Vec<Target>,
     pub restart_unit: String,
-    pub settle: Duration,
+    pub settle: GivenDuration,
     pub max_reboots: u32,
-    pub reboot_window: Duration,
-    pub boot_grace: Duration,
+    pub reboot_window: GivenDuration,
+    pub boot_grace: GivenDuration,
     pub effort: Effort,
     pub systemctl: PathBuf,
     pub iw: PathBuf,
@@ -313,6 +314,7 @@ pub fn check(
             record(state, Kind::ProbeBroken, &detail)?;
             return Ok(finish(cfg, Ending::ProbeBroken, detail, vec![first], vec![]));
         }
+        Verdict::Dead if dry => homey_kit::warn!("dead: no target answered on {iface}; dry run: showing the repair"),
         Verdict::Dead => homey_kit::warn!("dead: no target answered on {iface}; repairing"),
     }
 
@@ -367,15 +369,16 @@ pub fn check(
     }
     actions.push(Action { action: "restart", detail: restart.to_string(), result });
 
-    let dead_detail = first.summary("no-answer");
+    // The reason a reboot records is what the last round saw: after the restart when there was one.
+    let mut dead_detail = first.summary("no-answer");
     let mut rounds = vec![first];
-    let settle_text = human(cfg.settle);
+    let settle_text = cfg.settle.to_string();
     if dry {
         homey_kit::notice!("dry run: would wait {settle_text} and probe again; assuming it is still dead");
         actions.push(Action { action: "settle", detail: settle_text.clone(), result: "dry-run".into() });
     } else {
         homey_kit::info!("waiting {settle_text} for {iface} to settle");
-        if !settle(deps.clock, &deps.cancel, cfg.settle) {
+        if !settle(deps.clock, &deps.cancel, cfg.settle.value) {
             homey_kit::fail!(Exit::TryAgain, "stopped by a signal while waiting to probe again; no reboot asked for");
         }
         actions.push(Action { action: "settle", detail: settle_text.clone(), result: "done".into() });
@@ -383,6 +386,7 @@ pub fn check(
         let verdict = again.verdict;
         let answered = again.answered().map(|p| format!("{} {}", p.role, p.target));
         let broken = again.summary("broken");
+        let still_dead = again.summary("no-answer");
         rounds.push(again);
         match verdict {
             Verdict::Healthy => {
@@ -400,7 +404,7 @@ pub fn check(
                 record(state, Kind::ProbeBroken, &broken)?;
                 return Ok(finish(cfg, Ending::ProbeBroken, broken, rounds, actions));
             }
-            Verdict::Dead => {}
+            Verdict::Dead => dead_detail = still_dead,
         }
     }
     if deps.cancel.is_cancelled() {
@@ -411,7 +415,7 @@ pub fn check(
         format!("no answer on {iface} after restarting {} and waiting {settle_text}: {dead_detail}", cfg.restart_unit);
     let now = deps.clock.unix();
     let decision = match deps.net.uptime() {
-        Ok(up) => decide_reboot(state, now, up, cfg.boot_grace, cfg.max_reboots, cfg.reboot_window),
+        Ok(up) => decide_reboot(state, now, up, &cfg.boot_grace, cfg.max_reboots, &cfg.reboot_window),
         Err(e) => RebootDecision::HeldBack(format!("uptime unknown ({e}), so the boot grace cannot be checked")),
     };
     match decision {
@@ -425,7 +429,7 @@ pub fn check(
             Ok(finish(cfg, Ending::HeldBack, format!("{why}; {reason}"), rounds, actions))
         }
         RebootDecision::Allowed { used, max } => {
-            let budget = format!("reboot {} of {max} allowed in {}", used + 1, human(cfg.reboot_window));
+            let budget = format!("reboot {} of {max} allowed in {}", used + 1, cfg.reboot_window);
             let reboot = Cmd::new(&cfg.systemctl).arg("reboot").timeout(REBOOT_TIMEOUT);
             if dry {
                 homey_kit::notice!("dry run: would reboot (`{reboot}`; {budget}): {reason}");

@@ -15,12 +15,18 @@ pub mod state;
 use anyhow::Context;
 use homey_kit::Exit;
 use homey_kit::cli::Verbosity;
+use homey_kit::manual::Page;
 use homey_kit::process::{Cancel, SystemRunner};
+use homey_kit::units::GivenDuration;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "net-watchdog", version, about = "Gateway probe, then restart wpa_supplicant, then reboot, without reboot loops.", after_help = after_help())]
+#[command(
+    name = "net-watchdog",
+    version,
+    about = "Gateway probe, then restart wpa_supplicant, then reboot, without reboot loops."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
@@ -28,16 +34,61 @@ pub struct Cli {
     pub command: Command,
 }
 
-fn after_help() -> String {
-    format!(
-        "check ends with: 0 healthy; 3 recovered after the restart; 1 still dead, so a reboot was asked for;\n\
-         75 still dead but the reboot was held back (boot grace, budget), or another check holds the lock;\n\
-         69 probe broken (no interface, no default route, no socket): no action.\n\n{}",
-        homey_kit::exit::EXIT_HELP
-    )
-}
+/// Each subcommand's exit codes and examples, shown under its `--help` and in its man page.
+pub const MANUAL: &[Page] = &[
+    Page {
+        command: "check",
+        exits: &[
+            (Exit::Ok, "healthy: the gateway or a target answered; nothing was done"),
+            (Exit::Warnings, "recovered: nothing answered, and after the restart something did"),
+            (Exit::Failed, "still dead after the restart, so a reboot was asked for (--dry-run: would be)"),
+            (Exit::Unavailable, "the probe is broken (no interface, no default route, no socket): no action"),
+            (
+                Exit::TryAgain,
+                "still dead, but the reboot was held back (boot grace, reboot budget); or another check \
+                 holds the lock; or a signal stopped it before a reboot",
+            ),
+            (Exit::BadInput, "the state file is not valid; nothing was done"),
+            (Exit::Config, "the state directory cannot be made (by hand: run as root, or pass --state-dir)"),
+        ],
+        examples: &[
+            ("By hand over SSH, changing nothing", "net-watchdog check --dry-run"),
+            (
+                "Also count a TCP answer from the router's web interface",
+                "net-watchdog check --target 192.168.1.1:443 --dry-run",
+            ),
+            ("The report as JSON", "net-watchdog check --dry-run --json | jq .ending"),
+        ],
+    },
+    Page {
+        command: "power-save",
+        exits: &[
+            (Exit::Ok, "power save is off (read back), or its state was printed"),
+            (Exit::Failed, "iw failed, or power save is still on after switching it off"),
+            (Exit::Unavailable, "iw cannot be run"),
+        ],
+        examples: &[
+            ("Is power save on?", "net-watchdog power-save --status"),
+            ("Switch it off (the interface-up hook does this)", "net-watchdog power-save --off --interface wlan0"),
+        ],
+    },
+    Page {
+        command: "status",
+        exits: &[
+            (Exit::Ok, "printed (also when nothing is recorded yet)"),
+            (Exit::BadInput, "the state file is not valid"),
+        ],
+        examples: &[
+            ("What happened, and the reboot budget left", "net-watchdog status"),
+            ("Against the budget the timer's check uses", "net-watchdog status --max-reboots 3 --reboot-window 24h"),
+            ("As JSON", "net-watchdog status --json | jq .budget"),
+        ],
+    },
+];
 
 #[derive(Debug, clap::Subcommand)]
+// Parsed once per process: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Probe; when nothing answers, repair, probe again, and reboot as the last resort.
     Check(CheckArgs),
@@ -63,26 +114,29 @@ pub struct CheckArgs {
     pub restart_unit: String,
     /// How long to wait after the restart before probing again.
     #[arg(long, default_value = "30s", value_parser = args::settle)]
-    pub settle: Duration,
+    pub settle: GivenDuration,
     /// At most this many reboots per --reboot-window (0: never reboot).
     #[arg(long, default_value_t = 3)]
     pub max_reboots: u32,
+    /// The window the reboot budget counts over (30m, 24h, 7d).
     #[arg(long, default_value = "24h", value_parser = args::window)]
-    pub reboot_window: Duration,
+    pub reboot_window: GivenDuration,
     /// No reboot while the uptime is below this.
     #[arg(long, default_value = "5m", value_parser = args::grace)]
-    pub boot_grace: Duration,
+    pub boot_grace: GivenDuration,
     /// Probes per target.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub count: u32,
     /// How long each probe waits for its answer.
     #[arg(long, default_value = "1s", value_parser = args::probe_timeout)]
     pub timeout: Duration,
-    /// Where the reboot record and history live (default: $STATE_DIRECTORY).
-    #[arg(long)]
+    /// Where the reboot record and history live [default: $STATE_DIRECTORY, else /var/lib/net-watchdog].
+    #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// The systemctl that restarts the unit and reboots (a name on PATH or a path).
     #[arg(long, default_value = "systemctl")]
     pub systemctl: PathBuf,
+    /// The iw that switches WiFi power save off before the restart (a name on PATH or a path).
     #[arg(long, default_value = "iw")]
     pub iw: PathBuf,
     /// Say what would be done; change nothing (no restart, no reboot, no state written).
@@ -95,6 +149,7 @@ pub struct CheckArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct PowerSaveArgs {
+    /// The WiFi interface.
     #[arg(long, default_value = "wlan0", value_parser = args::interface)]
     pub interface: String,
     /// Switch it off and read it back.
@@ -103,19 +158,23 @@ pub struct PowerSaveArgs {
     /// Print `on` or `off`.
     #[arg(long)]
     pub status: bool,
+    /// The iw to run (a name on PATH or a path).
     #[arg(long, default_value = "iw")]
     pub iw: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct StatusArgs {
-    #[arg(long)]
+    /// Where check keeps its record [default: $STATE_DIRECTORY, else /var/lib/net-watchdog]; only read.
+    #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// The budget to report against (as given to check).
     #[arg(long, default_value_t = 3)]
     pub max_reboots: u32,
+    /// The budget's window (as given to check).
     #[arg(long, default_value = "24h", value_parser = args::window)]
-    pub reboot_window: Duration,
+    pub reboot_window: GivenDuration,
+    /// Print the record and the budget as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -163,7 +222,7 @@ fn run_check(a: CheckArgs) -> anyhow::Result<Exit> {
     };
     let report = check::check(&cfg, &deps, &mut st, &save)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+        homey_kit::outln!("{}", serde_json::to_string_pretty(&report).expect("report serialises"))?;
     }
     Ok(report.ending.exit())
 }
@@ -173,7 +232,7 @@ fn run_power_save(a: PowerSaveArgs) -> anyhow::Result<Exit> {
         power_save::set_off(&SystemRunner, &a.iw, &a.interface)?;
         homey_kit::notice!("power save on {} is off (read back)", a.interface);
     } else {
-        println!("{}", power_save::get(&SystemRunner, &a.iw, &a.interface)?.word());
+        homey_kit::outln!("{}", power_save::get(&SystemRunner, &a.iw, &a.interface)?.word())?;
     }
     Ok(Exit::Ok)
 }
@@ -183,30 +242,30 @@ fn run_status(a: StatusArgs) -> anyhow::Result<Exit> {
     let file = state::path(&homey_kit::state::StateDir::locate("net-watchdog", a.state_dir.as_deref()));
     let st = state::load(&file)?;
     let now = homey_kit::clock::SystemClock.unix();
-    let used = st.reboots_within(now, a.reboot_window).len();
+    let used = st.reboots_within(now, a.reboot_window.value).len();
     let left = (a.max_reboots as usize).saturating_sub(used);
     if a.json {
         let v = serde_json::json!({
             "state_file": file,
-            "budget": {"max": a.max_reboots, "window_secs": a.reboot_window.as_secs(), "used": used, "left": left},
+            "budget": {"max": a.max_reboots, "window_secs": a.reboot_window.value.as_secs(), "window": a.reboot_window.text, "used": used, "left": left},
             "reboots": st.reboots,
             "events": st.events,
         });
-        println!("{}", serde_json::to_string_pretty(&v).context("printing")?);
+        homey_kit::outln!("{}", serde_json::to_string_pretty(&v).context("printing")?)?;
         return Ok(Exit::Ok);
     }
-    print!("{}", render_status(&st, &file, now, a.max_reboots, a.reboot_window));
+    homey_kit::out!("{}", render_status(&st, &file, now, a.max_reboots, &a.reboot_window))?;
     Ok(Exit::Ok)
 }
 
-pub fn render_status(st: &state::State, file: &Path, now: u64, max: u32, window: Duration) -> String {
-    use args::{human, utc};
-    let used = st.reboots_within(now, window).len();
+pub fn render_status(st: &state::State, file: &Path, now: u64, max: u32, window: &GivenDuration) -> String {
+    use args::utc;
+    let used = st.reboots_within(now, window.value).len();
     let mut out = format!("state: {}\n", file.display());
     out += &format!(
-        "reboot budget: {} of {max} left ({used} reboots in the last {})\n",
+        "reboot budget: {} of {max} left ({} in the last {window})\n",
         (max as usize).saturating_sub(used),
-        human(window)
+        homey_kit::units::count(used, "reboot", "reboots"),
     );
     match st.reboots.last() {
         Some(r) => out += &format!("last reboot: {}: {}\n", utc(r.at), r.reason),

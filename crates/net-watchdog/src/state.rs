@@ -4,6 +4,7 @@
 //! Healthy checks every two minutes would mean hundreds of fsyncs a day on an SD card; runs of the
 //! same outcome are therefore folded into one event and written at most once an hour.
 
+use homey_kit::units::GivenDuration;
 use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -185,29 +186,24 @@ pub fn decide_reboot(
     state: &State,
     now: u64,
     uptime: Duration,
-    grace: Duration,
+    grace: &GivenDuration,
     max: u32,
-    window: Duration,
+    window: &GivenDuration,
 ) -> RebootDecision {
     use crate::args::{human, utc};
-    if uptime < grace {
-        return RebootDecision::HeldBack(format!(
-            "uptime {} is within the boot grace of {}",
-            human(uptime),
-            human(grace)
-        ));
+    if uptime < grace.value {
+        return RebootDecision::HeldBack(format!("uptime {} is within the boot grace of {grace}", human(uptime)));
     }
-    let recent = state.reboots_within(now, window);
+    let recent = state.reboots_within(now, window.value);
     if recent.len() >= max as usize {
         if max == 0 {
             return RebootDecision::HeldBack("reboots are disabled (--max-reboots 0)".into());
         }
-        let frees = recent.iter().map(|r| r.at).min().unwrap_or(now).max(now.saturating_sub(window.as_secs()))
-            + window.as_secs();
+        let secs = window.value.as_secs();
+        let frees = recent.iter().map(|r| r.at).min().unwrap_or(now).max(now.saturating_sub(secs)) + secs;
         return RebootDecision::HeldBack(format!(
-            "reboot budget spent: {} reboots in the last {} (max {max}); the next one is allowed after {}",
-            recent.len(),
-            human(window),
+            "reboot budget spent: {} in the last {window} (max {max}); the next one is allowed after {}",
+            homey_kit::units::count(recent.len(), "reboot", "reboots"),
             utc(frees)
         ));
     }
@@ -223,16 +219,16 @@ mod tests {
     #[test]
     fn budget_counts_only_reboots_inside_the_window() {
         let mut s = State::default();
-        let day = Duration::from_secs(24 * H);
+        let day = &GivenDuration::parse("24h").unwrap();
         let now = 100 * H;
         for at in [now - 30 * H, now - 20 * H, now - H] {
             s.record_reboot(at, "dead");
         }
         let up = Duration::from_secs(600);
-        let grace = Duration::from_secs(300);
+        let grace = &GivenDuration::parse("5m").unwrap();
         assert_eq!(decide_reboot(&s, now, up, grace, 3, day), RebootDecision::Allowed { used: 2, max: 3 });
         let RebootDecision::HeldBack(why) = decide_reboot(&s, now, up, grace, 2, day) else { panic!() };
-        assert!(why.contains("2 reboots in the last 1d (max 2)"), "{why}");
+        assert!(why.contains("2 reboots in the last 24h (max 2)"), "{why}");
         // The oldest of the two in the window (20 h ago) leaves it 4 h from now.
         assert!(why.ends_with(&crate::args::utc(now + 4 * H)), "{why}");
         assert!(
@@ -245,16 +241,23 @@ mod tests {
         let mut s = State::default();
         s.record_reboot(100 * H, "dead");
         // After the reboot, without network or RTC, the clock reads an hour earlier.
-        let d = decide_reboot(&s, 99 * H, Duration::from_secs(600), Duration::ZERO, 1, Duration::from_secs(24 * H));
-        assert!(matches!(d, RebootDecision::HeldBack(w) if w.contains("1 reboots in the last 1d")));
+        let d = decide_reboot(
+            &s,
+            99 * H,
+            Duration::from_secs(600),
+            &GivenDuration::secs(0),
+            1,
+            &GivenDuration::parse("1d").unwrap(),
+        );
+        assert!(matches!(&d, RebootDecision::HeldBack(w) if w.contains("1 reboot in the last 1d (max 1)")), "{d:?}");
     }
 
     #[test]
     fn boot_grace_holds_back_before_the_budget_is_looked_at() {
         let s = State::default();
-        let d =
-            decide_reboot(&s, 1000, Duration::from_secs(90), Duration::from_secs(300), 3, Duration::from_secs(86400));
-        assert_eq!(d, RebootDecision::HeldBack("uptime 1m30s is within the boot grace of 5m".into()));
+        let grace = GivenDuration::parse("300s").unwrap();
+        let d = decide_reboot(&s, 1000, Duration::from_secs(90), &grace, 3, &GivenDuration::parse("24h").unwrap());
+        assert_eq!(d, RebootDecision::HeldBack("uptime 1m30s is within the boot grace of 300s".into()));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::probe::{Effort, Outcome};
 use crate::state::State;
 use homey_kit::clock::FakeClock;
 use homey_kit::process::{Cancel, FakeRunner, Output};
+use homey_kit::units::GivenDuration;
 use std::cell::RefCell;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -73,10 +74,10 @@ fn cfg() -> Config {
         gateway: GatewaySpec::Auto,
         targets: vec![],
         restart_unit: "wpa_supplicant.service".into(),
-        settle: Duration::from_secs(30),
+        settle: GivenDuration::parse("30s").unwrap(),
         max_reboots: 3,
-        reboot_window: Duration::from_secs(86400),
-        boot_grace: Duration::from_secs(300),
+        reboot_window: GivenDuration::parse("24h").unwrap(),
+        boot_grace: GivenDuration::parse("5m").unwrap(),
         effort: Effort { count: 3, timeout: Duration::from_secs(1) },
         systemctl: "/run/current-system/sw/bin/systemctl".into(),
         iw: "iw".into(),
@@ -199,7 +200,7 @@ fn boot_grace_and_budget_hold_the_reboot_back() {
     st.record_reboot(NOW - 3600, "earlier");
     let r = run(&c, ScriptedNet::new(vec![vec![down()], vec![down()]]), &mut st);
     assert_eq!(r.ending, Ending::HeldBack);
-    assert!(r.reason.contains("reboot budget spent: 1 reboots in the last 1d (max 1)"), "{}", r.reason);
+    assert!(r.reason.contains("reboot budget spent: 1 reboot in the last 24h (max 1)"), "{}", r.reason);
     assert_eq!(st.reboots.len(), 1);
 }
 
@@ -264,7 +265,7 @@ fn status_shows_budget_reasons_and_folded_runs() {
         std::path::Path::new("/var/lib/net-watchdog/state.json"),
         NOW,
         3,
-        Duration::from_secs(86400),
+        &GivenDuration::parse("24h").unwrap(),
     );
     insta::assert_snapshot!(text);
 }
@@ -292,6 +293,10 @@ fn report_of_the_whole_ladder() {
     });
     let clock = FakeClock::at_unix(NOW);
     let deps = Deps { net: &net, runner: &runner, clock: &clock, cancel: Cancel::new() };
-    let report = check(&c, &deps, &mut State::default(), &|_| Ok(())).unwrap();
+    let mut st = State::default();
+    let report = check(&c, &deps, &mut st, &|_| Ok(())).unwrap();
+    // The reason is what the round after the restart saw, not the round before it.
+    assert!(report.reason.contains("No route to host") && !report.reason.contains("timed out"), "{}", report.reason);
+    assert_eq!(st.reboots[0].reason, report.reason);
     insta::assert_json_snapshot!(report);
 }

@@ -79,9 +79,13 @@ impl Lab {
         use std::os::unix::fs::PermissionsExt;
         let p = self.dir.path().join("systemctl-heals");
         let script = format!(
-            "#!/bin/sh\n'{}' \"$@\"\nrc=$?\nif [ \"$1\" = restart ]; then ip -n '{}' addr add {GW}/24 dev gw0; fi\nexit $rc\n",
+            // The pi's neighbour entry for the gateway failed while it was gone; a real restart
+            // brings the link down and up, which flushes it — without that the next probe would
+            // wait for the kernel's own retry and the test would depend on how busy the machine is.
+            "#!/bin/sh\n'{}' \"$@\"\nrc=$?\nif [ \"$1\" = restart ]; then ip -n '{}' addr add {GW}/24 dev gw0; ip -n '{}' neigh flush dev {IFACE}; fi\nexit $rc\n",
             self.fakes.bin_dir().join("systemctl").display(),
-            self.gw
+            self.gw,
+            self.pi
         );
         std::fs::write(&p, script).unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
