@@ -22,8 +22,10 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "keygen",
     )?;
 
-    let template = ctx.examples().join("attic-server.toml");
-    let code = ctx.show(ctx.tool("attic-token").args(["render-config", "--template"]).arg(&template).args([
+    // The template as NixOS would put it in the store; copied in so the lines show sandbox paths.
+    let template = d.join("attic-server.toml");
+    std::fs::copy(ctx.examples().join("attic-server.toml"), &template)?;
+    let code = ctx.show(ctx.tool("attic-token").args(["render-config", "--template", "attic-server.toml"]).args([
         "--out",
         "attic-config.toml",
         "--secret-file",
@@ -71,8 +73,14 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "nix-daemon.token",
     ]))?;
     expect(code, 0, "mint")?;
-    let token = std::fs::read_to_string(d.join("nix-daemon.token"))?;
-    expect(ctx.show(ctx.tool("attic-token").args(["inspect", &token, "--secret-file", "secret.b64"]))?, 0, "inspect")?;
+    // A token never goes on a command line (other users see argv): inspect reads it from stdin.
+    println!("\n# attic-token inspect - --secret-file secret.b64 < nix-daemon.token");
+    let code = ctx.show(
+        ctx.tool("attic-token")
+            .args(["inspect", "-", "--secret-file", "secret.b64"])
+            .stdin(std::fs::File::open(d.join("nix-daemon.token"))?),
+    )?;
+    expect(code, 0, "inspect")?;
 
     std::fs::write(d.join("netrc"), "machine git.example.com\n  login me\n  password not-a-real-one\n")?;
     let code = ctx.show(ctx.tool("attic-token").args([
