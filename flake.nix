@@ -1,9 +1,10 @@
 {
   description = "homey: small Rust tools that run a NixOS homelab, with hardened systemd units to run them";
 
-  # Any nixpkgs with rustc >= the workspace's rust-version builds the tools; the overlay falls back to this
-  # pin's compiler when the host's nixpkgs is older (nixos-25.05 ships 1.86).
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+  # The homelab's pin. Its rustc (1.86) is the workspace's rust-version, so a host that sets
+  # `inputs.homey.inputs.nixpkgs.follows = "nixpkgs"` builds the tools with its own compiler and carries no
+  # second nixpkgs.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
 
   outputs =
     { self, nixpkgs }:
@@ -14,7 +15,6 @@
         "aarch64-linux"
       ];
       forAllSystems = f: lib.genAttrs systems (system: f nixpkgs.legacyPackages.${system});
-      rustVersion = (builtins.fromTOML (builtins.readFile ./Cargo.toml)).workspace.package.rust-version;
     in
     {
       packages = forAllSystems (pkgs: rec {
@@ -22,26 +22,12 @@
         default = homey;
       });
 
-      overlays.default =
-        final: _prev:
-        let
-          # cargo refuses a compiler older than rust-version.
-          rustPlatform =
-            if lib.versionAtLeast final.rustc.version rustVersion then
-              final.rustPlatform
-            else
-              nixpkgs.legacyPackages.${final.stdenv.hostPlatform.system}.rustPlatform;
-        in
-        {
-          homey = final.callPackage ./nix/package.nix { inherit rustPlatform; };
-        };
+      # Built with the host's own rustPlatform (nixos-25.05's rustc 1.86 or newer).
+      overlays.default = final: _prev: { homey = final.callPackage ./nix/package.nix { }; };
 
-      nixosModules.default =
-        { lib, pkgs, ... }:
-        {
-          imports = [ ./nix/module.nix ];
-          homey.package = lib.mkDefault self.packages.${pkgs.stdenv.hostPlatform.system}.default;
-        };
+      # The module builds homey.package with the host's pkgs (its overlays, its compiler); importing
+      # nix/module.nix alone does the same.
+      nixosModules.default = ./nix/module.nix;
 
       # `nix run .#sdimage -- build --flake ~/homelab`, then `sudo ... write IMAGE --device /dev/sdX`.
       apps = forAllSystems (

@@ -2,8 +2,8 @@
 #
 # The NixOS module merges `units.<name>` into each unit's serviceConfig, and `cargo xtask test` evaluates this
 # file and checks that contrib/systemd/<name>.service carries exactly the same settings, so the units for
-# NixOS and for other hosts cannot drift apart. Values are written the way NixOS renders them: booleans
-# become yes/no, a list becomes one line per element.
+# NixOS and for other hosts cannot drift apart. NixOS writes a boolean as true/false (contrib/ writes yes/no;
+# systemd reads both, and the check compares them as booleans) and a list as one line per element.
 let
   # What every unit gets: no new privileges, a read-only system, private /tmp and devices, no kernel or
   # clock tinkering, the system-service syscall set, files created 0600.
@@ -58,6 +58,19 @@ in
 {
   inherit base;
 
+  # backup.service when nothing in the job needs root (no Nextcloud maintenance mode, pg_dump connecting as
+  # its own role instead of running as postgres, no SQLite file to copy): a throw-away user that keeps only
+  # CAP_DAC_READ_SEARCH, restic's documented non-root mode, so it still reads every file it backs up.
+  # No PrivateUsers: a capability inside a user namespace would not reach the host's files.
+  backupUnprivileged = base // {
+    DynamicUser = true;
+    User = "backup-hooks";
+    CapabilityBoundingSet = "CAP_DAC_READ_SEARCH";
+    AmbientCapabilities = "CAP_DAC_READ_SEARCH";
+    ProtectHome = "read-only";
+    RestrictAddressFamilies = "AF_UNIX AF_INET AF_INET6";
+  };
+
   units = {
     # Talks to Uptime Kuma on loopback; the module widens IPAddressAllow when the URL points elsewhere.
     kuma-sync = dynamic // {
@@ -66,9 +79,15 @@ in
       IPAddressAllow = "localhost";
     };
 
-    # Root because it must read everything it backs up; of root's powers it keeps reading past file
-    # permissions and becoming the service users (occ as nextcloud, pg_dump as postgres), which needs the
-    # setuid family of @privileged. Home directories may be backed up, so they are read-only, not hidden.
+    # Root, because the job becomes other users: occ runs as nextcloud (NixOS's nextcloud-occ goes through
+    # sudo) and pg_dump as postgres (runuser), which takes CAP_SETUID/CAP_SETGID and the setuid family of
+    # @privileged -- a non-root user cannot get there without them, and sudo as non-root is a setuid binary
+    # that NoNewPrivileges= stops. A SQLite database in WAL mode is read through -shm/-wal files the reader
+    # may have to write, which CAP_DAC_READ_SEARCH does not allow. Of root's powers it keeps only reading
+    # past file permissions and changing user; everything else (mounts, modules, raw I/O, ptrace, the
+    # clock, kernel tunables, new namespaces, realtime, SUID files) stays forbidden. Without any of these
+    # jobs the module runs it as backupUnprivileged above instead. Home directories may be backed up, so
+    # they are read-only, not hidden.
     # No MemoryDenyWriteExecute: occ is PHP, whose PCRE JIT maps writable-executable memory. @resources stays
     # allowed: sudo (NixOS's occ wrapper reaches the nextcloud user through it) and restic set resource limits.
     backup =

@@ -21,6 +21,8 @@
 let
   inherit (lib) mkOption types;
   cfg = config.homey.attic;
+  # A path as a string, outside the store: a path literal would be copied into the store by "${...}".
+  secretFile = types.pathWith { inStore = false; absolute = true; };
   toml = pkgs.formats.toml { };
   sandbox = (import ../hardening.nix).units;
   attic-token = "${config.homey.package}/bin/attic-token";
@@ -40,12 +42,10 @@ let
     touch $out
   '';
 
-  # Host for the netrc: the endpoint's host name, without scheme, port or path (what Nix looks up).
-  clientHost =
-    let
-      m = builtins.match "https?://([^/:]+).*" cfg.client.endpoint;
-    in
-    if m == null then throw "homey.attic.client.endpoint must be an http(s) URL, got ${cfg.client.endpoint}" else builtins.head m;
+  # Host for the netrc: the endpoint's host name, without scheme, port or path (what Nix looks up); null when
+  # the endpoint is no http(s) URL, which an assertion reports.
+  clientHostMatch = builtins.match "https?://([^/:]+).*" cfg.client.endpoint;
+  clientHost = if clientHostMatch == null then "invalid" else builtins.head clientHostMatch;
 
   oneshot = {
     Type = "oneshot";
@@ -55,6 +55,10 @@ let
   };
 
   containerUnit = "${config.virtualisation.oci-containers.backend}-${cfg.server.container}";
+  # NixOS throws when an option without a value (an undeclared container's image) is read.
+  containerDeclared =
+    (builtins.tryEval (config.virtualisation.oci-containers.containers.${cfg.server.container}.image or (throw "no image")))
+    .success;
 in
 {
   options.homey.attic = {
@@ -71,14 +75,15 @@ in
         description = "A server.toml template file, instead of settings (comments and layout are kept).";
       };
       secretFile = mkOption {
-        type = types.str;
+        type = secretFile;
+        example = "/run/secrets/attic/jwt-secret";
         description = "File with the JWT signing secret in the base64 form Attic reads (HS256 or RS256); handed over with LoadCredential=.";
       };
       container = mkOption {
         type = types.nullOr types.str;
         default = null;
         example = "attic";
-        description = "The oci-containers container running atticd: it then requires the rendered config and restarts with it.";
+        description = "The `virtualisation.oci-containers.containers` entry running atticd (declare it yourself, mounting `configFile`): it then requires the rendered config and restarts with it.";
       };
       configFile = mkOption {
         type = types.str;
@@ -101,7 +106,8 @@ in
         description = "The cache's public key, for trusted-public-keys.";
       };
       tokenFile = mkOption {
-        type = types.str;
+        type = secretFile;
+        example = "/run/secrets/attic/pull-token";
         description = "File with an Attic token allowed to pull; handed over with LoadCredential=.";
       };
     };
@@ -111,16 +117,17 @@ in
     (lib.mkIf cfg.server.enable {
       assertions = [
         {
-          assertion = !lib.hasPrefix builtins.storeDir cfg.server.secretFile;
-          message = "homey.attic.server.secretFile is in the Nix store, where every user can read it.";
+          assertion = cfg.server.container == null || containerDeclared;
+          message = "homey.attic.server.container is \"${toString cfg.server.container}\", but virtualisation.oci-containers.containers.${toString cfg.server.container} is not declared (with an image): declare atticd's container there, or set homey.attic.server.container to its name (null when atticd is no container).";
         }
       ];
+      homey.credentials.attic-token-secret = cfg.server.secretFile;
       system.checks = [ templateChecked ];
 
       systemd.services = {
         attic-config = {
           description = "Render Attic's runtime config (attic-token render-config)";
-          documentation = [ "https://example.invalid/homey#attic-token" ];
+          documentation = [ "man:attic-token(1)" ];
           wantedBy = [ "multi-user.target" ];
           serviceConfig = sandbox.attic-config // oneshot // {
             RuntimeDirectory = serverDir;
@@ -139,8 +146,9 @@ in
           };
         };
       }
-      # Requires= also restarts the container when the config is rendered anew.
-      // lib.optionalAttrs (cfg.server.container != null) {
+      # Requires= also restarts the container when the config is rendered anew. Only for a declared container:
+      # ordering an undeclared one would create a podman-NAME.service with no ExecStart.
+      // lib.optionalAttrs (cfg.server.container != null && containerDeclared) {
         ${containerUnit} = {
           requires = [ "attic-config.service" ];
           after = [ "attic-config.service" ];
@@ -151,14 +159,15 @@ in
     (lib.mkIf cfg.client.enable {
       assertions = [
         {
-          assertion = !lib.hasPrefix builtins.storeDir cfg.client.tokenFile;
-          message = "homey.attic.client.tokenFile is in the Nix store, where every user can read it.";
+          assertion = clientHostMatch != null;
+          message = "homey.attic.client.endpoint must be an http(s) URL such as https://attic.example.com/main, got \"${cfg.client.endpoint}\".";
         }
       ];
+      homey.credentials.attic-token = cfg.client.tokenFile;
 
       systemd.services.attic-netrc = {
         description = "Netrc for the Nix daemon to pull from Attic (attic-token netrc)";
-        documentation = [ "https://example.invalid/homey#attic-token" ];
+        documentation = [ "man:attic-token(1)" ];
         wantedBy = [ "multi-user.target" ];
         before = [ "nix-daemon.service" ];
         serviceConfig = sandbox.attic-netrc // oneshot // {

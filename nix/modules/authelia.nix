@@ -5,7 +5,7 @@
 #   homey.authelia.accessControlRules.grafana-admins = {
 #     priority = 20; domain = "grafana.${domain}"; policy = "two_factor"; subject = [ "group:admins" ];
 #   };
-#   homey.authelia.container = "authelia";   # restart it whenever the rendered rules change
+#   homey.authelia.container = "authelia";   # mounts the rendered rules into it, restarts it when they change
 {
   config,
   lib,
@@ -60,8 +60,13 @@ let
     authelia-rules render ${rulesFile} -o $out
   '';
 
+  # "${file}" copies a path literal into the store, so the build sandbox can read it; a string that is not a
+  # store path names a file the sandbox cannot see, and the assertion below refuses it.
+  hashFileInStore = file: builtins.isPath file || lib.hasPrefix builtins.storeDir (toString file);
+  hashFiles = map (file: "${file}") cfg.hashFiles;
+
   configHashEnvFile = pkgs.runCommand "authelia-config-hash.env" { nativeBuildInputs = [ tool ]; } ''
-    hash=$(authelia-rules hash ${renderedRules} ${lib.escapeShellArgs cfg.hashFiles})
+    hash=$(authelia-rules hash ${renderedRules} ${lib.escapeShellArgs hashFiles})
     if ! [[ $hash =~ ^[0-9a-f]{64}$ ]]; then
       echo "authelia-rules hash printed '$hash', not a SHA-256" >&2
       exit 1
@@ -91,8 +96,14 @@ in
       type = types.listOf (
         types.submodule {
           options = {
-            name = mkOption { type = types.str; };
-            networks = mkOption { type = types.listOf types.str; };
+            name = mkOption {
+              type = types.str;
+              description = "The name rules use in their `networks` field.";
+            };
+            networks = mkOption {
+              type = types.listOf types.str;
+              description = "Addresses and CIDR ranges (IPv4 or IPv6) the name stands for.";
+            };
           };
         }
       );
@@ -113,17 +124,37 @@ in
     hashFiles = mkOption {
       type = types.listOf types.path;
       default = [ ];
-      description = "Other files of Authelia's configuration whose change must restart it too (hashed after the rules).";
+      example = lib.literalExpression "[ ./authelia/configuration.yml ]";
+      description = ''
+        Other files of Authelia's configuration whose change must restart it too (hashed after the rules). Path
+        literals (`./configuration.yml`) or store paths (`pkgs.writeText …`): they are hashed while the system is
+        built, where a path like `/etc/authelia/configuration.yml` cannot be read.
+      '';
     };
     container = mkOption {
       type = types.nullOr types.str;
       default = null;
       example = "authelia";
       description = ''
-        The virtualisation.oci-containers container running Authelia. It gets NIXOS_CONFIG_HASH through an
-        environment file, so a change to the rules (or hashFiles) restarts it: a bind-mounted config is resolved
-        at container start, and a running container would keep the old rules.
+        The `virtualisation.oci-containers.containers` entry running Authelia (declare it yourself). The rendered
+        rules are mounted into it read-only at `rulesMountPoint` and added to `X_AUTHELIA_CONFIG` after
+        `configFiles`, so the rules that were linted are the rules that run; NIXOS_CONFIG_HASH comes through an
+        environment file, so a change to the rules (or hashFiles) restarts it (a bind-mounted file is resolved at
+        container start: a running container would keep the old rules).
       '';
+    };
+    configFiles = mkOption {
+      type = types.listOf types.str;
+      default = [ "/config/configuration.yml" ];
+      description = ''
+        Authelia's own configuration files, as paths inside the container, loaded before the rendered rules
+        (`X_AUTHELIA_CONFIG`; later files are merged over earlier ones). Leave `access_control` out of them.
+      '';
+    };
+    rulesMountPoint = mkOption {
+      type = types.str;
+      default = "/config/homey-access-control.yml";
+      description = "Where the rendered rules appear inside the container (read-only).";
     };
 
     rulesFile = mkOption {
@@ -152,8 +183,37 @@ in
   config = lib.mkMerge [
     # Lint whenever there are rules, so a bad rule fails the build even where only the file is referenced.
     (lib.mkIf (cfg.accessControlRules != { }) { system.checks = [ renderedRules ]; })
-    (lib.mkIf (cfg.container != null) {
-      virtualisation.oci-containers.containers.${cfg.container}.environmentFiles = [ configHashEnvFile ];
-    })
+    {
+      assertions = map (file: {
+        assertion = hashFileInStore file;
+        message = "homey.authelia.hashFiles: ${toString file} is neither a path literal (./file) nor a store path; the build that hashes it cannot read it.";
+      }) cfg.hashFiles;
+    }
+    (lib.mkIf (cfg.container != null) (
+      let
+        containers = config.virtualisation.oci-containers.containers;
+        # This module defines the entry itself (volumes, environment), so it always exists; only an image
+        # says that someone declared the container. NixOS throws when an option without a value is read.
+        declared = (builtins.tryEval (containers.${cfg.container}.image or (throw "no image"))).success;
+      in
+      {
+        assertions = [
+          {
+            assertion = declared;
+            message = "homey.authelia.container is \"${cfg.container}\", but virtualisation.oci-containers.containers.${cfg.container} is not declared (with an image): declare Authelia's container there, or set homey.authelia.container to its name.";
+          }
+          {
+            # --config on the command line makes Authelia ignore X_AUTHELIA_CONFIG, and with it the rules.
+            assertion = !(lib.any (a: a == "--config" || a == "-c" || lib.hasPrefix "--config=" a) (containers.${cfg.container}.cmd or [ ]));
+            message = "virtualisation.oci-containers.containers.${cfg.container}.cmd passes --config, which makes Authelia ignore X_AUTHELIA_CONFIG and the rendered rules: list your files in homey.authelia.configFiles instead.";
+          }
+        ];
+        virtualisation.oci-containers.containers.${cfg.container} = {
+          environmentFiles = [ configHashEnvFile ];
+          environment.X_AUTHELIA_CONFIG = lib.concatStringsSep "," (cfg.configFiles ++ [ cfg.rulesMountPoint ]);
+          volumes = [ "${renderedRules}:${cfg.rulesMountPoint}:ro" ];
+        };
+      }
+    ))
   ];
 }

@@ -4,7 +4,7 @@
 #   homey.backup = {
 #     enable = true;
 #     repository = "s3:https://s3.eu-central-003.backblazeb2.com/example-backup";
-#     passwordFile = config.sops.secrets."restic/password".path;
+#     passwordFile = config.sops.secrets."restic/password".path;     # a path: the secret never enters the store
 #     environmentFile = config.sops.secrets."restic/b2-env".path;   # AWS_ACCESS_KEY_ID=..., AWS_SECRET_ACCESS_KEY=...
 #     paths = [ "/var/lib/nextcloud" ];
 #     databases.postgres = [ { name = "nextcloud"; } ];
@@ -28,30 +28,54 @@ let
     ;
   cfg = config.homey.backup;
   toml = pkgs.formats.toml { };
-  sandbox = (import ../hardening.nix).units.backup;
+  hardening = import ../hardening.nix;
+  # Root only when the job must become another user or write beside a live SQLite file (hardening.nix says why).
+  needsRoot = cfg.nextcloud.enable || lib.any (d: d.runAs != null) cfg.databases.postgres || cfg.databases.sqlite != [ ];
+  sandbox = if needsRoot then hardening.units.backup else hardening.backupUnprivileged;
   nextcloud = config.services.nextcloud;
   postgresql = config.services.postgresql;
 
   unit = "backup";
-  # Where systemd puts each LoadCredential= for the unit; the config file names these, never the secrets' sources.
-  credential = name: "/run/credentials/${unit}.service/${name}";
+  # The config names each secret by credential name, never by path: backup-hooks resolves a name as
+  # $CREDENTIALS_DIRECTORY/NAME under systemd (backup.service and backup-offload.service each have their own
+  # directory) and as /etc/homey/credentials/NAME by hand (restore-db), so one file serves all three.
   ldapCredential = entry: "ldap-${entry.name}";
+  postgresCredential = entry: "postgres-${entry.name}";
 
+  # A path as a string, outside the store: a path literal would be copied into the store by "${...}".
+  secretFile = types.pathWith { inStore = false; absolute = true; };
   secretOption =
     description:
     mkOption {
-      type = types.str;
+      type = secretFile;
+      example = "/run/secrets/restic/password";
       inherit description;
     };
 
-  settings = lib.filterAttrsRecursive (_: v: v != null) (
+  # Credential name -> secret file, for every secret the config names.
+  secrets = lib.filterAttrs (_: path: path != null) (
+    {
+      restic-password = cfg.passwordFile;
+      restic-env = cfg.environmentFile;
+      backup-push-url = cfg.report.kumaPushUrlFile;
+      offload-password = if cfg.offload != null then cfg.offload.passwordFile else null;
+    }
+    // lib.listToAttrs (map (d: lib.nameValuePair (ldapCredential d) d.bindPasswordFile) cfg.databases.ldap)
+    // lib.listToAttrs (
+      map (d: lib.nameValuePair (postgresCredential d) d.passwordFile) (
+        lib.filter (d: d.passwordFile != null) cfg.databases.postgres
+      )
+    )
+  );
+
+  generated = lib.filterAttrsRecursive (_: v: v != null) (
     {
       state_dir = "/var/lib/backup-hooks";
       staging_dir = "/var/lib/backup-hooks/staging";
       repository = {
         url = cfg.repository;
-        password_file = credential "restic-password";
-        environment_file = if cfg.environmentFile != null then credential "restic-env" else null;
+        password_credential = "restic-password";
+        environment_credential = if cfg.environmentFile != null then "restic-env" else null;
       };
       backup = {
         paths = cfg.paths ++ cfg.extraPaths;
@@ -65,7 +89,7 @@ let
         inherit (cfg.retention) prune;
       };
       report = {
-        kuma_push_url = cfg.report.kumaPushUrl;
+        kuma_push_url_credential = if cfg.report.kumaPushUrlFile != null then "backup-push-url" else null;
         textfile_dir = cfg.report.textfileDir;
       };
     }
@@ -80,6 +104,7 @@ let
           inherit (d) name database host;
           user = d.user;
           run_as = d.runAs;
+          password_credential = if d.passwordFile != null then postgresCredential d else null;
         }
       ) cfg.databases.postgres;
     }
@@ -91,7 +116,7 @@ let
         inherit (d) name url;
         base_dn = d.baseDn;
         bind_dn = d.bindDn;
-        bind_password_file = credential (ldapCredential d);
+        bind_password_credential = ldapCredential d;
       }) cfg.databases.ldap;
     }
     // optionalAttrs (cfg.check.readDataSubset != null) {
@@ -100,24 +125,15 @@ let
     // optionalAttrs (cfg.offload != null) {
       offload = {
         inherit (cfg.offload) repository;
-        password_file = credential "offload-password";
+        password_credential = "offload-password";
       };
     }
   );
 
-  configFile = toml.generate "backup-hooks.toml" settings;
+  configFile = toml.generate "backup-hooks.toml" (lib.recursiveUpdate generated cfg.settings);
 
-  secretSources =
-    [ cfg.passwordFile ]
-    ++ optional (cfg.environmentFile != null) cfg.environmentFile
-    ++ optional (cfg.offload != null) cfg.offload.passwordFile
-    ++ map (d: d.bindPasswordFile) cfg.databases.ldap;
-
-  credentials =
-    [ "restic-password:${cfg.passwordFile}" ]
-    ++ optional (cfg.environmentFile != null) "restic-env:${cfg.environmentFile}"
-    ++ optional (cfg.offload != null) "offload-password:${cfg.offload.passwordFile}"
-    ++ map (d: "${ldapCredential d}:${d.bindPasswordFile}") cfg.databases.ldap;
+  # backup-hooks checks every secret its config names when it loads it, so each unit gets all of them.
+  credentials = lib.mapAttrsToList (name: path: "${name}:${path}") secrets;
 
   # NixOS's nextcloud-occ, run from a unit that has $CREDENTIALS_DIRECTORY (ours), reads the secrets of
   # Nextcloud's config.php from that directory: the unit must carry them under Nextcloud's names, or occ fails.
@@ -181,7 +197,7 @@ in
     };
     passwordFile = secretOption "File with the repository password (a secret file, handed over with LoadCredential=).";
     environmentFile = mkOption {
-      type = types.nullOr types.str;
+      type = types.nullOr secretFile;
       default = null;
       description = "File with the backend's keys as VAR=value lines (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or B2_*); read by backup-hooks, never put in the unit's environment.";
     };
@@ -255,6 +271,7 @@ in
                   type = types.str;
                   default = config.name;
                   defaultText = lib.literalExpression "name";
+                  description = "The database to dump.";
                 };
                 host = mkOption {
                   type = types.str;
@@ -269,7 +286,18 @@ in
                 runAs = mkOption {
                   type = types.nullOr types.str;
                   default = "postgres";
-                  description = "Run pg_dump as this system user (runuser), for peer authentication over the socket without a password.";
+                  description = ''
+                    Run pg_dump as this system user (runuser), for peer authentication over the socket without a
+                    password; this keeps the unit root. null runs pg_dump as the unit's own user, `backup-hooks`
+                    when nothing else needs root: give that role read access (`GRANT pg_read_all_data TO
+                    "backup-hooks"`, PostgreSQL 14 and later) and the unit drops root.
+                  '';
+                };
+                passwordFile = mkOption {
+                  type = types.nullOr secretFile;
+                  default = null;
+                  example = "/run/secrets/postgres/backup";
+                  description = "File with the database user's password, for a server that asks for one (handed over with LoadCredential=; PGPASSWORD never reaches argv).";
                 };
               };
             }
@@ -282,8 +310,14 @@ in
         type = types.listOf (
           types.submodule {
             options = {
-              name = mkOption { type = types.str; };
-              path = mkOption { type = types.str; };
+              name = mkOption {
+                type = types.str;
+                description = "The copy's name in the staging directory.";
+              };
+              path = mkOption {
+                type = types.str;
+                description = "The live database file (its directory stays writable to the unit: WAL mode).";
+              };
             };
           }
         );
@@ -300,22 +334,29 @@ in
         type = types.listOf (
           types.submodule {
             options = {
-              name = mkOption { type = types.str; };
+              name = mkOption {
+                type = types.str;
+                description = "The export's name in the staging directory.";
+              };
               url = mkOption {
                 type = types.str;
                 default = "ldap://127.0.0.1:389";
+                description = "The directory server.";
               };
               baseDn = mkOption {
                 type = types.str;
                 example = "dc=example,dc=com";
+                description = "Everything under this DN is exported.";
               };
               bindDn = mkOption {
                 type = types.str;
                 example = "cn=admin,dc=example,dc=com";
+                description = "The DN to bind as (it must be able to read the whole tree).";
               };
               bindPasswordFile = mkOption {
-                type = types.str;
-                description = "A secret file, handed over with LoadCredential=.";
+                type = secretFile;
+                example = "/run/secrets/ldap/admin-password";
+                description = "File with the bind password; handed over with LoadCredential=.";
               };
             };
           }
@@ -330,18 +371,22 @@ in
       daily = mkOption {
         type = types.nullOr types.ints.unsigned;
         default = 7;
+        description = "Daily snapshots kept (restic forget --keep-daily); null keeps none by this rule.";
       };
       weekly = mkOption {
         type = types.nullOr types.ints.unsigned;
         default = 4;
+        description = "Weekly snapshots kept (--keep-weekly).";
       };
       monthly = mkOption {
         type = types.nullOr types.ints.unsigned;
         default = 12;
+        description = "Monthly snapshots kept (--keep-monthly).";
       };
       yearly = mkOption {
         type = types.nullOr types.ints.unsigned;
         default = null;
+        description = "Yearly snapshots kept (--keep-yearly).";
       };
       prune = mkOption {
         type = types.bool;
@@ -364,6 +409,7 @@ in
             repository = mkOption {
               type = types.str;
               example = "/mnt/usb/restic";
+              description = "The second repository (restic copy's destination); the unit may write there.";
             };
             passwordFile = secretOption "File with the offload repository's password.";
           };
@@ -374,11 +420,15 @@ in
     };
 
     report = {
-      kumaPushUrl = mkOption {
-        type = types.nullOr types.str;
+      kumaPushUrlFile = mkOption {
+        type = types.nullOr secretFile;
         default = null;
-        example = "https://status.example.com/api/push/TOKEN";
-        description = "Uptime Kuma push monitor told up or down after each run. The URL ends up in the Nix store.";
+        example = "/run/secrets/backup/kuma-push-url";
+        description = ''
+          File with the Uptime Kuma push URL (`https://status.example.com/api/push/<token>`) told up or down
+          after each run. The token in it is a secret, so the URL is handed over with LoadCredential= like the
+          others and never enters the Nix store or /etc/backup-hooks/backup.toml.
+        '';
       };
       textfileDir = mkOption {
         type = types.nullOr types.str;
@@ -404,6 +454,18 @@ in
       description = "More paths the run may write (the file system is otherwise read-only to it).";
     };
 
+    settings = mkOption {
+      type = toml.type;
+      default = { };
+      example = {
+        backup.exclude_caches = true;
+      };
+      description = ''
+        More backup-hooks.toml settings, merged over the ones the options above generate (for keys they do not
+        cover). Name secrets by credential (`*_credential`) and add them to `homey.credentials`, never by value.
+      '';
+    };
+
     configFile = mkOption {
       type = types.path;
       readOnly = true;
@@ -414,18 +476,15 @@ in
   };
 
   config = lib.mkIf cfg.enable {
-    assertions = map (path: {
-      assertion = !lib.hasPrefix builtins.storeDir path;
-      message = "homey.backup: the secret ${path} is in the Nix store, where every user can read it; use a secret file (sops, agenix).";
-    }) secretSources;
+    homey.credentials = secrets;
 
-    environment.systemPackages = [ config.homey.package ];
-    # backup-hooks' default config path, so `backup-hooks status` or `restore-db` by hand needs no --config.
+    # backup-hooks' default config path, so `backup-hooks status` or `restore-db` by hand needs no --config;
+    # it names credentials only, which by hand resolve through /etc/homey/credentials.
     environment.etc."backup-hooks/backup.toml".source = configFile;
 
     systemd.services.${unit} = commonUnit // {
       description = "Nightly restic backup (backup-hooks)";
-      documentation = [ "https://example.invalid/homey#backup-hooks" ];
+      documentation = [ "man:backup-hooks(1)" ];
       startAt = cfg.startAt;
       # A deploy while the backup runs must not stop it halfway (and start it again).
       restartIfChanged = false;
@@ -461,6 +520,7 @@ in
       commonUnit
       // {
         description = "Copy the backup to the offload repository (backup-hooks offload)";
+        documentation = [ "man:backup-hooks(1)" ];
         # Manual: plug the disk in, then `systemctl start backup-offload`; never at the same time as the backup.
         conflicts = [ "${unit}.service" ];
         restartIfChanged = false;

@@ -17,6 +17,11 @@ let
   inherit (lib) mkOption types;
   cfg = config.homey.monitoring;
   sync = cfg.kumaSync;
+  # A path as a string, outside the store: a path literal would be copied into the store by "${...}".
+  secretFile = types.pathWith {
+    inStore = false;
+    absolute = true;
+  };
   json = pkgs.formats.json { };
   sandbox = (import ../hardening.nix).units.kuma-sync;
   containers = config.virtualisation.oci-containers.containers or { };
@@ -103,7 +108,7 @@ in
         description = "The Uptime Kuma user kuma-sync logs in as.";
       };
       passwordFile = mkOption {
-        type = types.str;
+        type = secretFile;
         example = "/run/secrets/kuma/password";
         description = "File holding that user's password (e.g. a sops secret). Handed to the unit with LoadCredential=; never copied to the store.";
       };
@@ -124,7 +129,7 @@ in
         description = "The units that run Uptime Kuma: kuma-sync starts after them, and again whenever they restart.";
       };
       credentials = mkOption {
-        type = types.attrsOf types.str;
+        type = types.attrsOf secretFile;
         default = { };
         example = lib.literalExpression ''{ nightly-backup-push = config.sops.secrets."kuma/backup-push".path; }'';
         description = ''
@@ -173,6 +178,12 @@ in
       }
     ];
 
+    # Run by hand, kuma-sync finds them at /etc/homey/credentials/NAME (nix/modules/credentials.nix).
+    homey.credentials = {
+      kuma-password = sync.passwordFile;
+    }
+    // sync.credentials;
+
     warnings = lib.optional (literalPushTokens != [ ]) "homey.monitoring.monitors: ${builtins.concatStringsSep ", " literalPushTokens} carry push_token in the Nix store (world-readable); name a credential instead (push_token_credential, with homey.monitoring.kumaSync.credentials.<name> = the secret file).";
 
     # A bad monitors file fails the build with kuma-sync's own message, before anything is deployed.
@@ -180,7 +191,7 @@ in
 
     systemd.services.kuma-sync = {
       description = "Sync Uptime Kuma monitors (kuma-sync)";
-      documentation = [ "https://example.invalid/homey#kuma-sync" ];
+      documentation = [ "man:kuma-sync(1)" ];
       after = [ "network-online.target" ] ++ sync.after;
       wants = [ "network-online.target" ];
       # Started with Uptime Kuma, and restarted with it; the hash gate makes a run with unchanged monitors a no-op.

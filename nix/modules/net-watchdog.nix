@@ -59,6 +59,7 @@ in
     rebootWindow = mkOption {
       type = types.str;
       default = "24h";
+      description = "The sliding window maxReboots counts in (30s, 5m, 24h).";
     };
     bootGrace = mkOption {
       type = types.str;
@@ -83,11 +84,9 @@ in
   };
 
   config = lib.mkIf cfg.enable {
-    environment.systemPackages = [ config.homey.package ];
-
     systemd.services.net-watchdog = {
       description = "Network watchdog (net-watchdog)";
-      documentation = [ "https://example.invalid/homey#net-watchdog" ];
+      documentation = [ "man:net-watchdog(1)" ];
       after = [ "network.target" ];
       serviceConfig = sandbox.net-watchdog // {
         Type = "oneshot";
@@ -137,7 +136,7 @@ in
 
     systemd.services.net-watchdog-power-save = lib.mkIf cfg.powerSaveOff {
       description = "WiFi power save off on ${cfg.interface} (net-watchdog)";
-      documentation = [ "https://example.invalid/homey#net-watchdog" ];
+      documentation = [ "man:net-watchdog(1)" ];
       bindsTo = [ device ];
       after = [ device ];
       wantedBy = [ device ];

@@ -16,7 +16,7 @@ let
         self.nixosModules.default
         {
           boot.isContainer = true;
-          system.stateVersion = "25.11";
+          system.stateVersion = "25.05";
           homey.authelia.accessControlRules = rules;
         }
       ];

@@ -20,8 +20,17 @@
         text = "vm-test-repository-password";
         mode = "0400";
       };
+      environment.etc."restic-offload-password" = {
+        text = "vm-test-offload-password";
+        mode = "0400";
+      };
       homey.backup = {
         enable = true;
+        # The second repository: backup-offload.service gets its own credentials directory.
+        offload = {
+          repository = "/var/lib/restic-offload";
+          passwordFile = "/etc/restic-offload-password";
+        };
         repository = "/var/lib/restic-repo";
         passwordFile = "/etc/restic-password";
         paths = [ "/var/lib/data" ];
@@ -67,6 +76,16 @@
 
       with subtest("the password never reaches a command line or the journal"):
           machine.fail("journalctl -u backup.service | grep -F vm-test-repository-password")
+
+      with subtest("offload copies the snapshot into the second repository"):
+          machine.succeed("systemctl start backup-offload.service")
+          offload = "restic -r /var/lib/restic-offload --password-file /etc/restic-offload-password"
+          assert len(json.loads(machine.succeed(f"{offload} snapshots --json"))) == 1
+
+      with subtest("restore-db by hand: the default config, credentials from /etc/homey/credentials"):
+          machine.succeed("test -L /etc/homey/credentials/restic-password")
+          machine.succeed("backup-hooks restore-db app --to /root/app.dump")
+          machine.succeed("test -s /root/app.dump")
 
       with subtest("the staging directory is emptied after the run"):
           machine.succeed("test -z \"$(ls -A /var/lib/backup-hooks/staging 2>/dev/null)\"")

@@ -1,11 +1,18 @@
-# Evaluates the NixOS module WITHOUT nixpkgs, for `cargo xtask checks` on machines that have nix-instantiate but
-# no nixpkgs (CI here). A stand-in `lib` implements only what nix/modules use, and the module system is reduced
-# to what they need: option defaults, user values with submodule defaults filled in, mkIf/mkMerge/mkDefault.
-# It is no substitute for `nix flake check`; it catches what a typo, a null in a string or a wrong option path
-# would break, and hands xtask the generated units and files, whose command lines it runs through the tools.
+# Evaluates the NixOS module for `cargo xtask checks`, where nixpkgs is not available (CI, a user's clone):
+# the module system and types come from ./standin-lib.nix (modelled on nixos-25.05's lib), the NixOS options
+# homey touches from ./nixos-stubs.nix, and pkgs/utils from small stand-ins below. Pass the real lib to run
+# the very same evaluation with it (nix/tests/README.md says how; the output must be identical):
 #
-# nix-instantiate --eval --strict --json nix/tests/offline-eval.nix [--arg readmeFlake /path/to/snippet.nix]
+#   nix-instantiate --eval --strict --json nix/tests/offline-eval.nix [--arg readmeFlake /path/to/snippet.nix]
+#     [--arg lib 'import /path/to/nixpkgs/lib']
+#
+# Per host (the example homelab, the README's snippet, each VM test's machine) it gives the failed
+# assertions, each unit of ours as NixOS would write it (unitFiles, for systemd-analyze), its command lines
+# and sandbox drift, the generated monitors/rules/backup files, and `fileProblems`: every file a tool reads
+# (config, credentials, state, output) checked against what its unit provides. `refusals` are hosts the
+# module must refuse, each with the message expected.
 {
+  lib ? import ./standin-lib.nix,
   # The README's "Use it on NixOS" flake snippet, extracted to a file by xtask.
   readmeFlake ? null,
 }:
@@ -14,84 +21,71 @@ let
     attrNames
     concatMap
     filter
-    foldl'
     isAttrs
-    isFunction
     isList
-    listToAttrs
     mapAttrs
+    toJSON
     ;
 
-  typeOf = name: extra: { _type = "type"; inherit name; } // extra;
-  isOption = v: isAttrs v && (v._type or null) == "option";
-  isAbsent = v: isAttrs v && (v._type or null) == "absent";
+  store = name: "/nix/store/00000000000000000000000000000000-${name}";
+  drv = name: {
+    type = "derivation";
+    inherit name;
+    outPath = store name;
+  };
 
-  lib = rec {
-    mkOption = o: o // { _type = "option"; };
-    mkEnableOption = description: mkOption {
-      default = false;
-      inherit description;
-    };
-    mkIf = condition: content: {
-      _type = "if";
-      inherit condition content;
-    };
-    mkMerge = contents: {
-      _type = "merge";
-      inherit contents;
-    };
-    mkDefault = v: v;
-    literalExpression = t: t;
-    literalMD = t: t;
-    types = {
-      str = typeOf "str" { };
-      bool = typeOf "bool" { };
-      int = typeOf "int" { };
-      path = typeOf "path" { };
-      package = typeOf "package" { };
-      ints = {
-        between = _: _: typeOf "int" { };
-        unsigned = typeOf "int" { };
-        positive = typeOf "int" { };
-      };
-      enum = values: typeOf "enum" { inherit values; };
-      nullOr = elem: typeOf "nullOr" { inherit elem; };
-      listOf = elem: typeOf "listOf" { inherit elem; };
-      attrsOf = elem: typeOf "attrsOf" { inherit elem; };
-      submodule = module: typeOf "submodule" { inherit module; };
-    };
-    filterAttrs =
-      pred: set:
-      listToAttrs (
-        concatMap (name: if pred name set.${name} then [ { inherit name; value = set.${name}; } ] else [ ]) (attrNames set)
-      );
-    filterAttrsRecursive =
-      pred: set:
-      listToAttrs (
-        concatMap (
-          name:
-          let
-            v = set.${name};
-          in
-          if pred name v then
-            [
-              {
-                inherit name;
-                value = if isAttrs v && !(v ? __toString) then filterAttrsRecursive pred v else v;
-              }
+  # A generated file: a store path when interpolated, its content kept for the checks.
+  fakeFile = kind: name: content: {
+    type = "derivation";
+    outPath = store name;
+    inherit kind name content;
+  };
+
+  # nixpkgs' pkgs/pkgs-lib/formats.nix: the value types of the json and toml formats.
+  formatType =
+    description: nullable:
+    let
+      valueType =
+        (
+          if nullable then lib.types.nullOr else (t: t)
+        )
+          (
+            lib.types.oneOf [
+              lib.types.bool
+              lib.types.int
+              lib.types.float
+              lib.types.str
+              lib.types.path
+              (lib.types.attrsOf valueType)
+              (lib.types.listOf valueType)
             ]
-          else
-            [ ]
-        ) (attrNames set)
-      );
-    inherit mapAttrs filter concatMap;
-    mapAttrsToList = f: set: map (n: f n set.${n}) (attrNames set);
-    optional = c: x: if c then [ x ] else [ ];
-    optionals = c: xs: if c then xs else [ ];
-    optionalAttrs = c: s: if c then s else { };
-    optionalString = c: s: if c then s else "";
-    hasPrefix = p: s: builtins.substring 0 (builtins.stringLength p) s == p;
-    escapeShellArgs = args: builtins.concatStringsSep " " (map (a: "'${toString a}'") args);
+          )
+        // {
+          inherit description;
+        };
+    in
+    valueType;
+
+  pkgs = {
+    formats = {
+      json = _: {
+        type = formatType "JSON value" true;
+        generate = fakeFile "json";
+      };
+      toml = _: {
+        type = formatType "TOML value" false;
+        generate = fakeFile "toml";
+      };
+    };
+    runCommand = name: _env: script: fakeFile "runCommand" name script;
+    writeText = fakeFile "text";
+    homey = drv "homey";
+    iw = drv "iw";
+    restic = drv "restic";
+    util-linux = drv "util-linux";
+    postgresql = drv "postgresql";
+    bash = drv "bash";
+    sqlite = drv "sqlite";
   };
 
   # As nixpkgs' nixos/lib/utils.nix.
@@ -99,122 +93,14 @@ let
     escapeSystemdExecArgs =
       args:
       builtins.concatStringsSep " " (
-        map (a: builtins.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (builtins.toJSON (toString a))) args
+        map (a: builtins.replaceStrings [ "%" "$" ] [ "%%" "$$" ] (toJSON (toString a))) args
       );
-    escapeSystemdPath = s: s;
+    escapeSystemdPath =
+      s: builtins.replaceStrings [ "/" "-" " " ] [ "-" "\\x2d" "\\x20" ] (lib.removePrefix "/" s);
   };
-
-  # A generated file: interpolates as a store path, keeps its content for the checks.
-  fakeFile = kind: name: content: {
-    __toString = _: "/nix/store/00000000000000000000000000000000-${name}";
-    inherit kind name content;
-  };
-  pkgs = {
-    formats = {
-      json = _: {
-        type = "json value";
-        generate = fakeFile "json";
-      };
-      toml = _: {
-        type = "toml value";
-        generate = fakeFile "toml";
-      };
-    };
-    runCommand = name: _env: script: fakeFile "runCommand" name script;
-    iw = "/nix/store/00000000000000000000000000000000-iw";
-    restic = "/nix/store/00000000000000000000000000000000-restic";
-    util-linux = "/nix/store/00000000000000000000000000000000-util-linux";
-    postgresql = "/nix/store/00000000000000000000000000000000-postgresql";
-  };
-
-  # A value of `type`, with the defaults of (nested) submodules filled in.
-  apply =
-    type: value:
-    if !(isAttrs type) || (type._type or null) != "type" then
-      value
-    else if type.name == "nullOr" then
-      (if value == null then null else apply type.elem value)
-    else if type.name == "listOf" then
-      map (apply type.elem) value
-    else if type.name == "attrsOf" then
-      mapAttrs (_: apply type.elem) value
-    else if type.name == "submodule" then
-      fillSubmodule type.module value
-    else
-      value;
-
-  # As the module system: a setting that names no option is an error, unless the submodule is freeform.
-  checkKnown =
-    where: opts: value:
-    let
-      unknown = filter (n: !(opts ? ${n})) (attrNames value);
-    in
-    if unknown == [ ] then
-      value
-    else
-      throw "The option `${where}.${builtins.head unknown}' does not exist.";
-
-  fillSubmodule =
-    module: value:
-    let
-      m = if isFunction module then module { config = result; } else module;
-      known = if m ? freeformType then value else checkKnown "(submodule)" m.options value;
-      result = known // mapAttrs (name: opt: apply (opt.type or null) (value.${name} or (optionDefault name opt))) m.options;
-    in
-    result;
-
-  optionDefault = name: opt: if opt ? default then opt.default else throw "option ${name} has no value and no default";
-
-  evalOptions =
-    where: opts: user:
-    mapAttrs (
-      name: o:
-      if isOption o then
-        apply (o.type or null) (if user ? ${name} then user.${name} else optionDefault name o)
-      else
-        evalOptions "${where}.${name}" o (user.${name} or { })
-    ) (builtins.seq (checkKnown where opts user) opts);
-
-  # mkIf/mkMerge resolved; a false mkIf removes its attribute.
-  resolve =
-    v:
-    if isAttrs v then
-      let
-        t = v._type or null;
-      in
-      if t == "if" then
-        (if v.condition then resolve v.content else { _type = "absent"; })
-      else if t == "merge" then
-        foldl' merge { } (filter (x: !isAbsent x) (map resolve v.contents))
-      else if v ? __toString then
-        v
-      else
-        lib.filterAttrs (_: x: !isAbsent x) (mapAttrs (_: resolve) v)
-    else
-      v;
-
-  merge =
-    a: b:
-    a
-    // mapAttrs (
-      n: bv:
-      if a ? ${n} && isAttrs a.${n} && isAttrs bv && !(bv ? __toString) then
-        merge a.${n} bv
-      else if a ? ${n} && isList a.${n} then
-        a.${n} ++ bv
-      else
-        bv
-    ) b;
-
-  moduleFiles = [
-    ../modules/monitoring.nix
-    ../modules/authelia.nix
-    ../modules/backup.nix
-    ../modules/attic.nix
-    ../modules/net-watchdog.nix
-  ];
 
   hardening = (import ../hardening.nix).units;
+  # The sandbox each of our units must carry, by unit name.
   sandboxOf = {
     kuma-sync = "kuma-sync";
     backup = "backup";
@@ -225,178 +111,439 @@ let
     attic-netrc = "attic-netrc";
   };
 
-  # What the modules read from outside homey.* on a plain host.
-  plainHost = {
-    services = {
-      nextcloud.enable = false;
-      postgresql.enable = false;
-      openldap.enable = false;
-    };
-    networking.wireless.interfaces = [ ];
-    # The homelab runs Uptime Kuma as this container (kumaSync.container's default); declared by its own module.
-    virtualisation.oci-containers = {
-      backend = "podman";
-      containers.uptime-kuma.image = "docker.io/louislam/uptime-kuma:1";
-    };
-    systemd.package = "/nix/store/00000000000000000000000000000000-systemd";
-  };
+  # NixOS's unit file syntax (nixos/lib/systemd-lib.nix): booleans true/false, a list as repeated lines.
+  render =
+    v:
+    if v == true then
+      "true"
+    else if v == false then
+      "false"
+    else
+      toString v;
+  # An empty string is written (CapabilityBoundingSet= means none); an empty list or null is not.
+  section =
+    title: attrs:
+    "[${title}]\n"
+    + builtins.concatStringsSep "" (
+      lib.mapAttrsToList (k: v: builtins.concatStringsSep "" (map (x: "${k}=${render x}\n") (lib.toList v))) (
+        lib.filterAttrs (_: v: v != [ ] && v != null) attrs
+      )
+    );
+  unitText =
+    unit:
+    section "Unit" (lib.filterAttrs (_: v: v != "") {
+      Description = unit.description;
+      Documentation = builtins.concatStringsSep " " unit.documentation;
+      After = unit.after;
+      Before = unit.before;
+      Wants = unit.wants;
+      Requires = unit.requires;
+      BindsTo = unit.bindsTo;
+      PartOf = unit.partOf;
+      Conflicts = unit.conflicts;
+    })
+    + "\n"
+    + section "Service" (
+      {
+        Environment =
+          map (kv: toJSON kv) (lib.mapAttrsToList (k: v: "${k}=${v}") unit.environment)
+          ++ lib.optional (unit.path != [ ]) (toJSON "PATH=${lib.concatMapStringsSep ":" (p: "${p}/bin") unit.path}");
+      }
+      // unit.serviceConfig
+    )
+    + "\n"
+    + section "Install" { WantedBy = unit.wantedBy; };
 
-  # The modules evaluated on `host` with `homey` as the user's settings.
-  evalHost =
-    {
-      host,
-      homey,
-      remoteKuma ? false,
-    }:
+  # The credentials a unit gets (LoadCredential=NAME:PATH), by name.
+  credentialNames = unit: map (c: builtins.head (lib.splitString ":" c)) (lib.toList (unit.serviceConfig.LoadCredential or [ ]));
+  stateDirs = unit: map (d: "/var/lib/${d}") (lib.splitString " " (unit.serviceConfig.StateDirectory or ""));
+  runtimeDirs = unit: map (d: "/run/${d}") (lib.splitString " " (unit.serviceConfig.RuntimeDirectory or ""));
+  writable =
+    unit:
+    stateDirs unit
+    ++ runtimeDirs unit
+    ++ map (lib.removePrefix "-") (lib.toList (unit.serviceConfig.ReadWritePaths or [ ]));
+  under = dirs: path: lib.any (d: d != "/var/lib/" && d != "/run/" && (path == d || lib.hasPrefix "${d}/" path)) dirs;
+
+  # The `*_credential` values anywhere in a generated file, and its `*_file` secret paths.
+  keysEnding =
+    suffix: v:
+    if isAttrs v then
+      concatMap (k: if lib.hasSuffix suffix k && builtins.isString v.${k} then [ v.${k} ] else keysEnding suffix v.${k}) (attrNames v)
+    else if isList v then
+      concatMap (keysEnding suffix) v
+    else
+      [ ];
+
+  # What each of our units reads and writes, checked against what the unit provides.
+  fileProblemsOf =
+    config: name: unit:
     let
-      finalConfig = host // {
-        homey = evalOptions "homey" options.homey (homey // { package = "/nix/store/00000000000000000000000000000000-homey"; });
-      };
-      args = {
-        inherit lib pkgs utils;
-        config = finalConfig;
-      };
-      modules = map (f: import f args) moduleFiles;
-      topModule = import ../module.nix { inherit lib; };
-      options.homey = foldl' (acc: m: acc // m.options.homey) topModule.options.homey modules;
-      out = foldl' merge { } (map (m: resolve (m.config or { })) modules);
-      units = out.systemd.services or { };
+      sc = unit.serviceConfig;
+      exec = builtins.concatStringsSep " " (lib.toList (sc.ExecStart or [ ]));
+      creds = credentialNames unit;
+      need = what: cred: lib.optional (!(builtins.elem cred creds)) "${name}.service: ${what} names credential ${cred}, which the unit does not load (LoadCredential=)";
+      inWritable = what: path: lib.optional (!(under (writable unit) path)) "${name}.service: ${what} ${path} is not in its StateDirectory=, RuntimeDirectory= or ReadWritePaths=";
+      backupFile = config.homey.backup.configFile.content;
+      monitorsFile = config.homey.monitoring.monitorsFile.content;
+      # attic-token's and the other tools' fixed credential names (`%d/NAME` or the tool's default).
+      percentD = concatMap (m: m) (
+        map (w: let m = builtins.match "%d/([^ \"]+)" w; in if m == null then [ ] else m) (lib.splitString " " exec)
+      );
+      outFiles = concatMap (m: m) (
+        map (w: let m = builtins.match "\"?(/run/[^ \"]+)\"?" w; in if m == null then [ ] else m) (
+          lib.splitString " " (builtins.replaceStrings [ "\"--out\" " ] [ "" ] exec)
+        )
+      );
+    in
+    lib.optionals (name == "backup" || name == "backup-offload") (
+      lib.optional (!(lib.hasInfix "${config.homey.backup.configFile}" exec)) "${name}.service: does not run with homey.backup.configFile"
+      ++ concatMap (need "backup.toml") (keysEnding "_credential" backupFile)
+      ++ map (p: "${name}.service: backup.toml names secret file ${p}: name a credential instead") (keysEnding "password_file" backupFile ++ keysEnding "environment_file" backupFile)
+      ++ inWritable "backup.toml's state_dir" backupFile.state_dir
+      ++ inWritable "backup.toml's staging_dir" backupFile.staging_dir
+      ++ lib.optionals (backupFile.report ? textfile_dir) (inWritable "backup.toml's textfile_dir" backupFile.report.textfile_dir)
+    )
+    ++ lib.optionals (name == "kuma-sync") (
+      need "kuma-sync (its password)" "kuma-password"
+      ++ concatMap (need "monitors.json") (keysEnding "_credential" monitorsFile)
+      ++ inWritable "kuma-sync's state (/var/lib/kuma-sync)" "/var/lib/kuma-sync"
+    )
+    ++ lib.optionals (name == "net-watchdog") (inWritable "net-watchdog's state (/var/lib/net-watchdog)" "/var/lib/net-watchdog")
+    ++ concatMap (need "ExecStart's %d/") percentD
+    ++ concatMap (inWritable "ExecStart's output") outFiles;
 
-      # A remote Kuma lifts kuma-sync's loopback-only allow list.
+  # By hand: what /etc/backup-hooks/backup.toml names must resolve through /etc/homey/credentials.
+  byHandProblems =
+    config:
+    let
+      linked = attrNames config.homey.credentials;
+      etc = config.environment.etc;
+    in
+    lib.optionals config.homey.backup.enable (
+      lib.optional ((etc."backup-hooks/backup.toml".source or null) != config.homey.backup.configFile) "/etc/backup-hooks/backup.toml is not homey.backup.configFile"
+      ++ map (c: "by hand: backup.toml names credential ${c}, which is not linked at /etc/homey/credentials/${c}") (
+        filter (c: !(builtins.elem c linked)) (keysEnding "_credential" config.homey.backup.configFile.content)
+      )
+    )
+    ++ lib.optional (config.homey.monitoring.kumaSync.enable && !(builtins.elem "kuma-password" linked)) "by hand: kuma-password is not linked at /etc/homey/credentials"
+    ++ concatMap (
+      c:
+      lib.optional ((etc."homey/credentials/${c}".source or null) != config.homey.credentials.${c}) "/etc/homey/credentials/${c} does not link to ${config.homey.credentials.${c}}"
+    ) linked;
+
+  evalConfig =
+    {
+      modules,
+      specialArgs ? { },
+    }:
+    (lib.evalModules {
+      modules = [
+        ./nixos-stubs.nix
+        ../module.nix
+      ]
+      ++ modules;
+      specialArgs = {
+        inherit pkgs utils;
+      }
+      // specialArgs;
+    }).config;
+
+  # The facts xtask checks, for one host.
+  report =
+    config:
+    let
+      ours = lib.filterAttrs (name: _: sandboxOf ? ${name}) config.systemd.services;
       expectedSandbox =
         name:
         let
-          s = hardening.${sandboxOf.${name}};
+          unprivileged = lib.hasPrefix "backup" name && (ours.${name}.serviceConfig.User or null) == "backup-hooks";
+          s = if unprivileged then (import ../hardening.nix).backupUnprivileged else hardening.${sandboxOf.${name}};
         in
-        if name == "kuma-sync" && remoteKuma then builtins.removeAttrs s [ "IPAddressDeny" "IPAddressAllow" ] else s;
+        # A Kuma that is not on loopback lifts kuma-sync's loopback-only allow list.
+        if name == "kuma-sync" && !(ours.kuma-sync.serviceConfig ? IPAddressAllow) then
+          removeAttrs s [
+            "IPAddressDeny"
+            "IPAddressAllow"
+          ]
+        else
+          s;
     in
     {
-      # Units the module only orders (the containers) have no serviceConfig of ours.
+      failedAssertions = map (a: a.message) (filter (a: !a.assertion) config.assertions);
+      services = mapAttrs (name: unit: {
+        exec = lib.filterAttrs (k: _: builtins.substring 0 4 k == "Exec") unit.serviceConfig;
+        sandboxDrift = filter (k: (unit.serviceConfig.${k} or null) != (expectedSandbox name).${k}) (
+          attrNames (expectedSandbox name)
+        );
+      }) ours;
+      unitFiles = mapAttrs (_: unitText) ours;
+      fileProblems = concatMap (name: fileProblemsOf config name ours.${name}) (attrNames ours) ++ byHandProblems config;
+      # Units of others that homey orders (the containers): never created without a declared container.
       ordered = mapAttrs (_: unit: { inherit (unit) requires after; }) (
-        lib.filterAttrs (_: unit: !(unit ? serviceConfig)) units
+        lib.filterAttrs (name: _: !(sandboxOf ? ${name})) config.systemd.services
       );
-      services = mapAttrs (
-        name: unit:
-        let
-          sc = unit.serviceConfig;
-        in
-        {
-          exec = lib.filterAttrs (k: _: builtins.substring 0 4 k == "Exec") sc;
-          sandboxDrift =
-            if sandboxOf ? ${name} then
-              filter (k: (sc.${k} or null) != (expectedSandbox name).${k}) (attrNames (expectedSandbox name))
-            else
-              [ "no sandbox known for this unit" ];
-          loadCredential = sc.LoadCredential or [ ];
-        }
-      ) (lib.filterAttrs (_: unit: unit ? serviceConfig) units);
-      timers = out.systemd.timers or { };
-      containers = mapAttrs (_: c: mapAttrs (_: toString) c) (out.virtualisation.oci-containers.containers or { });
-      failedAssertions = map (a: a.message) (filter (a: !a.assertion) (out.assertions or [ ]));
-      # As the module: rules are linted only when there are some (Authelia rejects an empty list with
-      # default_policy deny, and so does authelia-rules).
+      containers = mapAttrs (_: c: {
+        inherit (c) volumes environment;
+        environmentFiles = map toString c.environmentFiles;
+      }) config.virtualisation.oci-containers.containers;
+      credentials = config.homey.credentials;
       files = {
-        monitors = finalConfig.homey.monitoring.monitorsFile.content;
+        monitors = config.homey.monitoring.monitorsFile.content;
       }
-      // lib.optionalAttrs (finalConfig.homey.authelia.accessControlRules != { }) {
-        rules = finalConfig.homey.authelia.rulesFile.content;
+      // lib.optionalAttrs (config.homey.authelia.accessControlRules != { }) {
+        rules = config.homey.authelia.rulesFile.content;
       }
-      // lib.optionalAttrs finalConfig.homey.backup.enable {
-        backup = finalConfig.homey.backup.configFile.content;
+      // lib.optionalAttrs config.homey.backup.enable {
+        backup = config.homey.backup.configFile.content;
       };
     };
 
-  # The example host, plus settings the example leaves at their defaults.
-  exampleHost = plainHost // {
-    services = {
-      nextcloud = {
-        enable = true;
-        occ = "/nix/store/00000000000000000000000000000000-nextcloud-occ";
-        datadir = "/var/lib/nextcloud";
-        config = {
-          dbpassFile = "/run/secrets/nextcloud-db";
-          objectstore.s3.enable = false;
-        };
-        secrets = { };
-      };
-      postgresql = {
-        enable = true;
-        package = "/nix/store/00000000000000000000000000000000-postgresql-16";
-      };
-      openldap.enable = true;
-    };
-    networking.wireless.interfaces = [ "wlan0" ];
-    sops.secrets = mapAttrs (name: _: { path = "/run/secrets/${name}"; }) example.sops.secrets;
-  };
-  example = import ../examples/homelab.nix {
-    config = exampleHost // {
-      homey = exampleEvalHomey;
-    };
-    homeyConfig.domain = "example.com";
-  };
-  exampleSettings = merge example.homey {
-    backup.offload = {
-      repository = "/mnt/usb/restic";
-      passwordFile = "/run/secrets/offload-password";
-    };
-    monitoring.kumaSync.url = "https://status.example.com";
-  };
-  # The example reads one readOnly option (the attic config path); it does not depend on other settings.
-  exampleEvalHomey.attic.server.configFile = "/run/homey-attic/attic-config.toml";
-
-  # The README's flake snippet, called with stand-ins for nixpkgs and this flake: its inline module is the
-  # user's settings.
-  readme =
+  # A flake (the example homelab, the README's snippet) called with stand-ins for its inputs: the modules and
+  # specialArgs of its first nixosConfiguration.
+  flakeHost =
+    file:
     let
-      outputs = (import readmeFlake).outputs {
-        nixpkgs.lib.nixosSystem = args: args;
-        homey.nixosModules.default = "homey";
+      outputs = (import file).outputs {
+        self = { };
+        nixpkgs.lib = lib // {
+          nixosSystem = args: args;
+        };
+        homey.nixosModules.default = ../module.nix;
+        sops-nix.nixosModules.sops = { };
       };
       system = outputs.nixosConfigurations.${builtins.head (attrNames outputs.nixosConfigurations)};
-      inline = filter isAttrs system.modules;
     in
-    foldl' merge { } (map (m: m.homey or { }) inline);
+    {
+      inherit (system) modules;
+      specialArgs = system.specialArgs or { };
+    };
 
-  # The VM tests' machines (nix/tests/*.nix), their homey settings on a plain host.
+  # A backup with nothing that needs root: restic's non-root mode.
+  unprivilegedBackup = {
+    modules = [
+      {
+        homey.backup = {
+          enable = true;
+          repository = "/srv/restic";
+          passwordFile = "/run/secrets/restic-password";
+          paths = [ "/srv/data" ];
+          databases.postgres = [
+            {
+              name = "app";
+              runAs = null;
+            }
+          ];
+          readWritePaths = [ "/srv/restic" ];
+        };
+      }
+    ];
+  };
+
+  # kuma-sync talking to a Kuma elsewhere: the unit loses its loopback-only IP allow list.
+  remoteKuma = {
+    modules = [
+      {
+        homey.monitoring.kumaSync = {
+          enable = true;
+          url = "https://status.example.com";
+          username = "admin";
+          passwordFile = "/run/secrets/kuma-password";
+          after = [ "network-online.target" ];
+        };
+      }
+    ];
+  };
+
+  # The VM tests' machines (nix/tests/*.nix) as hosts of their own.
   vmTests = {
     vm-backup = ./backup.nix;
     vm-kuma-sync = ./kuma-sync.nix;
     vm-net-watchdog = ./net-watchdog.nix;
     vm-attic = ./attic.nix;
   };
-  vmHomey =
-    file:
+  vmHost = file: {
+    modules = [ (import file { self.nixosModules.default = { }; }).nodes.machine ];
+    specialArgs.nodes.gateway.networking.primaryIPAddress = "192.168.1.1";
+  };
+
+  example = flakeHost ../examples/homelab/flake.nix;
+
+  # What the module must refuse, and the message that says so (a failed assertion or an evaluation error).
+  refuse = expect: modules: {
+    inherit expect;
+    # Everything a system build would read is forced, so an error anywhere counts.
+    eval =
+      let
+        r = report (evalConfig { inherit modules; });
+      in
+      builtins.deepSeq r r.failedAssertions;
+  };
+  minimalBackup = {
+    homey.backup = {
+      enable = true;
+      repository = "/srv/restic";
+      passwordFile = "/run/secrets/restic";
+    };
+  };
+  refusals = {
+    undeclared-authelia-container = refuse "virtualisation.oci-containers.containers.authelia is not declared" [
+      { homey.authelia.container = "authelia"; }
+    ];
+    undeclared-attic-container = refuse "virtualisation.oci-containers.containers.attic is not declared" [
+      {
+        homey.attic.server = {
+          enable = true;
+          secretFile = "/run/secrets/attic";
+          container = "attic";
+        };
+      }
+    ];
+    undeclared-kuma-container = refuse "but virtualisation.oci-containers.containers has no such container" [
+      {
+        homey.monitoring.kumaSync = {
+          enable = true;
+          username = "admin";
+          passwordFile = "/run/secrets/kuma";
+        };
+      }
+    ];
+    authelia-config-flag = refuse "passes --config" [
+      {
+        homey.authelia.container = "authelia";
+        virtualisation.oci-containers.containers.authelia = {
+          image = "authelia/authelia:4.38";
+          cmd = [
+            "--config"
+            "/config/configuration.yml"
+          ];
+        };
+      }
+    ];
+    hash-file-on-the-host = refuse "homey.authelia.hashFiles: /etc/authelia/configuration.yml is neither" [
+      { homey.authelia.hashFiles = [ "/etc/authelia/configuration.yml" ]; }
+    ];
+    secret-path-literal = refuse "homey.backup.passwordFile' is not of type `absolute path not in the Nix store'" [
+      (lib.recursiveUpdate minimalBackup { homey.backup.passwordFile = ./offline-eval.nix; })
+    ];
+    secret-in-the-store = refuse "is not of type `absolute path not in the Nix store'" [
+      (lib.recursiveUpdate minimalBackup { homey.backup.passwordFile = store "restic-password"; })
+    ];
+    attic-endpoint-not-a-url = refuse "homey.attic.client.endpoint must be an http(s) URL" [
+      {
+        homey.attic.client = {
+          enable = true;
+          endpoint = "attic.example.com";
+          publicKey = "main:x";
+          tokenFile = "/run/secrets/attic-token";
+        };
+      }
+    ];
+    # The error the homelab met when its own modules still declared these options (issue #12, point 8).
+    monitors-declared-twice = refuse "The option `homey.monitoring.monitors' in" [
+      (
+        { lib, ... }:
+        {
+          options.homey.monitoring.monitors = lib.mkOption { default = [ ]; };
+        }
+      )
+    ];
+    conflicting-credential = refuse "The option `homey.credentials.restic-password' has conflicting definition values" [
+      minimalBackup
+      { homey.credentials.restic-password = "/run/secrets/other"; }
+    ];
+  };
+
+  # The README's snippet names ./hosts/pi-main, which is not beside the extracted file: only what exists counts.
+  readme =
     let
-      test = import file { self.nixosModules.default = "homey"; };
-      machine = test.nodes.machine;
+      host = flakeHost readmeFlake;
     in
-    (machine {
-      inherit lib;
-      pkgs = pkgs // {
-        bash = "/nix/store/00000000000000000000000000000000-bash";
-        sqlite = "/nix/store/00000000000000000000000000000000-sqlite";
-      };
-      nodes.gateway.networking.primaryIPAddress = "192.168.1.1";
-      config = { };
-    }).homey;
+    host // { modules = filter (m: !(builtins.isPath m) || builtins.pathExists m) host.modules; };
 in
-mapAttrs (
-  _: file:
-  evalHost {
-    host = plainHost;
-    homey = vmHomey file;
-  }
-) vmTests
-// {
-  example = evalHost {
-    host = exampleHost;
-    homey = exampleSettings;
-    remoteKuma = true;
-  };
-}
-// lib.optionalAttrs (readmeFlake != null) {
-  readme = evalHost {
-    host = plainHost;
-    homey = readme;
-  };
+{
+  hosts =
+    mapAttrs (_: file: report (evalConfig (vmHost file))) vmTests
+    // {
+      example = report (evalConfig example);
+      unprivileged-backup = report (evalConfig unprivilegedBackup);
+      remote-kuma = report (evalConfig remoteKuma);
+    }
+    // lib.optionalAttrs (readmeFlake != null) { readme = report (evalConfig readme); };
+
+  # Every option under homey.*, submodules' options included, for the generated reference
+  # (docs/nixos-options.md, written by `cargo xtask nixos-options`).
+  optionDocs =
+    let
+      options =
+        (lib.evalModules {
+          modules = [
+            ./nixos-stubs.nix
+            ../module.nix
+          ];
+          specialArgs = { inherit pkgs utils; };
+        }).options;
+      pretty =
+        v:
+        if v == null then
+          "null"
+        else if v == true then
+          "true"
+        else if v == false then
+          "false"
+        else if builtins.isInt v then
+          toString v
+        else if builtins.isString v then
+          toJSON v
+        else if builtins.isPath v then
+          toString v
+        else if isList v then
+          (if v == [ ] then "[ ]" else "[ ${builtins.concatStringsSep " " (map pretty v)} ]")
+        else if lib.isDerivation v then
+          "<derivation ${v.name}>"
+        else if isAttrs v then
+          (if v == { } then "{ }" else "{ ${builtins.concatStringsSep " " (lib.mapAttrsToList (k: x: "${k} = ${pretty x};") v)} }")
+        else
+          "<${builtins.typeOf v}>";
+      text = v: if isAttrs v && (v._type or null == "literalExpression" || v._type or null == "literalMD") then v.text else pretty v;
+      # The names nixpkgs' manual gives to the options inside lists and attribute sets of submodules.
+      subPrefix =
+        p: t:
+        if t.name == "listOf" then
+          subPrefix (p ++ [ "*" ]) t.nestedTypes.elemType
+        else if t.name == "attrsOf" || t.name == "lazyAttrsOf" then
+          subPrefix (p ++ [ "<name>" ]) t.nestedTypes.elemType
+        else if t.name == "nullOr" then
+          subPrefix p t.nestedTypes.elemType
+        else
+          p;
+      walk =
+        prefix: tree:
+        concatMap (
+          name:
+          let
+            o = tree.${name};
+            p = prefix ++ [ name ];
+          in
+          if lib.isOption o then
+            [
+              {
+                name = builtins.concatStringsSep "." p;
+                type = o.type.description;
+                description = o.description or null;
+                default = if o ? defaultText then text o.defaultText else if o ? default then pretty o.default else null;
+                example = if o ? example then text o.example else null;
+                readOnly = o.readOnly or false;
+              }
+            ]
+            ++ walk (subPrefix p o.type) (o.type.getSubOptions p)
+          else
+            walk p o
+        ) (filter (name: !(lib.hasPrefix "_" name)) (attrNames tree));
+    in
+    walk [ "homey" ] options.homey;
+
+  # xtask evaluates each `refusals.<name>.eval` on its own and expects `expect` in its failed assertions or its error.
+  refusalExpectations = mapAttrs (_: r: r.expect) refusals;
+  inherit refusals;
 }

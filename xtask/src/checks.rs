@@ -50,11 +50,16 @@ pub fn run() -> anyhow::Result<()> {
     parse_nix(&root, &mut findings)?;
     let units = unit_files(&root.join("contrib/systemd"))?;
     check_units(&root, &units, &mut findings)?;
+    let mut rated: Vec<RatedUnit> = units
+        .iter()
+        .filter(|u| u.extension().is_some_and(|e| e == "service"))
+        .map(|u| (format!("{} (contrib)", file_name(u)), u.clone()))
+        .collect();
     if let Some(bin_dir) = build_tools(&root, &mut findings)? {
         check_command_lines(&bin_dir, &units, &mut findings)?;
-        check_module(&root, &bin_dir, &mut findings)?;
+        rated.extend(check_module(&root, &bin_dir, &mut findings)?);
     }
-    analyze_security(&units, &mut findings)?;
+    analyze_security(&rated, &mut findings)?;
     if !findings.is_empty() {
         bail!("{} check(s) failed:\n  {}", findings.len(), findings.join("\n  "));
     }
@@ -494,14 +499,53 @@ fn readme_flake_snippet(readme: &str) -> Option<String> {
     Some(format!("{block}\n"))
 }
 
-/// nix/tests/offline-eval.nix evaluates the NixOS module (with a stand-in lib, as nixpkgs is not here) for the
-/// example host and for the README's flake snippet: assertions must hold, each unit must carry its sandbox
-/// from nix/hardening.nix, each command line must parse with its tool, and the generated monitors and rules
-/// must pass the tools' checks.
-fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
+/// A unit file to rate with `systemd-analyze security`: how it is named in the output, and where it is.
+type RatedUnit = (String, PathBuf);
+
+/// `nix-instantiate --eval --strict --json` of nix/tests/offline-eval.nix (attribute `attr`) with the stand-in
+/// lib, or with `real_lib` (a nixpkgs `lib` directory) instead.
+fn eval_offline(root: &Path, attr: &str, readme_arg: &str, real_lib: Option<&Path>) -> anyhow::Result<Evaluation> {
+    let mut cmd = Command::new("nix-instantiate");
+    cmd.args(["--readonly-mode", "--eval", "--strict", "--json", "--arg", "readmeFlake", readme_arg, "-A", attr]);
+    if let Some(lib) = real_lib {
+        cmd.args(["--arg", "lib", &format!("import {}", lib.display())]);
+    }
+    Ok(cmd.arg(root.join("nix/tests/offline-eval.nix")).output().context("running nix-instantiate --eval")?.into())
+}
+
+struct Evaluation {
+    ok: bool,
+    json: serde_json::Value,
+    stderr: String,
+}
+
+impl From<std::process::Output> for Evaluation {
+    fn from(out: std::process::Output) -> Self {
+        let stderr = String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| !l.contains("build-users-group"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let json = if out.status.success() {
+            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+        } else {
+            serde_json::Value::Null
+        };
+        Evaluation { ok: out.status.success(), json, stderr }
+    }
+}
+
+/// nix/tests/offline-eval.nix evaluates the NixOS module with a stand-in of nixos-25.05's lib (nixpkgs is not
+/// here) for the example homelab, the README's flake snippet and the VM tests' machines: assertions must
+/// hold, each unit must carry its sandbox from nix/hardening.nix, each command line must parse with its tool,
+/// the generated monitors and rules must pass the tools' checks, every file a tool reads must be where its
+/// unit puts it, the module must refuse what it promises to refuse, and the options reference must be up to
+/// date. The units are returned for `systemd-analyze security`. With HOMEY_NIXPKGS_LIB (a nixpkgs `lib`
+/// directory) the same evaluation runs with the real lib too, and must give the same output.
+fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyhow::Result<Vec<RatedUnit>> {
     if !have("nix-instantiate") {
         println!("  SKIPPED: the NixOS module's offline evaluation (nix-instantiate is not installed)");
-        return Ok(());
+        return Ok(Vec::new());
     }
     let scratch = root.join("target/checks");
     std::fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
@@ -527,79 +571,291 @@ fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyh
             }
         }
     };
-    let out = Command::new("nix-instantiate")
-        .args(["--readonly-mode", "--eval", "--strict", "--json", "--arg", "readmeFlake", &readme_arg])
-        .arg(root.join("nix/tests/offline-eval.nix"))
-        .output()
-        .context("running nix-instantiate --eval")?;
-    if !out.status.success() {
-        findings.push(format!(
-            "the NixOS module does not evaluate (nix/tests/offline-eval.nix): {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-        return Ok(());
+    let hosts = eval_offline(root, "hosts", &readme_arg, None)?;
+    if !hosts.ok {
+        findings.push(format!("the NixOS module does not evaluate (nix/tests/offline-eval.nix): {}", hosts.stderr.trim()));
+        return Ok(Vec::new());
     }
-    let eval: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading the evaluation's JSON")?;
-    for (host, eval) in eval.as_object().context("no hosts in the evaluation")? {
-        let what = format!("NixOS module ({host})");
-        for message in eval["failedAssertions"].as_array().into_iter().flatten() {
-            findings.push(format!("{what}: an assertion fails: {message}"));
-        }
-        let mut commands = Vec::new();
-        for (unit, facts) in eval["services"].as_object().into_iter().flatten() {
-            for key in facts["sandboxDrift"].as_array().into_iter().flatten() {
-                findings.push(format!("{what}: {unit}.service: {key} differs from nix/hardening.nix"));
-            }
-            let mut directives = Directives::new();
-            for (key, value) in facts["exec"].as_object().into_iter().flatten() {
-                directives.insert(key.clone(), vec![value.as_str().unwrap_or_default().to_owned()]);
-            }
-            commands.extend(tool_command_lines(&format!("{what} {unit}.service"), &directives)?);
-        }
-        if commands.is_empty() {
-            findings.push(format!("{what}: no command lines to check"));
-        }
-        check_parses(bin_dir, &commands, findings)?;
+    let mut rated = Vec::new();
+    for (host, eval) in hosts.json.as_object().context("no hosts in the evaluation")? {
+        rated.extend(check_host(host, eval, bin_dir, &scratch, findings)?);
+    }
+    check_refusals(root, &readme_arg, findings)?;
+    check_options_reference(root, findings)?;
+    compare_with_real_lib(root, &readme_arg, &hosts.json, findings)?;
+    Ok(rated)
+}
 
-        let generated: [(&str, &str, &[&str], &[i32]); 2] = [
-            ("monitors", "kuma-sync", &["validate"], &[0]),
-            // 3: lint found only warnings.
-            ("rules", "authelia-rules", &["lint"], &[0, 3]),
-        ];
-        for (name, tool, args, ok_codes) in generated {
-            if eval["files"].get(name).is_none() {
-                continue;
-            }
-            let path = scratch.join(format!("{host}-{name}.json"));
-            std::fs::write(&path, serde_json::to_vec_pretty(&eval["files"][name])?)?;
-            let out = Command::new(bin_dir.join(tool)).args(args).arg(&path).env_clear().output()?;
-            if out.status.code().is_some_and(|c| ok_codes.contains(&c)) {
-                println!("  {what}: generated {name} file passes `{tool} {}`", args.join(" "));
-            } else {
-                findings.push(format!(
-                    "{what}: the generated {name} file fails `{tool} {}` ({}): {}",
-                    args.join(" "),
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ));
-            }
+fn check_host(
+    host: &str,
+    eval: &serde_json::Value,
+    bin_dir: &Path,
+    scratch: &Path,
+    findings: &mut Vec<String>,
+) -> anyhow::Result<Vec<RatedUnit>> {
+    let what = format!("NixOS module ({host})");
+    for message in eval["failedAssertions"].as_array().into_iter().flatten() {
+        findings.push(format!("{what}: an assertion fails: {message}"));
+    }
+    let problems = eval["fileProblems"].as_array().map_or(0, Vec::len);
+    for problem in eval["fileProblems"].as_array().into_iter().flatten() {
+        findings.push(format!("{what}: {}", problem.as_str().unwrap_or_default()));
+    }
+    let mut commands = Vec::new();
+    for (unit, facts) in eval["services"].as_object().into_iter().flatten() {
+        for key in facts["sandboxDrift"].as_array().into_iter().flatten() {
+            findings.push(format!("{what}: {unit}.service: {key} differs from nix/hardening.nix"));
+        }
+        let mut directives = Directives::new();
+        for (key, value) in facts["exec"].as_object().into_iter().flatten() {
+            directives.insert(key.clone(), vec![value.as_str().unwrap_or_default().to_owned()]);
+        }
+        commands.extend(tool_command_lines(&format!("{what} {unit}.service"), &directives)?);
+    }
+    if commands.is_empty() {
+        findings.push(format!("{what}: no command lines to check"));
+    }
+    check_parses(bin_dir, &commands, findings)?;
+    if problems == 0 {
+        println!("  {what}: every config, credential, state and output path is where its unit puts it");
+    }
+
+    let generated: [(&str, &str, &[&str], &[i32]); 2] = [
+        ("monitors", "kuma-sync", &["validate"], &[0]),
+        // 3: lint found only warnings.
+        ("rules", "authelia-rules", &["lint"], &[0, 3]),
+    ];
+    for (name, tool, args, ok_codes) in generated {
+        if eval["files"].get(name).is_none() {
+            continue;
+        }
+        let path = scratch.join(format!("{host}-{name}.json"));
+        std::fs::write(&path, serde_json::to_vec_pretty(&eval["files"][name])?)?;
+        let out = Command::new(bin_dir.join(tool)).args(args).arg(&path).env_clear().output()?;
+        if out.status.code().is_some_and(|c| ok_codes.contains(&c)) {
+            println!("  {what}: generated {name} file passes `{tool} {}`", args.join(" "));
+        } else {
+            findings.push(format!(
+                "{what}: the generated {name} file fails `{tool} {}` ({}): {}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+
+    // The units as NixOS writes them, for systemd-analyze.
+    let dir = scratch.join("units").join(host);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut rated = Vec::new();
+    for (unit, text) in eval["unitFiles"].as_object().into_iter().flatten() {
+        let path = dir.join(format!("{unit}.service"));
+        std::fs::write(&path, text.as_str().unwrap_or_default())?;
+        rated.push((format!("{unit}.service (module, {host})"), path));
+    }
+    Ok(rated)
+}
+
+/// Each case of `refusals` must fail: its expected text in a failed assertion or in the evaluation's error.
+fn check_refusals(root: &Path, readme_arg: &str, findings: &mut Vec<String>) -> anyhow::Result<()> {
+    let expectations = eval_offline(root, "refusalExpectations", readme_arg, None)?;
+    let Some(cases) = expectations.json.as_object() else {
+        findings.push(format!("nix/tests/offline-eval.nix: no refusalExpectations: {}", expectations.stderr.trim()));
+        return Ok(());
+    };
+    for (name, expect) in cases {
+        let expect = expect.as_str().unwrap_or_default();
+        let out = eval_offline(root, &format!("refusals.{name}.eval"), readme_arg, None)?;
+        let refused = if out.ok {
+            out.json.as_array().into_iter().flatten().any(|m| m.as_str().is_some_and(|m| m.contains(expect)))
+        } else {
+            out.stderr.contains(expect)
+        };
+        if refused {
+            println!("  NixOS module refuses: {name}");
+        } else {
+            let got = if out.ok { out.json.to_string() } else { out.stderr.trim().to_owned() };
+            findings.push(format!("NixOS module: {name} is not refused with \"{expect}\"; got: {got}"));
         }
     }
     Ok(())
 }
 
-fn analyze_security(units: &[PathBuf], findings: &mut Vec<String>) -> anyhow::Result<()> {
-    let services: Vec<&PathBuf> = units.iter().filter(|u| u.extension().is_some_and(|e| e == "service")).collect();
-    if !have("systemd-analyze") {
+const OPTIONS_REFERENCE: &str = "docs/nixos-options.md";
+
+/// The options reference as markdown, from the options the module declares (`optionDocs`).
+fn options_reference(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<Option<String>> {
+    let out = eval_offline(root, "optionDocs", "null", None)?;
+    let Some(options) = out.json.as_array() else {
+        findings.push(format!("the NixOS module's options do not evaluate: {}", out.stderr.trim()));
+        return Ok(None);
+    };
+    let mut md = String::from(
+        "# NixOS options\n\n<!-- Generated from nix/modules by `cargo xtask nixos-options`; \
+         `cargo xtask checks` fails when it is out of date. -->\n\n\
+         Every option of homey's NixOS module (`homey.nixosModules.default`, or `nix/module.nix`). `*` stands \
+         for an entry of a list, `<name>` for an attribute name.\n",
+    );
+    for option in options {
+        let field = |key: &str| option[key].as_str().map(str::trim).filter(|s| !s.is_empty());
+        let name = field("name").unwrap_or("?");
+        md.push_str(&format!("\n## `{name}`\n\n"));
+        match field("description") {
+            Some(text) => {
+                let text: Vec<&str> = text.lines().map(str::trim).collect();
+                md.push_str(&format!("{}\n\n", text.join("\n")));
+            }
+            None => findings.push(format!("NixOS option {name} has no description")),
+        }
+        md.push_str(&format!("*Type:* {}", field("type").unwrap_or("?")));
+        if option["readOnly"].as_bool() == Some(true) {
+            md.push_str(" (read-only)");
+        }
+        md.push('\n');
+        for (key, label) in [("default", "Default"), ("example", "Example")] {
+            if let Some(value) = field(key) {
+                md.push_str(&format!("\n*{label}:* `{}`\n", value.replace('\n', " ")));
+            }
+        }
+    }
+    Ok(Some(md))
+}
+
+fn check_options_reference(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
+    let Some(md) = options_reference(root, findings)? else { return Ok(()) };
+    let committed = std::fs::read_to_string(root.join(OPTIONS_REFERENCE)).unwrap_or_default();
+    if committed == md {
+        println!("  {OPTIONS_REFERENCE} is up to date with the module's options");
+    } else {
+        findings.push(format!("{OPTIONS_REFERENCE} is out of date: run `cargo xtask nixos-options`"));
+    }
+    let mut stale = Vec::new();
+    let mut files = Vec::new();
+    find_files(&root.join("nix"), "nix", &mut files)?;
+    files.push(root.join("flake.nix"));
+    for file in files {
+        if std::fs::read_to_string(&file)?.contains("example.invalid") {
+            stale.push(file.strip_prefix(root).unwrap_or(&file).display().to_string());
+        }
+    }
+    if !stale.is_empty() {
+        findings.push(format!("example.invalid links in {}: point at the man page or the README", stale.join(", ")));
+    }
+    Ok(())
+}
+
+/// `cargo xtask nixos-options`: write the options reference.
+pub fn write_options_reference() -> anyhow::Result<()> {
+    let root = root();
+    let mut findings = Vec::new();
+    let md = options_reference(&root, &mut findings)?.context("the module's options do not evaluate")?;
+    let path = root.join(OPTIONS_REFERENCE);
+    std::fs::create_dir_all(path.parent().unwrap_or(&root))?;
+    std::fs::write(&path, md).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    if !findings.is_empty() {
+        bail!("{}", findings.join("\n"));
+    }
+    Ok(())
+}
+
+/// With HOMEY_NIXPKGS_LIB (a nixpkgs `lib` directory, e.g. of nixos-25.05), the evaluation and every refusal
+/// must come out the same with the real lib as with the stand-in.
+fn compare_with_real_lib(
+    root: &Path,
+    readme_arg: &str,
+    standin_hosts: &serde_json::Value,
+    findings: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let Some(lib) = std::env::var_os("HOMEY_NIXPKGS_LIB").map(PathBuf::from) else {
         println!(
-            "  SKIPPED: systemd-analyze is not installed (apt-get install systemd): {} unit(s) unrated",
-            services.len()
+            "  SKIPPED: the stand-in lib against nixpkgs' own (set HOMEY_NIXPKGS_LIB to a nixpkgs lib directory \
+             to compare; nixpkgs is not part of this repository)"
         );
+        return Ok(());
+    };
+    let mut compared = 0;
+    for attr in ["hosts", "optionDocs", "refusalExpectations"] {
+        let standin = if attr == "hosts" {
+            Evaluation { ok: true, json: standin_hosts.clone(), stderr: String::new() }
+        } else {
+            eval_offline(root, attr, readme_arg, None)?
+        };
+        let real = eval_offline(root, attr, readme_arg, Some(&lib))?;
+        if !real.ok || real.json != standin.json {
+            findings.push(format!(
+                "nix/tests/standin-lib.nix differs from {} in `{attr}`: {}",
+                lib.display(),
+                if real.ok { first_difference("", &standin.json, &real.json) } else { real.stderr }
+            ));
+        }
+        compared += 1;
+    }
+    let cases: Vec<String> = eval_offline(root, "refusalExpectations", readme_arg, None)?
+        .json
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in cases {
+        let attr = format!("refusals.{name}.eval");
+        let standin = eval_offline(root, &attr, readme_arg, None)?;
+        let real = eval_offline(root, &attr, readme_arg, Some(&lib))?;
+        // The same verdict and the same message (errors name files, which are the same on both sides).
+        let same = standin.ok == real.ok && standin.json == real.json && first_error(&standin) == first_error(&real);
+        if !same {
+            findings.push(format!(
+                "refusal {name}: the stand-in says {:?}, {} says {:?}",
+                first_error(&standin),
+                lib.display(),
+                first_error(&real)
+            ));
+        }
+        compared += 1;
+    }
+    println!("  the stand-in lib gives what {} gives: {compared} evaluations compared", lib.display());
+    Ok(())
+}
+
+fn first_error(out: &Evaluation) -> String {
+    if out.ok {
+        return out.json.to_string();
+    }
+    out.stderr.lines().find(|l| l.trim_start().starts_with("error:")).unwrap_or_default().trim().to_owned()
+}
+
+/// Where two JSON values first differ, as a path and both values.
+fn first_difference(path: &str, a: &serde_json::Value, b: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys()) {
+                let (u, v) = (x.get(key).unwrap_or(&Value::Null), y.get(key).unwrap_or(&Value::Null));
+                if u != v {
+                    return first_difference(&format!("{path}.{key}"), u, v);
+                }
+            }
+            String::new()
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (u, v)) in x.iter().zip(y).enumerate() {
+                if u != v {
+                    return first_difference(&format!("{path}[{i}]"), u, v);
+                }
+            }
+            String::new()
+        }
+        _ => format!("{path}: {a} vs {b}"),
+    }
+}
+
+fn analyze_security(rated: &[RatedUnit], findings: &mut Vec<String>) -> anyhow::Result<()> {
+    if !have("systemd-analyze") {
+        println!("  SKIPPED: systemd-analyze is not installed (apt-get install systemd): {} unit(s) unrated", rated.len());
         return Ok(());
     }
     println!("  systemd-analyze security --offline=true (limit {EXPOSURE_LIMIT:.1}, goal {EXPOSURE_GOAL:.1}):");
-    for unit in services {
-        let name = file_name(unit);
+    for (name, unit) in rated {
+        // systemd-analyze names the unit after the file, so it gets its own directory per host.
         let out = Command::new("systemd-analyze")
             .args(["security", "--offline=true", "--no-pager"])
             .arg(unit)

@@ -21,7 +21,8 @@ commands:
   test           install what the tests need (apt-get, as root) and run every test
   bench [TOOL]   build release binaries and measure the figures each issue names
   deps           only install what the tests need
-  checks         only the checks of rust-versions, .nix files and systemd units (run by test too)";
+  checks         only the checks of rust-versions, .nix files and systemd units (run by test too)
+  nixos-options  write docs/nixos-options.md from the NixOS module's options (checks compares it)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(rest),
         Some("deps") => test::ensure_deps(),
         Some("checks") => checks::run(),
+        Some("nixos-options") => checks::write_options_reference(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
