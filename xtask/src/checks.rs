@@ -573,7 +573,8 @@ fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyh
     };
     let hosts = eval_offline(root, "hosts", &readme_arg, None)?;
     if !hosts.ok {
-        findings.push(format!("the NixOS module does not evaluate (nix/tests/offline-eval.nix): {}", hosts.stderr.trim()));
+        findings
+            .push(format!("the NixOS module does not evaluate (nix/tests/offline-eval.nix): {}", hosts.stderr.trim()));
         return Ok(Vec::new());
     }
     let mut rated = Vec::new();
@@ -644,6 +645,8 @@ fn check_host(
         }
     }
 
+    check_backup_credentials(&what, eval, bin_dir, scratch, host, findings)?;
+
     // The units as NixOS writes them, for systemd-analyze.
     let dir = scratch.join("units").join(host);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -654,6 +657,130 @@ fn check_host(
         rated.push((format!("{unit}.service (module, {host})"), path));
     }
     Ok(rated)
+}
+
+/// backup-hooks itself loads the generated backup.toml in each backup unit's own credentials directory (a
+/// temporary one holding exactly the unit's LoadCredential= names): every secret the file names must resolve
+/// there (`check-config`'s other complaints, about this machine's missing paths, are not ours). A control run
+/// without one credential must fail, naming it, so the check is known to be able to fail.
+fn check_backup_credentials(
+    what: &str,
+    eval: &serde_json::Value,
+    bin_dir: &Path,
+    scratch: &Path,
+    host: &str,
+    findings: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let Some(config) = eval["files"].get("backup") else { return Ok(()) };
+    let toml = scratch.join(format!("{host}-backup.toml"));
+    std::fs::write(&toml, json_to_toml(config)).with_context(|| format!("writing {}", toml.display()))?;
+    // What each credential holds, as far as its parser cares.
+    let content = |name: &str| -> &'static str {
+        if config["repository"]["environment_credential"].as_str() == Some(name) {
+            "AWS_ACCESS_KEY_ID=placeholder\n"
+        } else if config["report"]["kuma_push_url_credential"].as_str() == Some(name) {
+            "https://status.example.com/api/push/placeholder\n"
+        } else {
+            "placeholder\n"
+        }
+    };
+    let check = |unit: &str, creds: &[String]| -> anyhow::Result<Vec<String>> {
+        let dir = scratch.join("credentials").join(host).join(unit);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        for name in creds {
+            let path = dir.join(name);
+            std::fs::write(&path, content(name))?;
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        }
+        let out = Command::new(bin_dir.join("backup-hooks"))
+            .args(["check-config", "--config"])
+            .arg(&toml)
+            .env_clear()
+            .env("CREDENTIALS_DIRECTORY", &dir)
+            .output()
+            .context("running backup-hooks check-config")?;
+        Ok(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter(|l| l.contains("credential"))
+            .map(str::to_owned)
+            .collect())
+    };
+    let mut control_done = false;
+    for (unit, text) in eval["unitFiles"].as_object().into_iter().flatten() {
+        if !unit.starts_with("backup") {
+            continue;
+        }
+        let creds: Vec<String> = section(text.as_str().unwrap_or_default(), "Service")
+            .get("LoadCredential")
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.split(':').next().map(str::to_owned))
+            .collect();
+        let problems = check(unit, &creds)?;
+        if problems.is_empty() {
+            println!(
+                "  {what}: {unit}.service: backup-hooks finds every credential backup.toml names in its own directory"
+            );
+        }
+        findings
+            .extend(problems.into_iter().map(|p| format!("{what}: {unit}.service: backup-hooks check-config: {p}")));
+        if !control_done {
+            control_done = true;
+            let without: Vec<String> = creds.iter().filter(|c| *c != "restic-password").cloned().collect();
+            let control = check(&format!("{unit}-control"), &without)?;
+            if !control.iter().any(|l| l.contains("restic-password")) {
+                findings.push(format!(
+                    "{what}: {unit}.service: without restic-password backup-hooks check-config did not complain \
+                     about it, so the credential check cannot fail: {control:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The generated backup.toml from its JSON (the module renders it with pkgs.formats.toml): scalars and
+/// arrays first, then tables and arrays of tables, as TOML requires.
+fn json_to_toml(value: &serde_json::Value) -> String {
+    use serde_json::Value;
+    fn scalar(v: &Value) -> String {
+        match v {
+            Value::Array(items) => format!("[{}]", items.iter().map(scalar).collect::<Vec<_>>().join(", ")),
+            Value::Object(_) | Value::Null => String::new(),
+            other => other.to_string(),
+        }
+    }
+    fn is_table(v: &Value) -> bool {
+        v.is_object()
+    }
+    fn is_table_array(v: &Value) -> bool {
+        v.as_array().is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_object))
+    }
+    fn write(out: &mut String, path: &str, object: &serde_json::Map<String, Value>) {
+        for (key, v) in object.iter().filter(|(_, v)| !is_table(v) && !is_table_array(v) && !v.is_null()) {
+            out.push_str(&format!("{key} = {}\n", scalar(v)));
+        }
+        for (key, v) in object {
+            let name = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+            if let Some(table) = v.as_object() {
+                out.push_str(&format!("\n[{name}]\n"));
+                write(out, &name, table);
+            } else if is_table_array(v) {
+                for entry in v.as_array().into_iter().flatten().filter_map(Value::as_object) {
+                    out.push_str(&format!("\n[[{name}]]\n"));
+                    write(out, &name, entry);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    if let Some(object) = value.as_object() {
+        write(&mut out, "", object);
+    }
+    out
 }
 
 /// Each case of `refusals` must fail: its expected text in a failed assertion or in the evaluation's error.
@@ -850,7 +977,10 @@ fn first_difference(path: &str, a: &serde_json::Value, b: &serde_json::Value) ->
 
 fn analyze_security(rated: &[RatedUnit], findings: &mut Vec<String>) -> anyhow::Result<()> {
     if !have("systemd-analyze") {
-        println!("  SKIPPED: systemd-analyze is not installed (apt-get install systemd): {} unit(s) unrated", rated.len());
+        println!(
+            "  SKIPPED: systemd-analyze is not installed (apt-get install systemd): {} unit(s) unrated",
+            rated.len()
+        );
         return Ok(());
     }
     println!("  systemd-analyze security --offline=true (limit {EXPOSURE_LIMIT:.1}, goal {EXPOSURE_GOAL:.1}):");
@@ -1025,6 +1155,15 @@ mod tests {
             ```nix\n{ b = 2; }\n```\n<!-- END nixos -->\n";
         assert_eq!(readme_flake_snippet(readme).as_deref(), Some("{ a = 1; }\n"));
         assert_eq!(readme_flake_snippet("<!-- BEGIN nixos -->\nno block\n<!-- END nixos -->"), None);
+    }
+
+    #[test]
+    fn json_becomes_toml_with_tables_after_keys() {
+        let json = serde_json::json!({"repository": {"url": "x", "password_credential": "p"}, "state_dir": "/s",
+            "postgres": [{"name": "a"}, {"name": "b", "run_as": null}], "tags": ["n"]});
+        let want = "state_dir = \"/s\"\ntags = [\"n\"]\n\n[[postgres]]\nname = \"a\"\n\n[[postgres]]\nname = \"b\"\n\n\
+            [repository]\npassword_credential = \"p\"\nurl = \"x\"\n";
+        assert_eq!(json_to_toml(&json), want);
     }
 
     #[test]
