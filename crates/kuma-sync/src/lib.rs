@@ -3,6 +3,7 @@
 //! `monitors` reads and checks the file (offline), `plan` compares it with the server (pure),
 //! `socketio`/`session` talk to the server, `sync` carries the plan out. This file is the CLI.
 
+pub mod docker_hosts;
 pub mod monitors;
 pub mod notifications;
 pub mod owner;
@@ -132,6 +133,7 @@ pub fn digest(declared: &monitors::Declared, url: &str) -> String {
     homey_kit::state::digest(&[
         &monitors::canonical(&declared.monitors),
         &notifications::canonical(&declared.notifications),
+        &serde_json::to_vec(&declared.docker_hosts).expect("docker hosts serialise"),
         url.trim_end_matches('/').as_bytes(),
         plan::MAPPING_VERSION.as_bytes(),
     ])
@@ -325,4 +327,27 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         return Ok(Exit::Failed);
     }
     Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_covers_every_kind_the_file_declares() {
+        let base = r#"{"monitors": [{"name": "A", "url": "https://a.example.com"}],
+            "notifications": [{"name": "n", "type": "ntfy", "settings": {"ntfytopic": "t"}}],
+            "docker_hosts": [{"name": "d", "type": "socket", "daemon": "/run/podman/podman.sock"}]}"#;
+        let d = |text: &str| digest(&monitors::parse_file("m", text).unwrap(), "http://127.0.0.1:3001");
+        let first = d(base);
+        for (from, to) in
+            [("https://a.example.com", "https://b.example.com"), ("\"t\"", "\"u\""), ("podman.sock", "docker.sock")]
+        {
+            assert_ne!(d(&base.replace(from, to)), first, "{from} → {to}");
+        }
+        let mut with_secret = monitors::parse_file("m", base).unwrap();
+        let plain = digest(&with_secret, "u");
+        with_secret.notifications[0].resolved.insert("ntfyaccesstoken".into(), "tk".into());
+        assert_ne!(digest(&with_secret, "u"), plain, "a rotated secret is a change");
+    }
 }

@@ -25,11 +25,21 @@ pub enum Kind {
     Dns,
     Push,
     Group,
+    Docker,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 8] =
-        [Kind::Http, Kind::Keyword, Kind::JsonQuery, Kind::Ping, Kind::Port, Kind::Dns, Kind::Push, Kind::Group];
+    pub const ALL: [Kind; 9] = [
+        Kind::Http,
+        Kind::Keyword,
+        Kind::JsonQuery,
+        Kind::Ping,
+        Kind::Port,
+        Kind::Dns,
+        Kind::Push,
+        Kind::Group,
+        Kind::Docker,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +51,7 @@ impl Kind {
             Kind::Dns => "dns",
             Kind::Push => "push",
             Kind::Group => "group",
+            Kind::Docker => "docker",
         }
     }
 
@@ -89,6 +100,10 @@ pub struct Monitor {
     pub push_token: Option<String>,
     /// `push_token_credential`: the token is a secret kept outside the file (and the Nix store).
     pub push_token_credential: Option<String>,
+    /// A docker monitor's container, by name.
+    pub docker_container: Option<String>,
+    /// A docker monitor's docker host, by name (declared in the file, or already on the server).
+    pub docker_host: Option<String>,
     pub description: Option<String>,
     pub active: bool,
     pub parent: Option<String>,
@@ -123,6 +138,8 @@ pub const KEYS: &[&str] = &[
     "dns_resolve_server",
     "push_token",
     "push_token_credential",
+    "docker_container",
+    "docker_host",
     "description",
     "active",
     "parent",
@@ -140,6 +157,7 @@ fn applies(key: &str, kind: Kind) -> bool {
         "port" => matches!(kind, Kind::Port | Kind::Dns),
         "dns_resolve_type" | "dns_resolve_server" => kind == Kind::Dns,
         "push_token" | "push_token_credential" => kind == Kind::Push,
+        "docker_container" | "docker_host" => kind == Kind::Docker,
         _ => true,
     }
 }
@@ -183,12 +201,13 @@ impl BadInput {
 pub struct Declared {
     pub monitors: Vec<Monitor>,
     pub notifications: Vec<crate::notifications::Notification>,
+    pub docker_hosts: Vec<crate::docker_hosts::DockerHost>,
 }
 
 /// The top-level keys of the object form.
-pub const TOP_LEVEL: &[&str] = &["monitors", "notifications"];
+pub const TOP_LEVEL: &[&str] = &["monitors", "notifications", "docker_hosts"];
 /// Kinds Uptime Kuma has that this version does not declare yet: named, so the error says so.
-const NOT_YET: &[&str] = &["status_pages", "maintenance", "docker_hosts"];
+const NOT_YET: &[&str] = &["status_pages", "maintenance"];
 
 /// Read and check a monitors file.
 pub fn load(path: &Path) -> anyhow::Result<Declared> {
@@ -205,8 +224,8 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Monitor>, BadInput> {
 pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
     let whole = |problem: String| BadInput { file: file.into(), entry: String::new(), field: None, problem };
     let doc: Value = serde_json::from_str(text).map_err(|e| whole(format!("not valid JSON: {e}")))?;
-    let (entries, notifications) = match doc {
-        Value::Array(a) => (a, vec![]),
+    let (entries, notifications, docker_hosts) = match doc {
+        Value::Array(a) => (a, vec![], vec![]),
         Value::Object(mut o) => {
             if let Some(k) = o.keys().find(|k| NOT_YET.contains(&k.as_str())) {
                 return Err(whole(format!(
@@ -226,11 +245,12 @@ pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
                 Some(Value::Array(a)) => Ok(a),
                 Some(_) => Err(whole(format!("{key:?} must be an array of objects"))),
             };
-            (list(&mut o, "monitors")?, list(&mut o, "notifications")?)
+            (list(&mut o, "monitors")?, list(&mut o, "notifications")?, list(&mut o, "docker_hosts")?)
         }
         _ => return Err(whole("expected an array of monitors, or {\"monitors\": [...]}".into())),
     };
     let notifications = crate::notifications::parse(file, &notifications)?;
+    let docker_hosts = crate::docker_hosts::parse(file, &docker_hosts)?;
     let mut monitors = Vec::with_capacity(entries.len());
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -249,7 +269,7 @@ pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
     }
     check_parents(file, &monitors)?;
     check_push_tokens(file, &monitors)?;
-    Ok(Declared { monitors, notifications })
+    Ok(Declared { monitors, notifications, docker_hosts })
 }
 
 /// Uptime Kuma finds a push monitor by its token alone: two monitors with one token means pushes reach
@@ -519,6 +539,8 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
             e.err("push_token_credential", format!("{c:?} is not a credential name (letters, digits, '-', '_', '.')"))
         );
     }
+    let docker_container = e.string("docker_container")?;
+    let docker_host = e.string("docker_host")?;
     let json_path = e.string("json_path")?;
     let expected_value = e.string("expected_value")?;
     let required: &[(&str, bool)] = match kind {
@@ -532,6 +554,7 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
         Kind::Dns => &[("hostname", hostname.is_some())],
         Kind::Push => &[("push_token", push_token.is_some() || push_token_credential.is_some())],
         Kind::Group => &[],
+        Kind::Docker => &[("docker_container", docker_container.is_some()), ("docker_host", docker_host.is_some())],
     };
     if let Some((field, _)) = required.iter().find(|(_, present)| !present) {
         return Err(e.err(field, format!("required for a {} monitor", kind.as_str())));
@@ -621,6 +644,8 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
         dns_resolve_server,
         push_token,
         push_token_credential,
+        docker_container,
+        docker_host,
         description: e.string("description")?,
         active: e.boolean("active")?.unwrap_or(true),
         parent: e.string("parent")?,

@@ -4,6 +4,7 @@
 //! with the declared monitors field by field and returns the changes as data; [`payload`] renders the
 //! JSON a monitor is written with, per server generation.
 
+use crate::docker_hosts::{self, ServerDockerHost};
 use crate::monitors::{BadInput, Declared, Kind, Monitor, Tag, parents_first};
 use crate::notifications::{self, ServerNotification};
 use crate::owner::{OWNER_TAG, OWNER_VALUE};
@@ -80,6 +81,7 @@ pub struct Server {
     pub tags: BTreeMap<String, i64>,
     /// The notification that stands for a name the file declares (else the lowest id of that name).
     pub notification_for: BTreeMap<String, i64>,
+    pub docker_hosts: Vec<ServerDockerHost>,
 }
 
 fn truthy(v: &Value) -> bool {
@@ -177,6 +179,7 @@ impl Server {
             notifications,
             tags: tag_ids,
             notification_for: BTreeMap::new(),
+            docker_hosts: vec![],
         })
     }
 
@@ -185,6 +188,15 @@ impl Server {
             return Some(*id);
         }
         self.notifications.iter().filter(|n| n.name == name).map(|n| n.id).min()
+    }
+
+    /// The docker host a name stands for: the lowest id of that name (a stand-in id when created in this run).
+    pub fn docker_host_id(&self, name: &str) -> Option<i64> {
+        self.docker_hosts.iter().filter(|h| h.name == name).map(|h| h.id).min()
+    }
+
+    fn docker_host_name(&self, id: i64) -> String {
+        self.docker_hosts.iter().find(|h| h.id == id).map(|h| h.name.clone()).unwrap_or_else(|| format!("#{id}"))
     }
 
     fn notification_name(&self, id: i64) -> String {
@@ -246,6 +258,14 @@ pub struct MonitorTagRef {
 pub struct Plan {
     pub server_version: String,
     pub generation: Generation,
+    /// Docker host changes (before the monitors that use them).
+    pub docker_hosts: Vec<docker_hosts::Action>,
+    /// What each docker host create/update sends.
+    #[serde(skip)]
+    pub docker_host_payloads: BTreeMap<String, Map<String, Value>>,
+    /// The stand-in ids (negative) of docker hosts created in this run.
+    #[serde(skip)]
+    pub docker_placeholders: BTreeMap<i64, String>,
     /// Notification changes: creates and updates go first (monitors may name them), deletes last.
     pub notifications: Vec<notifications::Action>,
     /// What each notification create/update sends (secrets included: never serialised or shown).
@@ -255,6 +275,9 @@ pub struct Plan {
     /// until the server has given each its real id.
     #[serde(skip)]
     pub placeholders: BTreeMap<i64, String>,
+    /// The docker host id each docker monitor is written with (a stand-in id until created).
+    #[serde(skip)]
+    pub docker_host_ids: BTreeMap<String, i64>,
     /// The notification ids each monitor is written with (creates always; updates when the file says).
     #[serde(skip)]
     pub monitor_notifications: BTreeMap<String, BTreeSet<i64>>,
@@ -272,6 +295,7 @@ pub struct Plan {
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.new_tags.is_empty()
+            && self.docker_hosts.is_empty()
             && self.actions.iter().all(|a| matches!(a, Action::Keep { .. }))
             && self.notifications.iter().all(|a| matches!(a, notifications::Action::Keep { .. }))
     }
@@ -292,7 +316,8 @@ impl Plan {
     pub fn lines(&self) -> Vec<String> {
         let (late, early): (Vec<&notifications::Action>, Vec<&notifications::Action>) =
             self.notifications.iter().partition(|a| matches!(a, notifications::Action::Delete { .. }));
-        let mut out: Vec<String> = early.iter().map(|a| a.line()).collect();
+        let mut out: Vec<String> = self.docker_hosts.iter().map(docker_hosts::Action::line).collect();
+        out.extend(early.iter().map(|a| a.line()));
         out.extend(self.new_tags.iter().map(|t| format!("+ create tag {t}")));
         out.extend(self.actions.iter().map(Action::line));
         out.extend(late.iter().map(|a| a.line()));
@@ -347,9 +372,25 @@ pub struct Field {
     pub value: Value,
 }
 
+/// The server ids a monitor's payload refers to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refs {
+    /// The group's id.
+    pub parent: Option<i64>,
+    /// A docker monitor's docker host id.
+    pub docker_host: Option<i64>,
+}
+
+impl From<Option<i64>> for Refs {
+    fn from(parent: Option<i64>) -> Refs {
+        Refs { parent, docker_host: None }
+    }
+}
+
 /// Every column kuma-sync manages for `m`, with an explicit value wherever the database default
-/// differs from what the web UI would send. `parent` is the group's id when known.
-pub fn fields(m: &Monitor, generation: Generation, parent: Option<i64>) -> Vec<Field> {
+/// differs from what the web UI would send.
+pub fn fields(m: &Monitor, generation: Generation, refs: impl Into<Refs>) -> Vec<Field> {
+    let Refs { parent, docker_host } = refs.into();
     let f = |key, label, value| Field { key, label, value };
     let opt = |s: &Option<String>| s.clone().map(Value::String).unwrap_or(Value::Null);
     let mut out = vec![
@@ -395,6 +436,12 @@ pub fn fields(m: &Monitor, generation: Generation, parent: Option<i64>) -> Vec<F
         out.push(f("jsonPathOperator", "json_path_operator", json!("==")));
     }
     out.push(f("pushToken", "push_token", only(m.kind == Kind::Push, m.push_token_value())));
+    out.push(f("docker_container", "docker_container", only(m.kind == Kind::Docker, opt(&m.docker_container))));
+    out.push(f(
+        "docker_host",
+        "docker_host",
+        only(m.kind == Kind::Docker, docker_host.map(Value::from).unwrap_or(Value::Null)),
+    ));
     match generation {
         Generation::V1 => out.push(f("packetSize", "packet_size", json!(56))),
         Generation::V2 => out.push(f("conditions", "conditions", json!([]))),
@@ -406,12 +453,12 @@ pub fn fields(m: &Monitor, generation: Generation, parent: Option<i64>) -> Vec<F
 pub fn payload(
     m: &Monitor,
     generation: Generation,
-    parent: Option<i64>,
+    refs: impl Into<Refs>,
     notifications: &BTreeSet<i64>,
 ) -> Map<String, Value> {
     let mut p = Map::new();
     p.insert("name".into(), json!(m.name));
-    for f in fields(m, generation, parent) {
+    for f in fields(m, generation, refs) {
         p.insert(f.key.into(), f.value);
     }
     p.insert("notificationIDList".into(), notification_list(notifications));
@@ -427,9 +474,10 @@ pub fn merge_for_edit(
     current: &Map<String, Value>,
     m: &Monitor,
     generation: Generation,
-    parent: Option<i64>,
+    refs: impl Into<Refs>,
     notifications: Option<&BTreeSet<i64>>,
 ) -> Map<String, Value> {
+    let refs = refs.into();
     let mut p = current.clone();
     for k in READ_ONLY_KEYS {
         p.remove(*k);
@@ -440,7 +488,7 @@ pub fn merge_for_edit(
         p.remove("jsonPathOperator");
     }
     p.insert("name".into(), json!(m.name));
-    for f in fields(m, generation, parent) {
+    for f in fields(m, generation, refs) {
         p.insert(f.key.into(), f.value);
     }
     if let Some(ids) = notifications {
@@ -551,8 +599,30 @@ pub fn plan(file: &str, declared: &Declared, server: &Server, prune: bool) -> Re
         }
     }
     let np = notifications::plan(&declared.notifications, &server.notifications, prune);
-    let (projected, payloads, placeholders) = project(declared, server, &np);
+    let (mut projected, payloads, placeholders) = project(declared, server, &np);
+    // Docker hosts created in this run stand in under negative ids until the server gives theirs.
+    let dp = docker_hosts::plan(&declared.docker_hosts, &server.docker_hosts);
+    let mut docker_payloads = BTreeMap::new();
+    let mut docker_placeholders = BTreeMap::new();
+    for (i, a) in dp.actions.iter().enumerate() {
+        let Some(h) = declared.docker_hosts.iter().find(|h| h.name == a.name()) else { continue };
+        docker_payloads.insert(h.name.clone(), docker_hosts::payload(h));
+        if let docker_hosts::Action::Create { name } = a {
+            let id = -(i as i64) - 1;
+            docker_placeholders.insert(id, name.clone());
+            projected.docker_hosts.push(ServerDockerHost {
+                id,
+                name: name.clone(),
+                kind: h.kind.clone(),
+                daemon: h.daemon.clone(),
+            });
+        }
+    }
     let mut p = plan_monitors(file, &declared.monitors, &projected, prune)?;
+    p.docker_hosts = dp.actions;
+    p.docker_host_payloads = docker_payloads;
+    p.docker_placeholders = docker_placeholders;
+    p.unchanged += dp.unchanged;
     p.notifications = np.actions;
     p.notification_payloads = payloads;
     p.placeholders = placeholders;
@@ -639,6 +709,18 @@ fn plan_monitors(file: &str, declared: &[Monitor], server: &Server, prune: bool)
                 });
             }
         }
+        if let Some(h) = m.docker_host.as_ref().filter(|h| server.docker_host_id(h).is_none()) {
+            let known: Vec<&str> = server.docker_hosts.iter().map(|h| h.name.as_str()).collect();
+            return Err(BadInput {
+                file: file.into(),
+                entry: label(m),
+                field: Some("docker_host".into()),
+                problem: format!(
+                    "neither the file nor the server has a docker host named {h:?} (the server has: {})",
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                ),
+            });
+        }
         if let Some(t) = m.push_token.as_ref().filter(|t| t.len() > generation.max_push_token()) {
             return Err(BadInput {
                 file: file.into(),
@@ -676,9 +758,20 @@ fn plan_monitors(file: &str, declared: &[Monitor], server: &Server, prune: bool)
             continue;
         };
         let parent_id = m.parent.as_deref().and_then(|p| matching.matched.get(p)).map(|p| p.id);
+        let docker_host = m.docker_host.as_deref().and_then(|h| server.docker_host_id(h));
         let mut changes = vec![];
         let mut edit = false;
-        for f in fields(m, generation, parent_id) {
+        for f in fields(m, generation, Refs { parent: parent_id, docker_host }) {
+            if f.key == "docker_host" && !same(&f.value, sm.raw.get(f.key)) {
+                edit = true;
+                let have = sm.raw.get(f.key).and_then(as_id);
+                changes.push(Change {
+                    field: "docker_host".into(),
+                    from: have.map(|id| server.docker_host_name(id)).unwrap_or_else(|| "none".into()),
+                    to: m.docker_host.clone().unwrap_or_else(|| "none".into()),
+                });
+                continue;
+            }
             if f.key == "parent" {
                 let have = sm.parent;
                 let differs = match (&m.parent, parent_id) {
@@ -773,6 +866,13 @@ fn plan_monitors(file: &str, declared: &[Monitor], server: &Server, prune: bool)
     Ok(Plan {
         server_version: server.version.clone(),
         generation,
+        docker_hosts: vec![],
+        docker_host_payloads: BTreeMap::new(),
+        docker_placeholders: BTreeMap::new(),
+        docker_host_ids: declared
+            .iter()
+            .filter_map(|m| Some((m.name.clone(), server.docker_host_id(m.docker_host.as_deref()?)?)))
+            .collect(),
         notifications: vec![],
         notification_payloads: BTreeMap::new(),
         placeholders: BTreeMap::new(),
@@ -864,7 +964,7 @@ mod tests {
     }
 
     fn only(monitors: Vec<Monitor>) -> Declared {
-        Declared { monitors, notifications: vec![] }
+        Declared { monitors, ..Declared::default() }
     }
 
     fn declared() -> Vec<Monitor> {
@@ -903,6 +1003,8 @@ mod tests {
           "description": null,
           "dns_resolve_server": "1.1.1.1",
           "dns_resolve_type": "A",
+          "docker_container": null,
+          "docker_host": null,
           "expectedValue": "ok",
           "expiryNotification": false,
           "hostname": null,

@@ -199,6 +199,7 @@ impl Session {
             None => self.sock.wait_for("monitorList", t).map_err(lost)?,
         };
         let notifications = self.sock.wait_for("notificationList", t).map_err(lost)?;
+        let docker_hosts = self.sock.wait_for("dockerHostList", t).map_err(lost)?;
         let tags = self.sock.call("getTags", &[], t).map_err(lost)?;
         if tags.get("ok") != Some(&Value::Bool(true)) {
             anyhow::bail!("getTags refused: {}", server_message(&tags));
@@ -206,12 +207,14 @@ impl Session {
         self.sock.clear();
         self.sock.ignore(NOISE);
         let first = |e: &crate::socketio::Event| e.args.first().cloned().unwrap_or(Value::Null);
-        Server::from_lists(
+        let mut server = Server::from_lists(
             &version,
             &first(&monitors),
             &first(&notifications),
             tags.get("tags").unwrap_or(&Value::Null),
-        )
+        )?;
+        server.docker_hosts = crate::docker_hosts::from_list(&first(&docker_hosts));
+        Ok(server)
     }
 
     /// A read (getMonitor): `Err` only when the connection failed.

@@ -4,6 +4,7 @@
 //! (the caller does not store the hash, so the next run compares again and finishes the job: ownership
 //! lives on the server, so nothing is created twice).
 
+use crate::docker_hosts;
 use crate::monitors::Monitor;
 use crate::notifications;
 use crate::owner::{NEW_TAG_COLOR, OWNER_COLOR, OWNER_TAG, OWNER_VALUE};
@@ -75,7 +76,55 @@ pub fn execute(
         };
     }
 
-    // Notifications first: monitors may name new ones.
+    // Docker hosts first: docker monitors name them.
+    let mut docker_created: BTreeMap<i64, i64> = BTreeMap::new();
+    for action in &plan.docker_hosts {
+        if stop() {
+            out.writes = session.writes - start_writes;
+            return Err(Interrupted { outcome: out, error: SockError::Stopped });
+        }
+        let name = action.name();
+        let id = match action {
+            docker_hosts::Action::Create { .. } => Value::Null,
+            docker_hosts::Action::Update { id, .. } => json!(id),
+        };
+        let payload = plan.docker_host_payloads.get(name).cloned().unwrap_or_default();
+        let answer = net!(session.write("addDockerHost", &[Value::Object(payload), id]));
+        match ok(&answer).map(|a| a.get("id").and_then(Value::as_i64)) {
+            Ok(new_id) => {
+                if let (docker_hosts::Action::Create { .. }, Some(new_id)) = (action, new_id) {
+                    if let Some((placeholder, _)) = plan.docker_placeholders.iter().find(|(_, n)| n.as_str() == name) {
+                        docker_created.insert(*placeholder, new_id);
+                    }
+                }
+                let line = action.line();
+                on_done(&line);
+                out.done.push(line);
+            }
+            Err(error) => {
+                homey_kit::error!(
+                    "{} docker host {name}: the server refused: {error}",
+                    if matches!(action, docker_hosts::Action::Create { .. }) { "create" } else { "update" }
+                );
+                out.failures.push(Failure { name: name.to_owned(), action: "docker host".into(), error });
+            }
+        }
+    }
+    // A docker monitor's docker host id as the server knows it.
+    let docker_host_of = |monitor: &str| -> Result<Option<i64>, String> {
+        match plan.docker_host_ids.get(monitor).copied() {
+            None => Ok(None),
+            Some(id) if id >= 0 => Ok(Some(id)),
+            Some(id) => docker_created.get(&id).copied().map(Some).ok_or_else(|| {
+                format!(
+                    "its docker host {:?} could not be created",
+                    plan.docker_placeholders.get(&id).cloned().unwrap_or_default()
+                )
+            }),
+        }
+    };
+
+    // Notifications next: monitors may name new ones.
     for action in &plan.notifications {
         let (id, verb) = match action {
             notifications::Action::Create { .. } => (Value::Null, "create notification"),
@@ -156,12 +205,13 @@ pub fn execute(
             Action::Keep { .. } => continue,
             Action::Create { .. } => {
                 let m = by_name[name.as_str()];
-                match parent_id(m, &ids, &failed)
-                    .and_then(|p| Ok((p, real_ids(plan.monitor_notifications.get(&name).unwrap_or(&BTreeSet::new()))?)))
-                {
+                match parent_id(m, &ids, &failed).and_then(|p| {
+                    let refs = plan::Refs { parent: p, docker_host: docker_host_of(&name)? };
+                    Ok((refs, real_ids(plan.monitor_notifications.get(&name).unwrap_or(&BTreeSet::new()))?))
+                }) {
                     Err(why) => Step::Rejected(why),
-                    Ok((parent, notifications)) => {
-                        let payload = plan::payload(m, plan.generation, parent, &notifications);
+                    Ok((refs, notifications)) => {
+                        let payload = plan::payload(m, plan.generation, refs, &notifications);
                         let answer = net!(session.write("add", &[Value::Object(payload)]));
                         match ok(&answer).map(|a| a.get("monitorID").and_then(Value::as_i64)) {
                             Ok(Some(id)) => {
@@ -200,19 +250,16 @@ pub fn execute(
                 let mut step = Step::Done;
                 if *edit {
                     let wanted = plan.monitor_notifications.get(&name).map(real_ids).transpose();
-                    step = match parent_id(m, &ids, &failed).and_then(|p| Ok((p, wanted?))) {
+                    step = match parent_id(m, &ids, &failed)
+                        .and_then(|p| Ok((plan::Refs { parent: p, docker_host: docker_host_of(&name)? }, wanted?)))
+                    {
                         Err(why) => Step::Rejected(why),
-                        Ok((parent, notifications)) => {
+                        Ok((refs, notifications)) => {
                             let got = net!(session.read("getMonitor", &[json!(id)]));
                             match ok(&got).map(|a| a.get("monitor").and_then(Value::as_object)) {
                                 Ok(Some(current)) => {
-                                    let merged = plan::merge_for_edit(
-                                        current,
-                                        m,
-                                        plan.generation,
-                                        parent,
-                                        notifications.as_ref(),
-                                    );
+                                    let merged =
+                                        plan::merge_for_edit(current, m, plan.generation, refs, notifications.as_ref());
                                     let answer = net!(session.write("editMonitor", &[Value::Object(merged)]));
                                     match ok(&answer) {
                                         Ok(_) => Step::Done,

@@ -55,6 +55,8 @@ pub const WRITE_EVENTS: &[&str] = &[
     "setup",
     "addNotification",
     "deleteNotification",
+    "addDockerHost",
+    "deleteDockerHost",
 ];
 
 /// One event a client sent.
@@ -136,6 +138,8 @@ struct State {
     monitor_tags: Vec<(i64, i64, String)>,
     /// id, name, is_default, config (the JSON text the server keeps: the whole object a client saved).
     notifications: Vec<(i64, String, bool, String)>,
+    /// id, name, docker_type, docker_daemon.
+    docker_hosts: Vec<(i64, String, String, String)>,
     monitor_notifications: Vec<(i64, i64)>,
     login_attempts: VecDeque<Instant>,
     log: Vec<Recorded>,
@@ -239,6 +243,19 @@ impl Kuma {
     /// Save a notification directly (as if someone made it in the web UI), returning its id.
     pub fn insert_notification(&self, config: Value) -> i64 {
         save_notification(&mut self.state.lock().unwrap(), config, Value::Null).expect("a notification object")
+    }
+
+    /// Every docker host: id, name, type, daemon.
+    pub fn docker_hosts(&self) -> Vec<(i64, String, String, String)> {
+        self.state.lock().unwrap().docker_hosts.clone()
+    }
+
+    /// Save a docker host directly (as if someone made it in the web UI), returning its id.
+    pub fn insert_docker_host(&self, name: &str, kind: &str, daemon: &str) -> i64 {
+        let mut st = self.state.lock().unwrap();
+        let id = st.docker_hosts.iter().map(|r| r.0).max().unwrap_or(0) + 1;
+        st.docker_hosts.push((id, name.into(), kind.into(), daemon.into()));
+        id
     }
 
     /// The notification ids a monitor has.
@@ -782,6 +799,66 @@ fn handle(
             };
             c.ack(ack, msg)
         }
+        "addDockerHost" => {
+            let (h, id) = (arg(0), arg(1));
+            let saved = {
+                let mut st = state.lock().unwrap();
+                let row = |id: i64| {
+                    (
+                        id,
+                        h["name"].as_str().unwrap_or("").to_owned(),
+                        h["dockerType"].as_str().unwrap_or("").to_owned(),
+                        h["dockerDaemon"].as_str().unwrap_or("").to_owned(),
+                    )
+                };
+                match id.as_i64() {
+                    Some(id) => match st.docker_hosts.iter_mut().find(|r| r.0 == id) {
+                        Some(r) => {
+                            *r = row(id);
+                            Ok(id)
+                        }
+                        None => Err("docker host not found"),
+                    },
+                    None => {
+                        let id = st.docker_hosts.iter().map(|r| r.0).max().unwrap_or(0) + 1;
+                        st.docker_hosts.push(row(id));
+                        Ok(id)
+                    }
+                }
+            };
+            match saved {
+                Ok(id) => {
+                    send_docker_host_list(c, state)?;
+                    let msg = if flavor == Flavor::V1 {
+                        json!({"ok": true, "msg": "Saved", "id": id})
+                    } else {
+                        json!({"ok": true, "msg": "Saved.", "msgi18n": true, "id": id})
+                    };
+                    c.ack(ack, msg)
+                }
+                Err(msg) => c.ack(ack, json!({"ok": false, "msg": msg})),
+            }
+        }
+        "deleteDockerHost" => {
+            let id = arg(0).as_i64().unwrap_or(-1);
+            let found = {
+                let mut st = state.lock().unwrap();
+                let found = st.docker_hosts.iter().any(|r| r.0 == id);
+                st.docker_hosts.retain(|r| r.0 != id);
+                // As DockerHost.delete: its monitors lose their docker host.
+                for m in st.monitors.values_mut() {
+                    if m.get("docker_host").and_then(Value::as_i64) == Some(id) {
+                        m.insert("docker_host".into(), Value::Null);
+                    }
+                }
+                found
+            };
+            if !found {
+                return c.ack(ack, json!({"ok": false, "msg": "docker host not found"}));
+            }
+            send_docker_host_list(c, state)?;
+            c.ack(ack, json!({"ok": true, "msg": if flavor == Flavor::V1 { "Deleted" } else { "successDeleted" }}))
+        }
         "getTags" => {
             let st = state.lock().unwrap();
             let tags: Vec<Value> =
@@ -835,7 +912,20 @@ fn after_login(c: &mut Conn, state: &Mutex<State>, flavor: Flavor) -> tungstenit
                   "serverTimezone": "UTC", "isContainer": true})],
     )?;
     send_monitor_list(c, state, flavor)?;
-    send_notification_list(c, state)
+    send_notification_list(c, state)?;
+    send_docker_host_list(c, state)
+}
+
+/// As the server's sendDockerHostList: each row's toJSON.
+fn send_docker_host_list(c: &mut Conn, state: &Mutex<State>) -> tungstenite::Result<()> {
+    let list: Vec<Value> = state
+        .lock()
+        .unwrap()
+        .docker_hosts
+        .iter()
+        .map(|(id, n, t, d)| json!({"id": id, "userID": 1, "dockerDaemon": d, "dockerType": t, "name": n}))
+        .collect();
+    c.emit("dockerHostList", &[Value::Array(list)])
 }
 
 /// As the server's sendNotificationList: the row exported, `config` the stored JSON text.
@@ -1002,6 +1092,16 @@ fn check_payload(flavor: Flavor, m: &Map<String, Value>, adding: bool) -> Result
     Ok(())
 }
 
+/// `docker_host` references a docker host row (SQLite's foreign key).
+fn check_docker_host(st: &State, m: &Map<String, Value>) -> Result<(), String> {
+    match m.get("docker_host").and_then(Value::as_i64) {
+        Some(id) if !st.docker_hosts.iter().any(|h| h.0 == id) => {
+            Err("SQLITE_CONSTRAINT: FOREIGN KEY constraint failed".into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// What omitted columns become: the database defaults, which differ from the web UI's.
 fn db_defaults() -> Map<String, Value> {
     let d = json!({
@@ -1060,7 +1160,7 @@ fn add(st: &mut State, flavor: Flavor, monitor: Value) -> Value {
         // The real server imports the id into the bean, which turns the insert into an update of nothing.
         return json!({"ok": true, "msg": "Added Successfully.", "monitorID": id});
     }
-    if let Err(msg) = check_payload(flavor, &m, true) {
+    if let Err(msg) = check_payload(flavor, &m, true).and_then(|_| check_docker_host(st, &m)) {
         return json!({"ok": false, "msg": msg});
     }
     let list = m.get("notificationIDList").cloned().unwrap_or(json!({}));
@@ -1080,7 +1180,7 @@ fn edit(st: &mut State, flavor: Flavor, monitor: Value) -> Value {
     if !st.monitors.contains_key(&id) {
         return json!({"ok": false, "msg": "Cannot read properties of null (reading 'user_id')"});
     }
-    if let Err(msg) = check_payload(flavor, &m, false) {
+    if let Err(msg) = check_payload(flavor, &m, false).and_then(|_| check_docker_host(st, &m)) {
         return json!({"ok": false, "msg": msg});
     }
     let row = st.monitors.get_mut(&id).unwrap();

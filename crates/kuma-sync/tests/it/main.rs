@@ -1,6 +1,7 @@
 //! Integration tests of the `kuma-sync` binary against the stand-in Uptime Kuma (test-support's
 //! `kuma`): a real Socket.IO server over a WebSocket on loopback, behaving like 1.23 or 2.x.
 
+mod docker;
 mod faults;
 mod input;
 mod notifications;
