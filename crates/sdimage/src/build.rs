@@ -5,12 +5,66 @@ use homey_kit::process::{Cancel, Cmd, Runner, Stdout};
 use homey_kit::{Exit, ResultExt, fail};
 use std::path::{Path, PathBuf};
 
+/// The oldest Nix that builds the image: flakes and `nix build --json` came with 2.4. (`--print-out-paths`
+/// came later — Debian's nix 2.8 lacks it — so the out path is read from `--json`, which every version
+/// since 2.4 prints the same way.)
+pub const MIN_NIX: (u32, u32) = (2, 4);
+
+/// `nix --version`: asked first, so a nix too old fails with one clear line before a long build.
+pub fn nix_version_cmd() -> Cmd {
+    Cmd::new("nix").arg("--version").stdout(Stdout::Capture).timeout(std::time::Duration::from_secs(30))
+}
+
+/// The version in `nix (Nix) 2.8.0`, `nix (Lix, like Nix) 2.91.1`, `nix (Determinate Nix 3.6.2) 2.29.0`:
+/// the last word, which is Nix's own version.
+pub fn parse_nix_version(stdout: &str) -> Option<(u32, u32, u32)> {
+    let word = stdout.lines().next()?.split_whitespace().last()?;
+    let mut parts = word.split(['.', '-', '+', 'p']).map(|p| p.parse::<u32>());
+    let major = parts.next()?.ok()?;
+    let minor = parts.next()?.ok()?;
+    let patch = parts.next().and_then(Result::ok).unwrap_or(0);
+    Some((major, minor, patch))
+}
+
+/// Refuse a nix older than [`MIN_NIX`] with 69, naming the minimum; a nix that is missing is 69 too.
+pub fn check_nix(runner: &dyn Runner) -> anyhow::Result<()> {
+    let cmd = nix_version_cmd();
+    let out = match runner.run(&cmd) {
+        Ok(o) => o,
+        Err(e) if is_not_found(&e) => fail!(Exit::Unavailable, "{NO_NIX}"),
+        Err(e) => return Err(e).exit_code(Exit::Unavailable),
+    };
+    let text = out.stdout_str();
+    match parse_nix_version(&text) {
+        Some((major, minor, patch)) if (major, minor) < MIN_NIX => fail!(
+            Exit::Unavailable,
+            "nix {major}.{minor}.{patch} is too old: `sdimage build` needs Nix {}.{} or newer (flakes, `nix build --json`)",
+            MIN_NIX.0,
+            MIN_NIX.1
+        ),
+        Some(v) => {
+            homey_kit::debug!("nix {}.{}.{}", v.0, v.1, v.2);
+            Ok(())
+        }
+        None => {
+            homey_kit::warn!("`{cmd}` printed {:?}, not a version; trying the build anyway", text.trim());
+            Ok(())
+        }
+    }
+}
+
+const NO_NIX: &str = "nix is not installed or not on PATH: `sdimage build` needs Nix (with flakes) to build the image";
+
+fn is_not_found(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound))
+}
+
 /// The command that builds the SD image of `host` from the flake at `flake`.
 pub fn nix_build(flake: &str, host: &str, out_link: &Path) -> Cmd {
     Cmd::new("nix")
         .args(["--extra-experimental-features", "nix-command flakes", "build"])
         .arg(format!("{flake}#nixosConfigurations.{host}.config.system.build.sdImage"))
-        .arg("--print-out-paths")
+        .arg("--json")
         .arg("--out-link")
         .arg(out_link)
         .stdout(Stdout::Capture)
@@ -19,9 +73,10 @@ pub fn nix_build(flake: &str, host: &str, out_link: &Path) -> Cmd {
         .tee_stderr(true)
 }
 
-/// The store path nix printed (the last line that is an absolute path).
+/// The store path in what `nix build --json` printed: `[{"drvPath": …, "outputs": {"out": PATH}}]`.
 pub fn out_path(stdout: &str) -> Option<PathBuf> {
-    stdout.lines().map(str::trim).rev().find(|l| l.starts_with('/')).map(PathBuf::from)
+    let v: serde_json::Value = serde_json::from_str(stdout.trim()).ok()?;
+    v.as_array()?.first()?.get("outputs")?.get("out")?.as_str().filter(|p| p.starts_with('/')).map(PathBuf::from)
 }
 
 /// nix's words when a derivation needs a system this machine cannot build for: (needed, this machine).
@@ -83,16 +138,7 @@ pub fn run_build(runner: &dyn Runner, cmd: &Cmd, cancel: &Cancel) -> anyhow::Res
     let cmd = cmd.clone().cancel_on(cancel);
     let out = match runner.run(&cmd) {
         Ok(o) => o,
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
-            }) =>
-        {
-            fail!(
-                Exit::Unavailable,
-                "nix is not installed or not on PATH: `sdimage build` needs Nix (with flakes) to build the image"
-            )
-        }
+        Err(e) if is_not_found(&e) => fail!(Exit::Unavailable, "{NO_NIX}"),
         Err(e) => return Err(e).exit_code(Exit::Unavailable),
     };
     if out.status.cancelled {
@@ -128,7 +174,7 @@ mod tests {
         assert_eq!(
             cmd.to_string(),
             "nix --extra-experimental-features 'nix-command flakes' build \
-             '.#nixosConfigurations.pi-main-bootstrap.config.system.build.sdImage' --print-out-paths --out-link result"
+             '.#nixosConfigurations.pi-main-bootstrap.config.system.build.sdImage' --json --out-link result"
         );
     }
 
@@ -149,8 +195,26 @@ mod tests {
     }
 
     #[test]
-    fn out_path_is_the_last_path_line() {
-        assert_eq!(out_path("warning: x\n/nix/store/abc-img\n\n"), Some(PathBuf::from("/nix/store/abc-img")));
+    fn out_path_from_nix_build_json() {
+        // As nix 2.8 prints it (newer ones add startTime/stopTime).
+        let json = r#"[{"drvPath":"/nix/store/pc6s-x.drv","outputs":{"out":"/nix/store/dkp2-x"}}]"#;
+        assert_eq!(out_path(&format!("{json}\n")), Some(PathBuf::from("/nix/store/dkp2-x")));
+        assert_eq!(out_path("/nix/store/abc-img\n"), None);
         assert_eq!(out_path(""), None);
+    }
+
+    #[test]
+    fn nix_versions() {
+        assert_eq!(parse_nix_version("nix (Nix) 2.8.0\n"), Some((2, 8, 0)));
+        assert_eq!(parse_nix_version("nix (Nix) 2.24.10"), Some((2, 24, 10)));
+        assert_eq!(parse_nix_version("nix (Lix, like Nix) 2.91.1"), Some((2, 91, 1)));
+        assert_eq!(parse_nix_version("nix (Determinate Nix 3.6.2) 2.29.0"), Some((2, 29, 0)));
+        assert_eq!(parse_nix_version("nix (Nix) 2.3pre20200101_abc"), Some((2, 3, 0)));
+        assert_eq!(parse_nix_version("garbage"), None);
+        let old = FakeRunner::new(|_| Ok(Output::ok("nix (Nix) 2.3.16\n")));
+        let err = check_nix(&old).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Unavailable);
+        assert!(format!("{err}").contains("nix 2.3.16 is too old") && format!("{err}").contains("Nix 2.4 or newer"));
+        check_nix(&FakeRunner::new(|_| Ok(Output::ok("nix (Nix) 2.8.0\n")))).unwrap();
     }
 }

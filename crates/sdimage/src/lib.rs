@@ -13,6 +13,7 @@ pub mod progress;
 pub mod safety;
 
 use anyhow::Context;
+use homey_kit::manual::Page;
 use homey_kit::process::{Cancel, SystemRunner};
 use homey_kit::units::format_bytes;
 use homey_kit::{Exit, ResultExt, fail};
@@ -22,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "sdimage", version, about = "Build the bootstrap SD image and write it to a card safely, verified.", after_help = homey_kit::exit::EXIT_HELP)]
+#[command(name = "sdimage", version, about = "Build the bootstrap SD image and write it to a card safely, verified.")]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: homey_kit::cli::Verbosity,
@@ -32,6 +33,76 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// Each subcommand's exit codes and examples, shown under its `--help` and in its man page.
+pub const MANUAL: &[Page] = &[
+    Page {
+        command: "build",
+        exits: &[
+            (Exit::Ok, "built: the image's path, size and SHA-256 are printed"),
+            (Exit::Failed, "the build failed, was stopped, or left no single image in its output"),
+            (
+                Exit::Unavailable,
+                "nix is missing or older than 2.4, or this machine cannot build for aarch64-linux (the message says \
+                 how to get a builder)",
+            ),
+            (Exit::Config, "the --out-link's directory does not exist; nothing was built"),
+        ],
+        examples: &[
+            ("Build the bootstrap image from the flake in this directory", "sdimage build"),
+            ("Another flake and host", "sdimage build --flake /etc/homelab --host pi-main-bootstrap"),
+            ("Path, sizes and hash as JSON", "sdimage build --json | jq -r .image"),
+        ],
+    },
+    Page {
+        command: "list",
+        exits: &[
+            (Exit::Ok, "listed (also when no card is found: a notice says so)"),
+            (Exit::Failed, "/sys could not be read"),
+        ],
+        examples: &[
+            ("The cards and removable disks an image could go to", "sdimage list"),
+            ("Every disk, system disks marked SYSTEM", "sdimage list --all"),
+            ("As JSON", "sdimage list --json | jq -r '.[].path'"),
+        ],
+    },
+    Page {
+        command: "write",
+        exits: &[
+            (Exit::Ok, "written and read back identical (or written, with --no-verify)"),
+            (
+                Exit::Failed,
+                "not confirmed; or writing or verifying failed or was stopped (the message says whether the card \
+                 is bootable)",
+            ),
+            (
+                Exit::BadInput,
+                "refused before writing: a system or mounted disk, a partition, too small, read-only, no card, not \
+                 an image",
+            ),
+            (Exit::TryAgain, "the device is busy, or changed while being checked; nothing was written"),
+        ],
+        examples: &[
+            (
+                "Write and verify, typing the device's name to confirm",
+                "sdimage write result/sd-image/nixos.img.zst --device /dev/sdb",
+            ),
+            ("From a script, as JSON", "sdimage write nixos.img --device /dev/mmcblk0 --yes --json"),
+        ],
+    },
+    Page {
+        command: "verify",
+        exits: &[
+            (Exit::Ok, "the card holds the image"),
+            (Exit::Failed, "the card differs (the message says where and which is suspect), or cannot be read"),
+            (Exit::BadInput, "the image is not valid, or the device is neither a block device nor a file"),
+        ],
+        examples: &[
+            ("Check a card written earlier", "sdimage verify result/sd-image/nixos.img.zst --device /dev/sdb"),
+            ("As JSON", "sdimage verify nixos.img --device /dev/sdb --json"),
+        ],
+    },
+];
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
@@ -56,15 +127,18 @@ pub struct BuildArgs {
     /// Where nix puts the result symlink (a GC root).
     #[arg(long, default_value = "result")]
     pub out_link: PathBuf,
+    /// Print the image's path, sizes and SHA-256 as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ListArgs {
-    /// Also show system disks and empty devices.
+    /// Also show system disks (marked SYSTEM); empty devices (unused loop devices, a reader without a card)
+    /// are never shown.
     #[arg(long)]
     pub all: bool,
+    /// Print the disks as a JSON array on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -92,9 +166,12 @@ pub struct WriteArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
+    /// The image the card should hold: .img, .img.zst or .zst.
     pub image: PathBuf,
+    /// The disk to read back (a block device, or a file holding a disk's bytes).
     #[arg(long)]
     pub device: PathBuf,
+    /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -123,6 +200,8 @@ fn sha256_file(path: &Path) -> anyhow::Result<[u8; 32]> {
 }
 
 fn cmd_build(a: &BuildArgs) -> anyhow::Result<Exit> {
+    build::check_nix(&SystemRunner)?;
+    homey_kit::fs::check_parent(&a.out_link)?;
     let cmd = build::nix_build(&a.flake, &a.host, &a.out_link);
     homey_kit::info!("building the SD image of {} from {} (this can take a while): {cmd}", a.host, a.flake);
     let out = build::run_build(&SystemRunner, &cmd, &Cancel::on_signals())?;
@@ -134,23 +213,24 @@ fn cmd_build(a: &BuildArgs) -> anyhow::Result<Exit> {
             "out_path": out, "image": image_path, "format": img.format, "size": img.file_len,
             "image_size": img.len, "sha256": hex(&sha),
         });
-        println!("{v}");
+        homey_kit::outln!("{v}")?;
     } else {
-        println!("image:  {}", image_path.display());
-        println!(
+        homey_kit::outln!("image:  {}", image_path.display())?;
+        homey_kit::outln!(
             "size:   {} ({} bytes; {} on the card)",
             format_bytes(img.file_len),
             img.file_len,
             format_bytes(img.len)
-        );
-        println!("sha256: {}", hex(&sha));
+        )?;
+        homey_kit::outln!("sha256: {}", hex(&sha))?;
     }
     Ok(Exit::Ok)
 }
 
 fn cmd_list(root: &Path, a: &ListArgs) -> anyhow::Result<Exit> {
     let inv = Inventory::read(root)?;
-    let shown: Vec<&Disk> = inv.disks.iter().filter(|d| a.all || (d.size > 0 && !d.is_system())).collect();
+    // An empty device (an unused loop device, a reader with no card) cannot be written to: never listed.
+    let shown: Vec<&Disk> = inv.disks.iter().filter(|d| d.size > 0 && (a.all || !d.is_system())).collect();
     if a.json {
         let v: Vec<serde_json::Value> = shown
             .iter()
@@ -162,14 +242,14 @@ fn cmd_list(root: &Path, a: &ListArgs) -> anyhow::Result<Exit> {
                 v
             })
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        homey_kit::outln!("{}", serde_json::Value::Array(v))?;
         return Ok(Exit::Ok);
     }
     if shown.is_empty() {
         homey_kit::notice!("no card or removable disk found (insert one; `sdimage list --all` shows every disk)");
         return Ok(Exit::Ok);
     }
-    print!("{}", render_list(&shown));
+    homey_kit::out!("{}", render_list(&shown))?;
     Ok(Exit::Ok)
 }
 
@@ -329,7 +409,7 @@ fn cmd_write(root: &Path, a: &WriteArgs) -> anyhow::Result<Exit> {
         }
         Err(e) => homey_kit::warn!("could not re-read the partition table of {shown} ({e}); replug the card"),
     }
-    print_summary(&shown, &written, &write_phase, verify_phase.as_ref(), a.json);
+    print_summary(&shown, &written, &write_phase, verify_phase.as_ref(), a.json)?;
     Ok(Exit::Ok)
 }
 
@@ -347,14 +427,19 @@ pub fn open_error(e: &std::io::Error, shown: &str) -> anyhow::Error {
     homey_kit::exit::coded(exit, anyhow::anyhow!("{shown} {why}; nothing was written"))
 }
 
-fn print_summary(shown: &str, w: &engine::Written, write: &Phase, verify: Option<&Phase>, json: bool) {
+fn print_summary(
+    shown: &str,
+    w: &engine::Written,
+    write: &Phase,
+    verify: Option<&Phase>,
+    json: bool,
+) -> std::io::Result<()> {
     if json {
         let v = serde_json::json!({
             "device": shown, "bytes": w.len, "sha256": hex(&w.sha256), "write": write,
             "verify": verify, "verified": verify.is_some(),
         });
-        println!("{v}");
-        return;
+        return homey_kit::outln!("{v}");
     }
     let mut line = format!(
         "wrote {} ({} bytes) to {shown} in {:.2} s ({:.0} MB/s)",
@@ -367,8 +452,8 @@ fn print_summary(shown: &str, w: &engine::Written, write: &Phase, verify: Option
         Some(v) => line.push_str(&format!("; verified in {:.2} s ({:.0} MB/s)", v.seconds, v.mb_per_s)),
         None => line.push_str("; NOT verified (--no-verify)"),
     }
-    println!("{line}");
-    println!("sha256 {}", hex(&w.sha256));
+    homey_kit::outln!("{line}")?;
+    homey_kit::outln!("sha256 {}", hex(&w.sha256))
 }
 
 /// The card read back differently: find where, and tell card from image by reading the image again.
@@ -442,19 +527,19 @@ fn cmd_verify(a: &VerifyArgs) -> anyhow::Result<Exit> {
         return Err(mismatch(&img, &file, block, &image_hash, &shown, &cancel)).exit_code(Exit::Failed);
     }
     if a.json {
-        println!(
+        homey_kit::outln!(
             "{}",
             serde_json::json!({"device": shown, "bytes": img.len, "sha256": hex(&card_hash), "verify": phase, "verified": true})
-        );
+        )?;
     } else {
-        println!(
+        homey_kit::outln!(
             "{shown} matches {} ({} bytes) — verified in {:.2} s ({:.0} MB/s)",
             img.path.display(),
             img.len,
             phase.seconds,
             phase.mb_per_s
-        );
-        println!("sha256 {}", hex(&card_hash));
+        )?;
+        homey_kit::outln!("sha256 {}", hex(&card_hash))?;
     }
     Ok(Exit::Ok)
 }

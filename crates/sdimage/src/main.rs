@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    homey_kit::cli::main(|cli: &sdimage::Cli| cli.verbosity, sdimage::run)
+    homey_kit::cli::main_with(sdimage::MANUAL, |cli: &sdimage::Cli| cli.verbosity, sdimage::run)
 }

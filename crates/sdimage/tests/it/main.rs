@@ -43,11 +43,57 @@ pub fn disk_image(len: usize) -> Vec<u8> {
 }
 
 #[test]
-fn help_and_version_work() {
-    let help = bin().arg("--help").output().unwrap();
+fn help_is_a_manual_and_version_works() {
+    let help = bin().args(["write", "--help"]).output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("Exit codes:") && text.contains("78"), "{text}");
+    for part in ["Exit codes:", "  65  refused before writing", "Examples:", "$ sdimage write "] {
+        assert!(text.contains(part), "{part:?} missing from:\n{text}");
+    }
+    let build = String::from_utf8_lossy(&bin().args(["build", "--help"]).output().unwrap().stdout).into_owned();
+    assert!(build.contains("  69  nix is missing or older than 2.4"), "{build}");
     let version = bin().arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("sdimage ", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn every_option_has_help_and_every_command_a_manual_page() {
+    use clap::CommandFactory;
+    let cmd = homey_kit::manual::apply(sdimage::Cli::command(), sdimage::MANUAL);
+    assert_eq!(homey_kit::manual::problems(&cmd, sdimage::MANUAL), Vec::<String>::new());
+}
+
+#[test]
+fn man_pages_and_completions_are_generated() {
+    let d = tempfile::tempdir().unwrap();
+    let out = bin().arg("--generate-manual").arg(d.path()).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let write = std::fs::read_to_string(d.path().join("man1/sdimage-write.1")).unwrap();
+    assert!(write.contains("allow\\-fixed") && write.contains("refused before writing"), "{write}");
+    for f in ["man1/sdimage.1", "completions/sdimage.bash", "completions/_sdimage", "completions/sdimage.fish"] {
+        assert!(d.path().join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds this process then owns; the read end is closed at once, as `| head`
+    // leaves it once it has read enough.
+    let closed = unsafe {
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        libc::close(fds[0]);
+        std::process::Stdio::from(OwnedFd::from_raw_fd(fds[1]))
+    };
+    let out = bin()
+        .args(["list", "--all", "--sys-root"])
+        .arg(fixture("laptop"))
+        .stdout(closed)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.is_empty(), "{err}");
 }

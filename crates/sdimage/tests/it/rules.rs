@@ -143,7 +143,21 @@ fn list_hides_system_disks_unless_all() {
 
 #[test]
 fn write_never_uses_a_recorded_tree() {
-    let out = run(bin().args(["write", "x.img", "--device", "/dev/sdb", "--yes", "--sys-root"]).arg(fixture("laptop")));
+    // A real image and a "card" that is a file in a temp dir: if a regression let the write through,
+    // it would overwrite this file (and the test would see it), never a disk of the host.
+    let d = tempfile::tempdir().unwrap();
+    let image = d.path().join("x.img");
+    std::fs::write(&image, crate::disk_image(1 << 20)).unwrap();
+    let card = d.path().join("card");
+    std::fs::write(&card, vec![0u8; 2 << 20]).unwrap();
+    let out = run(bin()
+        .arg("write")
+        .arg(&image)
+        .arg("--device")
+        .arg(&card)
+        .args(["--yes", "--sys-root"])
+        .arg(fixture("laptop")));
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("only for `list`"), "{}", out.stderr);
+    assert!(std::fs::read(&card).unwrap().iter().all(|b| *b == 0), "the card was written");
 }
