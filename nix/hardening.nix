@@ -71,7 +71,7 @@ in
     RestrictAddressFamilies = "AF_UNIX AF_INET AF_INET6";
   };
 
-  units = {
+  units = rec {
     # Talks to Uptime Kuma on loopback; the module widens IPAddressAllow when the URL points elsewhere.
     kuma-sync = dynamic // {
       RestrictAddressFamilies = "AF_UNIX AF_INET AF_INET6";
@@ -113,6 +113,9 @@ in
           RestrictAddressFamilies = "AF_UNIX AF_INET AF_INET6 AF_NETLINK";
         })
         [ "ProcSubset" ];
+
+    # The same job's other half (restic copy to a local disk), with the same config: the same sandbox.
+    backup-offload = backup;
 
     # nl80211's power-save switch wants CAP_NET_ADMIN and nothing else.
     "net-watchdog-power-save@" = base // {

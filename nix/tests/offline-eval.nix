@@ -104,7 +104,7 @@ let
   sandboxOf = {
     kuma-sync = "kuma-sync";
     backup = "backup";
-    backup-offload = "backup";
+    backup-offload = "backup-offload";
     net-watchdog = "net-watchdog";
     net-watchdog-power-save = "net-watchdog-power-save@";
     attic-config = "attic-config";
@@ -230,7 +230,27 @@ let
     ++ concatMap (
       c:
       lib.optional ((etc."homey/credentials/${c}".source or null) != config.homey.credentials.${c}) "/etc/homey/credentials/${c} does not link to ${config.homey.credentials.${c}}"
-    ) linked;
+    ) linked
+    # The tools on PATH for use by hand, once.
+    ++ (
+      let
+        n = builtins.length (filter (p: p == config.homey.package) config.environment.systemPackages);
+      in
+      lib.optionals (lib.any (u: config.systemd.services ? ${u}) (attrNames sandboxOf)) (
+        lib.optional (n != 1) "homey.package is in environment.systemPackages ${toString n} times, not once"
+      )
+    )
+    # Authelia runs the rules that were linted: the rendered file mounted read-only, and loaded last.
+    ++ lib.optionals (config.homey.authelia.container != null) (
+      let
+        a = config.homey.authelia;
+        c = config.virtualisation.oci-containers.containers.${a.container};
+        files = lib.splitString "," (c.environment.X_AUTHELIA_CONFIG or "");
+      in
+      lib.optional (!(builtins.elem "${a.renderedRules}:${a.rulesMountPoint}:ro" c.volumes)) "the ${a.container} container does not mount the rendered rules at ${a.rulesMountPoint}"
+      ++ lib.optional (lib.last files != a.rulesMountPoint) "the ${a.container} container's X_AUTHELIA_CONFIG does not load ${a.rulesMountPoint} last"
+      ++ lib.optional (!(builtins.elem (toString a.configHashEnvFile) (map toString c.environmentFiles))) "the ${a.container} container does not get NIXOS_CONFIG_HASH"
+    );
 
   evalConfig =
     {
