@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    homey_kit::cli::main(|cli: &authelia_rules::Cli| cli.verbosity, authelia_rules::run)
+    homey_kit::cli::main_with(authelia_rules::MANUAL, |cli: &authelia_rules::Cli| cli.verbosity, authelia_rules::run)
 }

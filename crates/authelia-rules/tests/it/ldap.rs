@@ -204,6 +204,33 @@ fn world_readable_password_file_is_refused_before_connecting() {
 }
 
 #[test]
+fn a_bind_dn_without_a_password_names_every_place_it_looked() {
+    let work = tempfile::tempdir().unwrap();
+    let out = bin()
+        .arg("check-subjects")
+        .arg(rules(work.path()))
+        .args(["--ldap-url", "ldap://127.0.0.1:1", "--base-dn", BASE, "--bind-dn", ROOT_DN])
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("AUTHELIA_RULES_BIND_PASSWORD_FILE")
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    if std::path::Path::new("/etc/homey/credentials/ldap-bind-password").exists() {
+        panic!("this host has /etc/homey/credentials/ldap-bind-password: the test cannot check the message here");
+    }
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    for part in [
+        "--bind-password-file",
+        "$AUTHELIA_RULES_BIND_PASSWORD_FILE",
+        "$CREDENTIALS_DIRECTORY/ldap-bind-password",
+        "/etc/homey/credentials/ldap-bind-password",
+    ] {
+        assert!(stderr.contains(part), "{part} missing: {stderr}");
+    }
+    assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+}
+
+#[test]
 fn a_password_without_a_bind_dn_is_a_usage_error() {
     let work = tempfile::tempdir().unwrap();
     let pw = write_secret(work.path(), "pw", "adminpw");

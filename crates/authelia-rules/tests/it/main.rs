@@ -30,11 +30,58 @@ pub fn text(o: &Output) -> (String, String) {
 }
 
 #[test]
-fn help_and_version_work() {
-    let help = bin().arg("--help").output().unwrap();
+fn help_is_a_manual_and_version_works() {
+    let help = bin().args(["lint", "--help"]).output().unwrap();
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    assert!(text.contains("Exit codes:") && text.contains("78"), "{text}");
+    for part in ["Exit codes:", "    3  warnings only", "Examples:"] {
+        assert!(text.contains(part), "{part:?} missing from:\n{text}");
+    }
+    assert!(text.contains("$ authelia-rules lint access-rules.json --strict"), "{text}");
+    let top = String::from_utf8_lossy(&bin().arg("--help").output().unwrap().stdout).into_owned();
+    assert!(!top.contains("Exit codes:") && top.contains("authelia-rules help COMMAND"), "{top}");
     let version = bin().arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("authelia-rules ", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn every_option_has_help_and_every_command_a_manual_page() {
+    use clap::CommandFactory;
+    let cmd = homey_kit::manual::apply(authelia_rules::Cli::command(), authelia_rules::MANUAL);
+    assert_eq!(homey_kit::manual::problems(&cmd, authelia_rules::MANUAL), Vec::<String>::new());
+}
+
+#[test]
+fn man_pages_and_completions_are_generated() {
+    let d = tempfile::tempdir().unwrap();
+    let out = bin().arg("--generate-manual").arg(d.path()).output().unwrap();
+    assert!(out.status.success() && out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    let page = std::fs::read_to_string(d.path().join("man1/authelia-rules-check-subjects.1")).unwrap();
+    assert!(page.contains("bind\\-password\\-file") && page.contains("/etc/homey/credentials"), "{page}");
+    for f in [
+        "man1/authelia-rules.1",
+        "completions/authelia-rules.bash",
+        "completions/_authelia-rules",
+        "completions/authelia-rules.fish",
+    ] {
+        assert!(d.path().join(f).is_file(), "{f}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/access-rules.json");
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two fds this process then owns; the read end is closed at once, as `| head`
+    // leaves it once it has read enough.
+    let closed = unsafe {
+        assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
+        libc::close(fds[0]);
+        std::process::Stdio::from(OwnedFd::from_raw_fd(fds[1]))
+    };
+    let out = bin().arg("render").arg(&rules).stdout(closed).stderr(std::process::Stdio::piped()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(!err.contains("error") && !err.contains("panicked"), "{err}");
 }
