@@ -54,7 +54,10 @@ let
     RuntimeDirectoryMode = "0700";
   };
 
-  containerUnit = "${config.virtualisation.oci-containers.backend}-${cfg.server.container}";
+  # NixOS names the container's unit after `serviceName` where it has that option, else <backend>-<name>.
+  containerUnit =
+    config.virtualisation.oci-containers.containers.${cfg.server.container}.serviceName
+      or "${config.virtualisation.oci-containers.backend}-${cfg.server.container}";
   # NixOS throws when an option without a value (an undeclared container's image) is read.
   containerDeclared =
     (builtins.tryEval (config.virtualisation.oci-containers.containers.${cfg.server.container}.image or (throw "no image")))
