@@ -316,8 +316,15 @@ fn find_key_unchecked(
     Ok(None)
 }
 
-const NO_KEY: &str = "no signing key: pass --secret-file, or set ATTIC_SERVER_TOKEN_RS256_SECRET_BASE64 or \
-ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64, or provide the credential attic-token-secret (LoadCredential=)";
+/// Every place a signing key could have come from, in the order they are tried.
+fn no_key() -> String {
+    format!(
+        "no signing key: pass --secret-file, or set $ATTIC_SERVER_TOKEN_RS256_SECRET_BASE64 or \
+         $ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64, or provide the credential {CREDENTIAL} \
+         ($CREDENTIALS_DIRECTORY/{CREDENTIAL} under systemd, {}/{CREDENTIAL} by hand)",
+        homey_kit::secret::CREDENTIALS_FALLBACK
+    )
+}
 
 fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
     if let Some(out) = &a.out {
@@ -370,7 +377,7 @@ fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
         _ => None,
     };
     let Some((key, source)) = find_key(a.secret_file.as_deref(), config_key, world)? else {
-        fail!(Exit::Config, "{NO_KEY}");
+        fail!(Exit::Config, "{}", no_key());
     };
     if !key.can_sign() {
         fail!(
@@ -621,7 +628,7 @@ fn render_config(a: RenderArgs, world: &World) -> anyhow::Result<Exit> {
                 );
                 format!("the template's own [jwt.signing] {}", kind.config_key())
             }
-            None => fail!(Exit::Config, "{}: {NO_KEY}", a.template.display()),
+            None => fail!(Exit::Config, "{}: {}", a.template.display(), no_key()),
         },
     };
     homey_kit::fs::write_atomic(&a.out, doc.to_string().as_bytes(), a.mode)?;

@@ -172,7 +172,12 @@ fn bad_flags_and_missing_keys_are_refused_without_output() {
     }
     let none = run(bin().args(["mint", "--sub", "s", "--validity", "1d"]));
     assert_eq!(none.code, 78, "{}", none.stderr);
-    assert!(none.stderr.contains("no signing key") && none.stderr.contains("attic-token-secret"), "{}", none.stderr);
+    assert!(
+        none.stderr.contains("no signing key: pass --secret-file")
+            && none.stderr.contains("/etc/homey/credentials/attic-token-secret by hand"),
+        "{}",
+        none.stderr
+    );
 
     let wrapped = STANDARD.encode(SAMPLE_SECRET);
     let wrapped = format!("{}\n{}\n", &wrapped[..30], &wrapped[30..]);
