@@ -308,6 +308,13 @@ fn secret_problems(service: &Directives) -> Vec<String> {
             }
         }
     }
+    for value in service.get("LoadCredential").into_iter().flatten() {
+        if value.starts_with('-') {
+            problems.push(format!(
+                "LoadCredential={value}: a leading \"-\" is part of the credential's name to systemd, not \"optional\""
+            ));
+        }
+    }
     if service.contains_key("EnvironmentFile") {
         problems.push("EnvironmentFile= can carry secrets into the environment: use LoadCredential=".to_owned());
     }
@@ -1087,6 +1094,11 @@ mod tests {
         let problems = secret_problems(&s);
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].contains("RESTIC_PASSWORD"));
+        s.remove("Environment");
+        s.insert("LoadCredential".into(), vec!["a:/x".into(), "-b:/y".into()]);
+        let problems = secret_problems(&s);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].starts_with("LoadCredential=-b:/y"), "{problems:?}");
     }
 
     #[test]
