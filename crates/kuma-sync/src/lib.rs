@@ -4,6 +4,7 @@
 //! `socketio`/`session` talk to the server, `sync` carries the plan out. This file is the CLI.
 
 pub mod docker_hosts;
+pub mod export;
 pub mod monitors;
 pub mod notifications;
 pub mod owner;
@@ -38,6 +39,9 @@ pub enum Command {
     Sync(SyncArgs),
     /// Read-only: connect, compare, print what `sync` would do.
     Plan(PlanArgs),
+    /// Read-only: write the server's monitors, notifications and docker hosts as a file `sync` accepts
+    /// (secrets as named credentials), to adopt an existing installation in one step.
+    Export(ExportArgs),
     /// Offline checks of a monitors file.
     Validate {
         /// The monitors file (JSON).
@@ -45,11 +49,9 @@ pub enum Command {
     },
 }
 
+/// How to reach and log in to Uptime Kuma.
 #[derive(Debug, clap::Args)]
-pub struct ServerArgs {
-    /// The monitors file (a JSON array, or {"monitors": [...]}).
-    #[arg(long, value_name = "FILE")]
-    pub monitors: PathBuf,
+pub struct ConnArgs {
     /// Uptime Kuma's URL.
     #[arg(long, env = "KUMA_URL", default_value = "http://127.0.0.1:3001")]
     pub url: String,
@@ -67,12 +69,36 @@ pub struct ServerArgs {
     /// How long to wait for each acknowledgement from the server (seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub ack_timeout: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServerArgs {
+    /// The monitors file (a JSON array of monitors, or {"monitors": [...], "notifications": [...],
+    /// "docker_hosts": [...]}).
+    #[arg(long, value_name = "FILE")]
+    pub monitors: PathBuf,
+    #[command(flatten)]
+    pub conn: ConnArgs,
     /// Print the result as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-    /// Keep monitors of ours that are no longer declared (and report them).
+    /// Keep monitors and notifications of ours that are no longer declared (and report them).
     #[arg(long)]
     pub no_prune: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub conn: ConnArgs,
+    /// Write the file here (atomically) instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Write each secret the file names by credential (push tokens, notification tokens and webhook URLs)
+    /// into DIR/NAME, mode 0600, so CREDENTIALS_DIRECTORY=DIR (or LoadCredential=) makes the next sync
+    /// find them. Without it only their names are listed.
+    #[arg(long, value_name = "DIR")]
+    pub secrets_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -109,6 +135,7 @@ pub fn run_with(cli: Cli, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Res
         Command::Validate { file } => validate(&file, out),
         Command::Plan(p) => sync(&p.server, None, clock, out),
         Command::Sync(s) => sync(&s.server, Some(&s), clock, out),
+        Command::Export(e) => export(&e, clock, out),
     }
 }
 
@@ -139,6 +166,73 @@ pub fn digest(declared: &monitors::Declared, url: &str) -> String {
     ])
 }
 
+/// The user and password to log in with.
+fn login_of(c: &ConnArgs) -> anyhow::Result<(String, homey_kit::secret::Secret)> {
+    let username = c.username.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
+        homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("no username: pass --username or set KUMA_USERNAME"))
+    })?;
+    let password = Source::credential("kuma-password")
+        .env_file_var("KUMA_PASSWORD_FILE")
+        .file("--password-file", c.password_file.clone())
+        .load()
+        .exit_code(Exit::Config)?;
+    Ok((username, password))
+}
+
+/// `export`: read the server, write the file (and the secrets, when asked where).
+fn export(e: &ExportArgs, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Result<Exit> {
+    // Check where things go before connecting, so nothing is read for nothing.
+    for dir in e.out.iter().filter_map(|p| p.parent()).chain(e.secrets_dir.as_deref()) {
+        if !dir.as_os_str().is_empty() && !dir.is_dir() {
+            homey_kit::fail!(Exit::Config, "{}: no such directory", dir.display());
+        }
+    }
+    let (username, password) = login_of(&e.conn)?;
+    let opts = session::Options {
+        url: &e.conn.url,
+        username: &username,
+        password: &password,
+        setup: false,
+        wait: Duration::from_secs(e.conn.wait),
+        ack_timeout: Duration::from_secs(e.conn.ack_timeout.max(1)),
+        stop: None,
+    };
+    let mut session = session::Session::open(&opts, clock)?;
+    let server = session.read_server()?;
+    session.close();
+    let exported = export::export(&server);
+    for s in &exported.skipped {
+        homey_kit::warn!("left out: {s}");
+    }
+    let text = format!("{}\n", serde_json::to_string_pretty(&exported.doc)?);
+    if let Some(dir) = &e.secrets_dir {
+        for (name, value) in &exported.secrets {
+            homey_kit::fs::write_atomic(&dir.join(name), value.as_bytes(), 0o600)?;
+        }
+    }
+    match &e.out {
+        Some(path) => {
+            homey_kit::fs::write_atomic(path, text.as_bytes(), 0o644)?;
+            homey_kit::info!("{}: written", path.display());
+        }
+        None => out.write_all(text.as_bytes())?,
+    }
+    if !exported.secrets.is_empty() {
+        let names: Vec<&str> = exported.secrets.keys().map(String::as_str).collect();
+        match &e.secrets_dir {
+            Some(dir) => {
+                homey_kit::info!("{} secret(s) written to {} (0600): {}", names.len(), dir.display(), names.join(", "))
+            }
+            None => homey_kit::notice!(
+                "the file names {} credential(s) that sync will need ($CREDENTIALS_DIRECTORY/NAME, or /etc/homey/credentials/NAME by hand): {}; --secrets-dir DIR writes them",
+                names.len(),
+                names.join(", ")
+            ),
+        }
+    }
+    Ok(Exit::Ok)
+}
+
 /// `plan` (args `None`), `sync --dry-run` and `sync`.
 fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let file = s.monitors.display().to_string();
@@ -150,7 +244,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     monitors::resolve_credentials(&file, &mut declared.monitors, &load_credential)?;
     notifications::resolve_credentials(&file, &mut declared.notifications, &load_credential)?;
     let writing = args.is_some_and(|a| !a.dry_run);
-    let digest = digest(&declared, &s.url);
+    let digest = digest(&declared, &s.conn.url);
     let mut gate = None;
     let mut _lock = None;
     if let Some(a) = args.filter(|_| writing) {
@@ -168,23 +262,16 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         }
         gate = Some(g);
     }
-    let username = s.username.clone().filter(|u| !u.is_empty()).ok_or_else(|| {
-        homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("no username: pass --username or set KUMA_USERNAME"))
-    })?;
-    let password = Source::credential("kuma-password")
-        .env_file_var("KUMA_PASSWORD_FILE")
-        .file("--password-file", s.password_file.clone())
-        .load()
-        .exit_code(Exit::Config)?;
+    let (username, password) = login_of(&s.conn)?;
     // Stop between writes on SIGTERM/SIGINT, and say what was done, instead of dying mid-write.
     let cancel = writing.then(homey_kit::process::Cancel::on_signals);
     let opts = session::Options {
-        url: &s.url,
+        url: &s.conn.url,
         username: &username,
         password: &password,
         setup: args.is_some_and(|a| a.setup && writing),
-        wait: Duration::from_secs(s.wait),
-        ack_timeout: Duration::from_secs(s.ack_timeout.max(1)),
+        wait: Duration::from_secs(s.conn.wait),
+        ack_timeout: Duration::from_secs(s.conn.ack_timeout.max(1)),
         stop: cancel.as_ref(),
     };
     let mut session = session::Session::open(&opts, clock)?;

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// Part of the hash gate's digest: bump it when the mapping from file to payload changes, so every
 /// server is compared again after an upgrade of the tool.
-pub const MAPPING_VERSION: &str = "kuma-sync mapping 1";
+pub const MAPPING_VERSION: &str = "kuma-sync mapping 2";
 
 /// Keys `getMonitor`/`monitorList` return that are not database columns: sending them back fails.
 pub const READ_ONLY_KEYS: &[&str] =
@@ -407,7 +407,7 @@ pub fn fields(m: &Monitor, generation: Generation, refs: impl Into<Refs>) -> Vec
         f("method", "method", json!(m.method)),
         f("maxredirects", "max_redirects", json!(m.max_redirects)),
         f("ignoreTls", "ignore_tls", json!(m.ignore_tls)),
-        f("expiryNotification", "expiry_notification", json!(false)),
+        f("expiryNotification", "expiry_notification", json!(m.expiry_notification)),
         f("httpBodyEncoding", "http_body_encoding", json!("json")),
         f("dns_resolve_type", "dns_resolve_type", json!(m.dns_resolve_type)),
         f("dns_resolve_server", "dns_resolve_server", json!(m.dns_resolve_server)),
@@ -790,7 +790,12 @@ fn plan_monitors(file: &str, declared: &[Monitor], server: &Server, prune: bool)
                 }
                 continue;
             }
-            if !same(&f.value, sm.raw.get(f.key)) {
+            // The server reads a missing body encoding as JSON.
+            let have = match (f.key, sm.raw.get(f.key)) {
+                ("httpBodyEncoding", None | Some(Value::Null)) => Some(&f.value).filter(|v| *v == "json"),
+                (_, have) => have,
+            };
+            if !same(&f.value, have) {
                 edit = true;
                 let (from, to) = if f.key == "pushToken" {
                     // A push token is a secret: say that it changes, never what it is.

@@ -2,6 +2,7 @@
 //! `kuma`): a real Socket.IO server over a WebSocket on loopback, behaving like 1.23 or 2.x.
 
 mod docker;
+mod export;
 mod faults;
 mod input;
 mod notifications;
