@@ -66,7 +66,7 @@ let
     in
     valueType;
 
-  pkgs = {
+  pkgsStub = {
     formats = {
       json = _: {
         type = formatType "JSON value" true;
@@ -87,6 +87,8 @@ let
     bash = drv "bash";
     sqlite = drv "sqlite";
   };
+
+  pkgs = pkgsStub;
 
   # As nixpkgs' nixos/lib/utils.nix.
   utils = {
@@ -256,6 +258,7 @@ let
     {
       modules,
       specialArgs ? { },
+      pkgs ? pkgsStub,
     }:
     (lib.evalModules {
       modules = [
@@ -375,6 +378,14 @@ let
     ];
   };
 
+  # nix/module.nix imported alone, on a host whose pkgs has no homey (no overlay): it builds the package itself.
+  moduleAlone = {
+    modules = [ { homey.netWatchdog.enable = true; } ];
+    pkgs = removeAttrs pkgsStub [ "homey" ] // {
+      callPackage = file: _args: drv "homey-from-${baseNameOf (toString file)}";
+    };
+  };
+
   # The VM tests' machines (nix/tests/*.nix) as hosts of their own.
   vmTests = {
     vm-backup = ./backup.nix;
@@ -488,6 +499,17 @@ in
       example = report (evalConfig example);
       unprivileged-backup = report (evalConfig unprivilegedBackup);
       remote-kuma = report (evalConfig remoteKuma);
+      module-alone =
+        let
+          config = evalConfig moduleAlone;
+          r = report config;
+        in
+        r
+        // {
+          fileProblems =
+            r.fileProblems
+            ++ lib.optional (config.homey.package.name != "homey-from-package.nix") "nix/module.nix alone: homey.package is ${config.homey.package.name}, not built from nix/package.nix";
+        };
     }
     // lib.optionalAttrs (readmeFlake != null) { readme = report (evalConfig readme); };
 
