@@ -25,8 +25,14 @@ use std::time::Duration;
 /// The systemd credential the secret is read from when no flag or variable names one.
 pub const CREDENTIAL: &str = "attic-token-secret";
 
+pub use help::MANUAL;
+
 #[derive(Debug, clap::Parser)]
-#[command(name = "attic-token", version, about = "Attic tokens minted natively (byte-compatible with atticadm), the runtime server config, the Nix netrc.", after_help = help::TOOL)]
+#[command(
+    name = "attic-token",
+    version,
+    about = "Attic tokens minted natively (byte-compatible with atticadm), the runtime server config, the Nix netrc."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
@@ -39,22 +45,16 @@ pub struct Cli {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Mint a token, as `atticadm make-token` does, byte for byte.
-    #[command(after_help = help::MINT)]
     Mint(MintArgs),
     /// Show a token's header, claims, permissions and expiry; with a key, check its signature.
-    #[command(after_help = help::INSPECT)]
     Inspect(InspectArgs),
     /// Ask an Attic server whether a token works for a cache.
-    #[command(after_help = help::CHECK)]
     Check(CheckArgs),
     /// Render atticd's runtime config from a template, with the signing key under [jwt.signing].
-    #[command(after_help = help::RENDER_CONFIG)]
     RenderConfig(RenderArgs),
     /// Add or replace one host's entry in a netrc file (for the Nix daemon).
-    #[command(after_help = help::NETRC)]
     Netrc(NetrcArgs),
     /// Make a new signing secret in the base64 form Attic reads.
-    #[command(after_help = help::KEYGEN)]
     Keygen(KeygenArgs),
 }
 

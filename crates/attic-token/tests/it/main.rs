@@ -18,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
+use clap::CommandFactory;
+
 pub const SAMPLE_SECRET: &str = "attic-token research throwaway secret 0123456789abcdef";
 pub const SAMPLE_NOW: &str = "1795757240";
 pub const SAMPLE_TOKEN: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE4MDM2NDcyODgsIm5iZiI6MTc5NTc1NzI0MCwic3ViIjoiY2ktcHVzaCIsImh0dHBzOi8vand0LmF0dGljLnJzL3YxIjp7ImNhY2hlcyI6eyJtYWluIjp7InIiOjEsInciOjEsImNyIjoxfSwidGVhbS0qIjp7InIiOjEsImNjIjoxLCJjZCI6MX19fX0.J8fCq8HeNoQIYW80ByUv6SdfI13To56TnvuTxN_cQD8";
@@ -157,12 +159,14 @@ fn help_and_version_work() {
         assert!(page.contains("Exit codes:") && page.contains("Examples:"), "{sub}: {page}");
         assert!(!page.contains("\n   3  ") && !page.contains("\n  75  "), "{sub}: {page}");
         // Every example runs this tool, with flags the command has.
-        for line in page.lines().map(str::trim).filter(|l| l.starts_with("attic-token ")) {
+        for line in page.lines().filter_map(|l| l.trim().strip_prefix("$ attic-token ")) {
             for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
                 assert!(page.contains(&format!("  {flag}")), "{sub}: example flag {flag} is not in the help:\n{page}");
             }
         }
     }
+    let cmd = homey_kit::manual::apply(attic_token::Cli::command(), attic_token::MANUAL);
+    assert_eq!(homey_kit::manual::problems(&cmd, attic_token::MANUAL), Vec::<String>::new());
     let version = bin().arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("attic-token ", env!("CARGO_PKG_VERSION")));
 }
