@@ -59,7 +59,8 @@ pub fn explain(rs: &RuleSet, url: &str, method: &str, subject: &Subject, json: b
         );
         return Ok(out);
     }
-    let _ = writeln!(out, "  #\tDomain\tResource\tQuery\tMethod\tNetwork\tSubject\tPolicy\tRule");
+    let header = ["  #", "Domain", "Resource", "Query", "Method", "Network", "Subject", "Policy", "Rule"];
+    let mut rows: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for (i, res) in d.results.iter().enumerate() {
         // `*` an exact match, `~` a match only because an anonymous request may be the right user.
         let mark = match d.rule {
@@ -68,16 +69,13 @@ pub fn explain(rs: &RuleSet, url: &str, method: &str, subject: &Subject, json: b
             _ => ' ',
         };
         let r = &rs.rules[i];
-        let cells: Vec<&str> = res.all().iter().map(|m| m.as_str()).collect();
-        let _ = writeln!(
-            out,
-            "{mark} {}\t{}\t{}\t{}",
-            i + 1,
-            cells.join("\t"),
-            r.policy.as_deref().unwrap_or("-"),
-            r.label()
-        );
+        let mut row = vec![format!("{mark} {}", i + 1)];
+        row.extend(res.all().iter().map(|m| m.as_str().to_owned()));
+        row.push(r.policy.as_deref().unwrap_or("-").to_owned());
+        row.push(r.label());
+        rows.push(row);
     }
+    out.push_str(&align(&rows));
     out.push('\n');
     match (d.rule, rule) {
         (Some(i), Some(r)) if d.results[i].exact() => {
@@ -110,6 +108,29 @@ pub fn explain(rs: &RuleSet, url: &str, method: &str, subject: &Subject, json: b
         }
     }
     Ok(out)
+}
+
+/// Columns padded with spaces to the widest cell plus one, as Authelia's own table (a tab writer) prints
+/// them: raw tabs would line up only by chance.
+fn align(rows: &[Vec<String>]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            if c + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<w$} ", w = widths[c]));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }
 
 fn label(r: &crate::model::Rule) -> String {

@@ -300,7 +300,16 @@ fn explain_names_the_deciding_rule_and_anonymous_may_match() {
     let out = bin().arg("explain").arg(example()).args(["--url", "https://grafana.example.com/d/x"]).output().unwrap();
     let (stdout, _) = text(&out);
     assert!(
-        stdout.contains("~ 5\thit\thit\thit\thit\thit\tmay\ttwo_factor\t'grafana-admins', priority 20\n"),
+        stdout.contains("~ 5  hit    hit      hit   hit    hit     may     two_factor 'grafana-admins', priority 20\n"),
+        "{stdout}"
+    );
+    // Aligned like Authelia's own table: spaces, every column starting at the same place on every line.
+    assert!(!stdout.contains('\t'), "{stdout}");
+    let table: Vec<&str> = stdout.lines().filter(|l| l.contains(" hit ") || l.contains("Domain")).collect();
+    let policy_at = table[0].find("Policy").unwrap();
+    assert!(
+        table.len() > 5
+            && table.iter().all(|l| l[policy_at - 1..].starts_with(' ') && !l[policy_at..].starts_with(' ')),
         "{stdout}"
     );
     assert!(stdout.contains("The policy 'two_factor' from rule #5 ('grafana-admins', priority 20) is required for this request: its subject may match once the user logs in"), "{stdout}");
