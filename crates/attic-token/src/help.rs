@@ -54,13 +54,17 @@ pub const MANUAL: &[Page] = &[
         exits: &[
             (Exit::Ok, "usable: atticd would accept it now (with a key given: the signature holds)"),
             (Exit::Failed, "not usable: malformed, expired, not yet valid, or the signature does not hold"),
-            (Exit::Config, "the --secret-file cannot be read, others can read it, or it is not a key"),
+            (
+                Exit::Config,
+                "the --secret-file or --token-file cannot be read, others can read it, or the key is not a key",
+            ),
         ],
         examples: &[
-            ("The token on stdin, off the command line", "attic-token inspect - < /run/attic/nix.token"),
+            ("A token file", "attic-token inspect --token-file /run/attic/nix.token"),
+            ("The token on stdin (never on the command line: other users see it)", "attic-token inspect -"),
             (
                 "Its signature checked with the server's key, as JSON",
-                "attic-token inspect - --secret-file /etc/homey/credentials/attic-token-secret --json < nix.token",
+                "attic-token inspect --token-file nix.token --secret-file /etc/homey/credentials/attic-token-secret --json",
             ),
         ],
     },

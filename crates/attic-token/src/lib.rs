@@ -119,8 +119,13 @@ pub struct MintArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// The token, or `-` to read it from stdin.
-    pub token: String,
+    /// The token, or `-` to read it from stdin (a token on the command line is visible to other users:
+    /// prefer `-` or --token-file).
+    #[arg(required_unless_present = "token_file", conflicts_with = "token_file")]
+    pub token: Option<String>,
+    /// Read the token from this file (one line; not readable by other users).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
     /// Check the signature with this key (base64 as Attic reads it; an RS256 public key will do).
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
@@ -428,7 +433,14 @@ enum Signature {
 }
 
 fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
-    let token_text = read_token_arg(&a.token)?;
+    let token_text = match (&a.token, &a.token_file) {
+        (_, Some(f)) => {
+            let raw = read_private_file(f, "token file")?;
+            raw.expose_str().map(|t| t.trim().to_owned()).unwrap_or_default()
+        }
+        (Some(t), None) => read_token_arg(t)?,
+        (None, None) => fail!(Exit::Usage, "give the token, - to read it from stdin, or --token-file"),
+    };
     let now = now(a.now, world);
     let key = match &a.secret_file {
         Some(f) => {
@@ -539,22 +551,28 @@ fn inspect(a: InspectArgs, world: &World) -> anyhow::Result<Exit> {
     Ok(if problems.is_empty() { Exit::Ok } else { Exit::Failed })
 }
 
-/// A token file: one JWT on one line (a trailing newline is fine). Anything else is bad input, named
-/// without showing the file's contents.
-fn read_token_file(path: &Path) -> anyhow::Result<Secret> {
+/// A file holding a token, refused when other users can read it (whoever holds a token has its
+/// permissions), named as `what`.
+fn read_private_file(path: &Path, what: &str) -> anyhow::Result<Secret> {
     use std::os::unix::fs::MetadataExt;
-    let what = || format!("token file {}", path.display());
-    let meta = std::fs::metadata(path).with_context(what).exit_code(Exit::Config)?;
+    let context = || format!("{what} {}", path.display());
+    let meta = std::fs::metadata(path).with_context(context).exit_code(Exit::Config)?;
     if meta.mode() & 0o004 != 0 {
         fail!(
             Exit::Config,
-            "token file {}: mode {:04o} lets every user read the token, and anyone holding it has its permissions; \
+            "{what} {}: mode {:04o} lets every user read the token, and anyone holding it has its permissions; \
              chmod o-r it (attic-token mint --out writes 0600)",
             path.display(),
             meta.mode() & 0o7777
         );
     }
-    let raw = Secret::new(std::fs::read(path).with_context(what).exit_code(Exit::Config)?);
+    Ok(Secret::new(std::fs::read(path).with_context(context).exit_code(Exit::Config)?))
+}
+
+/// A token file: one JWT on one line (a trailing newline is fine). Anything else is bad input, named
+/// without showing the file's contents.
+fn read_token_file(path: &Path) -> anyhow::Result<Secret> {
+    let raw = read_private_file(path, "token file")?;
     let text = raw.expose_str().map(str::trim).unwrap_or("\u{0}");
     netrc::check_token(text)
         .map_err(|why| anyhow::anyhow!("token file {}: {why}", path.display()))

@@ -470,6 +470,7 @@ pub fn parse(token: &str) -> Result<Parsed, Malformed> {
     let header: Json = serde_json::from_str(&header_json).or_else(|e| bad(format!("the header is not JSON: {e}")))?;
     let mut unique: Vec<&str> = HEADER_STRINGS.to_vec();
     unique.extend(HEADER_LISTS);
+    unique.push("x5t#S256");
     let alg = check_header(fields("the header", &header, &unique)?)?;
     let claims: Json = serde_json::from_str(&claims_json).or_else(|e| bad(format!("the claims are not JSON: {e}")))?;
     let claims = fields("the claims", &claims, &["iat", "exp", "nbf", "iss", "sub", "aud", "jti", "nonce", NAMESPACE])?;

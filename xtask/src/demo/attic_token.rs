@@ -73,13 +73,14 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         "nix-daemon.token",
     ]))?;
     expect(code, 0, "mint")?;
-    // A token never goes on a command line (other users see argv): inspect reads it from stdin.
-    println!("\n# attic-token inspect - --secret-file secret.b64 < nix-daemon.token");
-    let code = ctx.show(
-        ctx.tool("attic-token")
-            .args(["inspect", "-", "--secret-file", "secret.b64"])
-            .stdin(std::fs::File::open(d.join("nix-daemon.token"))?),
-    )?;
+    // A token never goes on a command line (other users see argv): inspect reads it from its file.
+    let code = ctx.show(ctx.tool("attic-token").args([
+        "inspect",
+        "--token-file",
+        "nix-daemon.token",
+        "--secret-file",
+        "secret.b64",
+    ]))?;
     expect(code, 0, "inspect")?;
 
     std::fs::write(d.join("netrc"), "machine git.example.com\n  login me\n  password not-a-real-one\n")?;

@@ -199,3 +199,22 @@ fn patterns_are_listed_in_the_tokens_order() {
     let star = out.stdout.find("  *   push").expect(&out.stdout);
     assert!(x < star, "{}", out.stdout);
 }
+
+#[test]
+fn reads_a_token_file_refusing_one_others_can_read() {
+    let d = tempfile::tempdir().unwrap();
+    let secret = sample_secret(d.path());
+    let token = write(d.path(), "t", format!("{SAMPLE_TOKEN}\n"), 0o600);
+    let out =
+        run(bin().args(["inspect", "--now", SAMPLE_NOW, "--token-file"]).arg(&token).arg("--secret-file").arg(&secret));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("verdict    usable"), "{}", out.stdout);
+    let open = write(d.path(), "open", SAMPLE_TOKEN, 0o644);
+    let out = run(bin().args(["inspect", "--token-file"]).arg(&open));
+    assert_eq!(out.code, 78, "{}", out.stderr);
+    assert!(out.stderr.contains("token file") && out.stderr.contains("mode 0644"), "{}", out.stderr);
+    assert!(!out.stdout.contains(SAMPLE_TOKEN) && !out.stderr.contains(SAMPLE_TOKEN));
+    // Neither, or both: a usage error.
+    assert_eq!(run(bin().args(["inspect"])).code, 2);
+    assert_eq!(run(bin().args(["inspect", SAMPLE_TOKEN, "--token-file"]).arg(&token)).code, 2);
+}
