@@ -4,10 +4,14 @@
 //!   to be put first on a child's `PATH` with `Command::env` (never `set_var`), and reads back what each
 //!   call received.
 //! - [`http::Stub`]: a loopback HTTP/1.1 listener answering as a closure says and recording requests.
+//! - [`s3::S3`]: a real S3 server (moto's) on loopback; [`proxy::Proxy`]: a TCP fault injector in front of a
+//!   real server (delay, stall, refuse, cut mid-transfer).
 
 pub mod http;
 pub mod kuma;
 pub mod need;
+pub mod proxy;
+pub mod s3;
 pub mod slapd;
 
 pub use need::{Need, need, shared_dir};
