@@ -41,6 +41,10 @@ pub struct Repository {
     pub environment_credential: Option<String>,
     /// Defaults to `$CACHE_DIRECTORY` (systemd `CacheDirectory=`), else restic's own default.
     pub cache_dir: Option<PathBuf>,
+    /// `run` creates the repository (`restic init`) when the server says it does not exist — never when the
+    /// server cannot be reached or refuses the keys. Off by default: a missing repository is usually a typo.
+    #[serde(default)]
+    pub init_if_missing: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -51,6 +55,18 @@ pub struct Backup {
     pub exclude: Vec<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// How long one restic step (backup, forget, check, copy) may take before it is stopped and the run
+    /// fails, e.g. "6h" (the default): a remote that hangs ends the night instead of holding the lock.
+    pub timeout: Option<String>,
+}
+
+impl Backup {
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+            .as_deref()
+            .and_then(|t| homey_kit::units::parse_duration(t).ok())
+            .unwrap_or(crate::restic::BACKUP_TIMEOUT)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
@@ -383,6 +399,11 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
             p.push(format!("[backup] paths: {} is not an absolute path", path.display()));
         } else if std::fs::symlink_metadata(path).is_err() {
             p.push(format!("[backup] paths: {} does not exist", path.display()));
+        }
+    }
+    if let Some(t) = &cfg.backup.timeout {
+        if let Err(e) = homey_kit::units::parse_duration(t) {
+            p.push(format!("[backup] timeout: {t:?}: {e}"));
         }
     }
     for t in &cfg.backup.tags {

@@ -55,8 +55,8 @@ pub fn source_repo(cfg: &Config, ctx: &Ctx) -> anyhow::Result<Repo> {
     Ok(Repo { url: cfg.repository.url.clone(), password, env, cache_dir })
 }
 
-fn restic_for(repo: Repo, version: Version, cancel: &Cancel) -> Restic {
-    Restic { program: "restic".into(), repo, version, cancel: Some(cancel.clone()) }
+pub fn restic_for(cfg: &Config, repo: Repo, version: Version, cancel: Option<&Cancel>) -> Restic {
+    Restic { program: "restic".into(), repo, version, cancel: cancel.cloned(), timeout: cfg.backup.timeout() }
 }
 
 fn since(clock: &dyn Clock, t: SystemTime) -> f64 {
@@ -156,6 +156,8 @@ impl Drop for Maintenance<'_> {
 struct Verdict {
     failure: Option<String>,
     warnings: Vec<String>,
+    /// The keys or the password were refused: the config is wrong, not the night.
+    config_fault: bool,
 }
 
 impl Verdict {
@@ -286,7 +288,7 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
     let mut rec = Recorder { clock: ctx.clock, steps: vec![] };
     let mut v = Verdict::default();
     let restic = match source_repo(cfg, ctx) {
-        Ok(repo) => Some(restic_for(repo, version, &ctx.cancel)),
+        Ok(repo) => Some(restic_for(cfg, repo, version, Some(&ctx.cancel))),
         Err(e) => {
             v.fail(format!("{e:#}"));
             None
@@ -295,13 +297,29 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
     let plan = restic.as_ref().map(|r| Plan::build(cfg, r));
 
     if let Some(preflight) = plan.as_ref().and_then(|p| p.preflight.as_ref()) {
+        let mut refused = false;
+        let init = plan.as_ref().and_then(|p| p.init.as_ref());
         let r = rec.run("repository", || {
             let out = ctx.runner.run(preflight)?;
-            match restic::classify(&out.status, &out.stderr_tail) {
-                restic::Outcome::Ok => Ok(((), format!("restic {version}"))),
-                o => anyhow::bail!("{} ({}): {}", o.explain(), out.status, last_line(&out.stderr_tail)),
+            match (restic::classify(&out.status, &out.stderr_tail), init) {
+                (restic::Outcome::Ok, _) => Ok(((), format!("restic {version}"))),
+                (restic::Outcome::RepoMissing, Some(init)) => {
+                    homey_kit::notice!(
+                        "repository {} does not exist: creating it (init_if_missing)",
+                        cfg.repository.url
+                    );
+                    ctx.runner.run_ok(init).context("restic init")?;
+                    Ok(((), format!("created with restic {version} (init_if_missing)")))
+                }
+                (o @ (restic::Outcome::KeysRefused | restic::Outcome::WrongPassword), _) => {
+                    refused = true;
+                    // restic's own line may quote the key id; the explanation names where the secret lives.
+                    anyhow::bail!("{} ({}); check {}", o.explain(), out.status, secret_origin(cfg, o))
+                }
+                (o, _) => anyhow::bail!("{} ({}): {}", o.explain(), out.status, last_line(&out.stderr_tail)),
             }
         });
+        v.config_fault = refused;
         if let Err(e) = r {
             v.fail(format!("repository {}: {e:#}", cfg.repository.url));
         }
@@ -391,6 +409,7 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
         } else {
             Some(finished)
         },
+        config_fault: v.config_fault,
     };
     if let Err(e) = status.save(&cfg.state_dir) {
         homey_kit::warn!("could not write the status file: {e:#}");
@@ -406,6 +425,20 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
         k.push(outcome != Outcome::Failed, &msg, Some(ping));
     }
     status
+}
+
+/// Which config key holds the secret that was refused (never the secret).
+fn secret_origin(cfg: &Config, o: restic::Outcome) -> String {
+    use crate::config::SecretRef;
+    let (key, r) = match o {
+        restic::Outcome::KeysRefused => ("environment", cfg.repository.environment()),
+        _ => ("password", cfg.repository.password()),
+    };
+    match r {
+        Some(SecretRef::File(f)) => format!("[repository] {key}_file {}", f.display()),
+        Some(SecretRef::Credential(c)) => format!("[repository] {key}_credential {c:?}"),
+        None => format!("[repository] {key}_file or {key}_credential (not set)"),
+    }
 }
 
 fn last_line(s: &str) -> String {
@@ -469,6 +502,11 @@ fn backup(ctx: &Ctx, cfg: &Config, plan: &Plan, rec: &mut Recorder, v: &mut Verd
             v.note_cancel(&ctx.cancel);
             let d = match &v.failure {
                 Some(stopped) => format!("{stopped}; restic was terminated, no snapshot saved"),
+                None if o == restic::Outcome::TimedOut => format!(
+                    "restic did not finish within the [backup] timeout ({}) and was stopped; no snapshot saved: {}",
+                    cfg.backup.timeout.as_deref().unwrap_or("6h"),
+                    last_line(&out.stderr_tail)
+                ),
                 None => format!("{} ({}): {}", o.explain(), out.status, last_line(&out.stderr_tail)),
             };
             rec.mark("backup", StepResult::Failed, &d, seconds);
@@ -527,6 +565,7 @@ pub fn offload(cfg: &Config, ctx: &Ctx, version: Version) -> anyhow::Result<Exit
     };
     let src = source_repo(cfg, ctx)?;
     let dest = restic_for(
+        cfg,
         Repo {
             url: o.repository.clone(),
             password: crate::config::required("[offload]", "password", o.password())?
@@ -537,7 +576,7 @@ pub fn offload(cfg: &Config, ctx: &Ctx, version: Version) -> anyhow::Result<Exit
             cache_dir: src.cache_dir.clone(),
         },
         version,
-        &ctx.cancel,
+        Some(&ctx.cancel),
     );
     let out = ctx.runner.run(&dest.cat_config())?;
     match restic::classify(&out.status, &out.stderr_tail) {
@@ -602,7 +641,7 @@ pub fn restore_db(
         }
     }
     homey_kit::fs::ensure_dir(to, 0o700).exit_code(Exit::Config)?;
-    let restic = restic_for(source_repo(cfg, ctx)?, version, &ctx.cancel);
+    let restic = restic_for(cfg, source_repo(cfg, ctx)?, version, Some(&ctx.cancel));
     let inside = cfg.dump_path(kind, name);
     let target = to.join(inside.file_name().expect("dump file name"));
     let file = homey_kit::fs::AtomicFile::create(&target, 0o600)?;

@@ -92,8 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Run { dry_run: true } => {
             let version = job::restic_version(&ctx)?;
-            let restic =
-                restic::Restic { program: "restic".into(), repo: job::source_repo(&cfg, &ctx)?, version, cancel: None };
+            let restic = job::restic_for(&cfg, job::source_repo(&cfg, &ctx)?, version, None);
             print!("{}", plan::Plan::build(&cfg, &restic).render(&cfg, &env));
             println!("(dry run with restic {version}: nothing was changed)");
             Ok(Exit::Ok)
@@ -111,6 +110,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 report::Outcome::Warning => {
                     homey_kit::warn!("backup done with warnings: {}", status.message);
                     Ok(Exit::Warnings)
+                }
+                report::Outcome::Failed if status.config_fault => {
+                    homey_kit::fail!(Exit::Config, "backup FAILED: {}", status.message)
                 }
                 report::Outcome::Failed => homey_kit::fail!(Exit::Failed, "backup FAILED: {}", status.message),
             }

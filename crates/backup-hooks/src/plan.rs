@@ -13,6 +13,8 @@ pub struct Plan {
     /// before maintenance mode is touched. Only when there is something to protect (maintenance mode,
     /// dumps): it costs a key derivation (~0.7 s), and otherwise `restic backup` fails just the same.
     pub preflight: Option<Cmd>,
+    /// `[repository] init_if_missing`: `restic init` when the preflight finds no repository.
+    pub init: Option<Cmd>,
     pub maintenance: Option<(Occ, MaintenanceScope)>,
     pub dumps: Vec<(DumpKind, String)>,
     pub backup: Cmd,
@@ -23,7 +25,9 @@ pub struct Plan {
 impl Plan {
     pub fn build(cfg: &Config, restic: &Restic) -> Plan {
         Plan {
-            preflight: (cfg.nextcloud.is_some() || !cfg.dumps().is_empty()).then(|| restic.cat_config()),
+            preflight: (cfg.nextcloud.is_some() || !cfg.dumps().is_empty() || cfg.repository.init_if_missing)
+                .then(|| restic.cat_config()),
+            init: cfg.repository.init_if_missing.then(|| restic.init()),
             maintenance: cfg.nextcloud.as_ref().map(|n| (Occ { program: n.occ.clone() }, n.maintenance)),
             dumps: cfg.dumps().into_iter().map(|(k, n)| (k, n.to_owned())).collect(),
             backup: restic.backup(&cfg.backup, &cfg.staging_dir),
@@ -45,6 +49,9 @@ impl Plan {
         }
         if let Some(p) = &self.preflight {
             lines.push(format!("check the repository: {p}{}", env(p)));
+        }
+        if let Some(i) = &self.init {
+            lines.push(format!("only if the server says it does not exist: create it: {i}"));
         }
         lines.push(format!("empty our files from {} (0700)", cfg.staging_dir.display()));
         if let Some((occ, _)) = &self.maintenance {
@@ -121,6 +128,7 @@ mod tests {
             },
             version: v,
             cancel: None,
+            timeout: crate::restic::BACKUP_TIMEOUT,
         }
     }
 

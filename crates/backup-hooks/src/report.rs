@@ -65,6 +65,9 @@ pub struct Status {
     pub maintenance_seconds: Option<f64>,
     pub steps: Vec<Step>,
     pub last_success_unix: Option<u64>,
+    /// The run failed because of its configuration (keys or password refused): `run` exits 78.
+    #[serde(skip)]
+    pub config_fault: bool,
 }
 
 pub const STATUS_FILE: &str = "status.json";
@@ -238,6 +241,7 @@ mod tests {
             maintenance_seconds: Some(12.5),
             steps: vec![Step { name: "backup".into(), result: StepResult::Warning, detail: "x".into(), seconds: 1.0 }],
             last_success_unix: Some(1_795_662_000),
+            config_fault: false,
         }
     }
 

@@ -48,6 +48,8 @@ pub struct Restic {
     pub repo: Repo,
     pub version: Version,
     pub cancel: Option<Cancel>,
+    /// For each long step (backup, forget, check, dump, copy): `[backup] timeout`, else [`BACKUP_TIMEOUT`].
+    pub timeout: Duration,
 }
 
 /// Long enough for a slow upload to B2 of a night's changes; a hung restic still ends.
@@ -96,7 +98,7 @@ impl Restic {
         args.push("--".into());
         args.extend(backup.paths.iter().map(|p| p.display().to_string()));
         args.push(staging.display().to_string());
-        self.cmd(args).timeout(BACKUP_TIMEOUT)
+        self.cmd(args).timeout(self.timeout)
     }
 
     pub fn forget(&self, r: &Retention, tags: &[String]) -> Cmd {
@@ -125,7 +127,7 @@ impl Restic {
         if r.prune {
             args.push("--prune".into());
         }
-        self.cmd(args).timeout(BACKUP_TIMEOUT)
+        self.cmd(args).timeout(self.timeout)
     }
 
     pub fn check(&self, c: &Check) -> Cmd {
@@ -134,7 +136,7 @@ impl Restic {
         if let Some(s) = &c.read_data_subset {
             args.extend(["--read-data-subset".into(), s.clone()]);
         }
-        self.cmd(args).timeout(BACKUP_TIMEOUT)
+        self.cmd(args).timeout(self.timeout)
     }
 
     /// One file of a snapshot to stdout.
@@ -144,7 +146,11 @@ impl Restic {
             args.extend(["--tag".into(), tags.join(",")]);
         }
         args.extend([snapshot.to_owned(), path.display().to_string()]);
-        self.cmd(args).timeout(BACKUP_TIMEOUT)
+        self.cmd(args).timeout(self.timeout)
+    }
+
+    pub fn init(&self) -> Cmd {
+        self.cmd(["init"]).timeout(Duration::from_secs(300))
     }
 
     /// `init` of `self` (the destination) with `from`'s chunker parameters, so copies deduplicate.
@@ -156,7 +162,7 @@ impl Restic {
     pub fn copy_from(&self, from: &Repo) -> Cmd {
         let mut args = vec!["copy"];
         args.extend(self.retry_lock());
-        from_env(self.cmd(args), from).timeout(BACKUP_TIMEOUT)
+        from_env(self.cmd(args), from).timeout(self.timeout)
     }
 }
 
@@ -168,6 +174,35 @@ fn from_env(mut c: Cmd, from: &Repo) -> Cmd {
     c
 }
 
+/// Go's and restic's words for a remote that did not answer at all.
+const UNREACHABLE: &[&str] = &[
+    "connection refused",
+    "connection reset by peer",
+    "no route to host",
+    "network is unreachable",
+    "no such host",
+    "i/o timeout",
+    "TLS handshake timeout",
+    "context deadline exceeded",
+    "server misbehaving",
+    "unexpected EOF",
+    "broken pipe",
+];
+
+/// S3's (and B2's S3 API's) answers to keys it does not accept.
+const KEYS_REFUSED: &[&str] = &[
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "The AWS Access Key Id you provided does not exist",
+    "The request signature we calculated does not match",
+    "Access Denied",
+    "AccessDenied",
+];
+
+/// The backend's "not there" (local: ENOENT; S3: no bucket, no config object).
+const NOT_THERE: &[&str] =
+    &["no such file or directory", "does not exist", "NoSuchBucket", "NoSuchKey", "key does not exist"];
+
 /// What a restic exit means (codes from the restic docs; unknown codes are failures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -175,6 +210,14 @@ pub enum Outcome {
     /// Some source files could not be read; the snapshot was saved.
     Incomplete,
     RepoMissing,
+    /// The remote did not answer: refused, reset, timed out, no route, no such host.
+    Unreachable,
+    /// The remote answered but refused the keys (S3 InvalidAccessKeyId, SignatureDoesNotMatch, AccessDenied).
+    KeysRefused,
+    /// restic could not open the repository for another reason (its message says which).
+    CannotOpen,
+    /// It ran past `[backup] timeout` and was stopped.
+    TimedOut,
     Locked,
     WrongPassword,
     Interrupted,
@@ -185,6 +228,9 @@ pub fn classify(status: &Status, stderr: &str) -> Outcome {
     if status.cancelled {
         return Outcome::Interrupted;
     }
+    if status.timed_out {
+        return Outcome::TimedOut;
+    }
     match status.code {
         Some(0) if !status.timed_out => Outcome::Ok,
         Some(3) => Outcome::Incomplete,
@@ -192,9 +238,15 @@ pub fn classify(status: &Status, stderr: &str) -> Outcome {
         Some(11) => Outcome::Locked,
         Some(12) => Outcome::WrongPassword,
         Some(130) => Outcome::Interrupted,
-        // Before 0.17 every fatal error is 1; the message is the only way to tell.
-        Some(1) if stderr.contains("Is there a repository at the following location?") => Outcome::RepoMissing,
+        // Before 0.17 every fatal error is 1; the message is the only way to tell. 0.14 prints "Is there a
+        // repository at the following location?" after *every* failure to open one, a refused connection
+        // included, so what decides is the error above it.
+        Some(1) if UNREACHABLE.iter().any(|m| stderr.contains(m)) => Outcome::Unreachable,
+        Some(1) if KEYS_REFUSED.iter().any(|m| stderr.contains(m)) => Outcome::KeysRefused,
         Some(1) if stderr.contains("wrong password or no key found") => Outcome::WrongPassword,
+        Some(1) if stderr.contains("Is there a repository at the following location?") => {
+            if NOT_THERE.iter().any(|m| stderr.contains(m)) { Outcome::RepoMissing } else { Outcome::CannotOpen }
+        }
         Some(1) if stderr.contains("unable to create lock") || stderr.contains("repository is already locked") => {
             Outcome::Locked
         }
@@ -208,6 +260,10 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Incomplete => "some files could not be read (the snapshot was saved without them)",
             Outcome::RepoMissing => "the repository does not exist (create it once with `restic init`)",
+            Outcome::Unreachable => "the repository's server could not be reached",
+            Outcome::KeysRefused => "the server refused the access keys (the [repository] environment secret)",
+            Outcome::CannotOpen => "restic could not open the repository",
+            Outcome::TimedOut => "it did not finish within the [backup] timeout and was stopped",
             Outcome::Locked => "the repository is locked by another restic",
             Outcome::WrongPassword => "the password does not open the repository",
             Outcome::Interrupted => "interrupted",
@@ -280,6 +336,7 @@ mod tests {
             },
             version: v,
             cancel: None,
+            timeout: BACKUP_TIMEOUT,
         }
     }
 
@@ -293,8 +350,12 @@ mod tests {
 
     #[test]
     fn retry_lock_only_where_it_exists() {
-        let b =
-            Backup { paths: vec!["/data".into()], exclude: vec!["/data/media".into()], tags: vec!["nightly".into()] };
+        let b = Backup {
+            paths: vec!["/data".into()],
+            exclude: vec!["/data/media".into()],
+            tags: vec!["nightly".into()],
+            timeout: None,
+        };
         let old = restic(Version(0, 14, 0)).backup(&b, Path::new("/st"));
         assert_eq!(old.argv().join(" "), "restic backup --json --tag nightly --exclude /data/media -- /data /st");
         let new = restic(Version(0, 18, 0)).backup(&b, Path::new("/st"));
@@ -331,6 +392,20 @@ mod tests {
             Outcome::RepoMissing
         );
         assert_eq!(classify(&st(130), ""), Outcome::Interrupted);
+        // restic 0.14 against a stopped S3 server: "Is there a repository" too, but it is not missing.
+        let refused = "Fatal: unable to open config file: Stat: Get \"http://127.0.0.1:47111/bucket/?location=\": \
+                       dial tcp 127.0.0.1:47111: connect: connection refused\n\
+                       Is there a repository at the following location?\ns3:http://127.0.0.1:47111/bucket\n";
+        assert_eq!(classify(&st(1), refused), Outcome::Unreachable);
+        let no_bucket = "Fatal: unable to open config file: Stat: The specified bucket does not exist\n\
+                         Is there a repository at the following location?\ns3:http://127.0.0.1:47112/nobucket\n";
+        assert_eq!(classify(&st(1), no_bucket), Outcome::RepoMissing);
+        let keys = "Fatal: unable to open config file: Stat: The AWS Access Key Id you provided does not exist in \
+                    our records.\nIs there a repository at the following location?\ns3:http://127.0.0.1:1/b\n";
+        assert_eq!(classify(&st(1), keys), Outcome::KeysRefused);
+        let odd = "Fatal: unable to open config file: Stat: 500 Internal Server Error\nIs there a repository at the \
+                   following location?\ns3:http://127.0.0.1:1/b\n";
+        assert_eq!(classify(&st(1), odd), Outcome::CannotOpen);
         assert_eq!(classify(&Status { cancelled: true, code: Some(1), ..Status::default() }, ""), Outcome::Interrupted);
         assert_eq!(classify(&st(1), "Fatal: boom"), Outcome::Failed);
         assert_eq!(classify(&st(42), ""), Outcome::Failed);

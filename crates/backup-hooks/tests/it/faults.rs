@@ -246,8 +246,9 @@ fn newer_restic_gets_retry_lock_and_its_exit_codes_are_understood() {
          when cat config\nexit 12\nstderr Fatal: wrong password or no key found\n",
     );
     let out = sb.run(&["run"]);
-    assert_eq!(out.code(), 1, "{}", out.all());
+    assert_eq!(out.code(), 78, "a refused password is the config's fault: {}", out.all());
     assert!(out.stderr().contains("the password does not open the repository"), "{}", out.all());
+    assert!(out.stderr().contains("check [repository] password_file"), "{}", out.all());
     assert!(sb.occ_lines().is_empty(), "maintenance touched with a wrong password");
     sb.fakes.script(
         "restic",

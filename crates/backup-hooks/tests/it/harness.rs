@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use test_support::Fakes;
 use test_support::http::{Request, Response, Stub};
+use test_support::proxy::Proxy;
+use test_support::s3::S3;
 pub use test_support::slapd::{Directory, Slapd, write_conf};
 
 pub const RESTIC_PW: &str = "restic-pw-do-not-leak";
@@ -19,8 +21,12 @@ pub struct Sandbox {
     pub fakes: Fakes,
     pub kuma: Stub,
     pub sections: Mutex<Vec<String>>,
+    /// More keys for `[repository]` and `[backup]`, as (table, line).
+    pub keys: Mutex<Vec<(&'static str, String)>>,
     /// Name every secret by credential (secrets/ is then $CREDENTIALS_DIRECTORY) instead of by file.
     pub by_credential: std::sync::atomic::AtomicBool,
+    /// The repository on a real S3 server, reached by backup-hooks through the fault proxy.
+    pub s3: Option<(S3, Proxy)>,
 }
 
 pub const OCC_OK: &str = "when maintenance:mode --on\nset mode=enabled\nstdout Maintenance mode enabled\n---\n\
@@ -53,7 +59,47 @@ impl Sandbox {
         fakes.set_state("mode", "disabled");
         let kuma = Stub::start(|_: &Request| Response::json(200, "{\"ok\":true}"));
         write_secret(&root.join("secrets/kuma-push-url"), &kuma.url("/api/push/PUSHTOKEN"));
-        Sandbox { tmp, fakes, kuma, sections: Mutex::default(), by_credential: Default::default() }
+        Sandbox {
+            tmp,
+            fakes,
+            kuma,
+            sections: Mutex::default(),
+            keys: Mutex::default(),
+            by_credential: Default::default(),
+            s3: None,
+        }
+    }
+
+    /// The repository is `s3:http://127.0.0.1:PROXY/backups` on moto's server; the keys come from
+    /// `environment_file`. The test's own restic commands go to the server directly, past the proxy's faults.
+    pub fn on_s3() -> Sandbox {
+        let mut sb = Sandbox::new();
+        let dir = sb.root().join("s3");
+        std::fs::create_dir(&dir).unwrap();
+        let s3 = S3::start(&dir);
+        let proxy = Proxy::start(s3.port);
+        sb.s3 = Some((s3, proxy));
+        sb
+    }
+
+    pub fn proxy(&self) -> &Proxy {
+        &self.s3.as_ref().expect("an S3 sandbox").1
+    }
+
+    /// The repository as backup-hooks' config names it.
+    pub fn repo_url(&self) -> String {
+        match &self.s3 {
+            Some((_, proxy)) => format!("s3:{}/backups", proxy.endpoint()),
+            None => self.repo().display().to_string(),
+        }
+    }
+
+    /// The same repository, past the proxy.
+    fn direct_url(&self) -> String {
+        match &self.s3 {
+            Some((s3, _)) => format!("s3:{}/backups", s3.endpoint()),
+            None => self.repo().display().to_string(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -71,15 +117,21 @@ impl Sandbox {
 
     /// A restic command against the sandbox repository, for setting up and checking.
     pub fn restic(&self, args: &[&str]) -> Output {
-        let out = Command::new("restic")
-            .args(args)
-            .env("RESTIC_REPOSITORY", self.repo())
-            .env("RESTIC_PASSWORD_FILE", self.root().join("secrets/restic-password"))
-            .env("RESTIC_CACHE_DIR", self.root().join("cache"))
-            .output()
-            .unwrap();
+        let out = self.try_restic(args);
         assert!(out.status.success(), "restic {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         out
+    }
+
+    pub fn try_restic(&self, args: &[&str]) -> Output {
+        Command::new("restic")
+            .args(args)
+            .env("RESTIC_REPOSITORY", self.direct_url())
+            .env("RESTIC_PASSWORD_FILE", self.root().join("secrets/restic-password"))
+            .env("RESTIC_CACHE_DIR", self.root().join("cache"))
+            .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+            .output()
+            .unwrap()
     }
 
     pub fn init_repo(&self) {
@@ -88,6 +140,15 @@ impl Sandbox {
 
     pub fn snapshots(&self) -> Vec<serde_json::Value> {
         serde_json::from_slice(&self.restic(&["snapshots", "--json"]).stdout).unwrap()
+    }
+
+    /// Add a key to `[repository]` or `[backup]`.
+    pub fn key(&self, table: &'static str, line: &str) {
+        self.keys.lock().unwrap().push((table, line.to_owned()));
+    }
+
+    fn keys_of(&self, table: &str) -> String {
+        self.keys.lock().unwrap().iter().filter(|(t, _)| *t == table).map(|(_, l)| format!("{l}\n")).collect()
     }
 
     /// Add a section (or any TOML) to the config.
@@ -120,12 +181,15 @@ impl Sandbox {
             format!("kuma_push_url = \"{}\"", self.kuma.url("/api/push/PUSHTOKEN"))
         };
         let mut text = format!(
-            "state_dir = \"{r}/state\"\nstaging_dir = \"{r}/state/staging\"\n\n[repository]\nurl = \"{r}/repo\"\n\
+            "state_dir = \"{r}/state\"\nstaging_dir = \"{r}/state/staging\"\n\n[repository]\nurl = \"{}\"\n\
              {}\n{}\n\
-             cache_dir = \"{r}/cache\"\n\n[backup]\npaths = [\"{r}/data\"]\nexclude = [\"{r}/data/media\"]\ntags = [\"nightly\"]\n\n\
+             cache_dir = \"{r}/cache\"\n{}\n[backup]\npaths = [\"{r}/data\"]\nexclude = [\"{r}/data/media\"]\ntags = [\"nightly\"]\n{}\n\
              [nextcloud]\nocc = \"nextcloud-occ\"\n\n[report]\n{kuma}\ntextfile_dir = \"{r}/textfile\"\n",
+            self.repo_url(),
             self.secret_key("password", "restic-password"),
             self.secret_key("environment", "restic-env"),
+            self.keys_of("repository"),
+            self.keys_of("backup"),
         );
         for s in self.sections.lock().unwrap().iter() {
             text.push('\n');

@@ -4,6 +4,7 @@ mod commands;
 mod faults;
 mod harness;
 mod roundtrip;
+mod s3;
 
 use std::process::Command;
 

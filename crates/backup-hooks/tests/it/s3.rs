@@ -1,0 +1,111 @@
+//! The nightly path as the homelab runs it: restic's s3 backend against a real S3 server (moto's) on loopback,
+//! keys from `environment_file`, and the network between them failing on purpose (test-support's proxy).
+
+use crate::harness::*;
+use test_support::proxy::Mode;
+
+fn sqlite_dump(sb: &Sandbox) {
+    let mut w = SqliteWriter::start(sb.root());
+    w.stop();
+    sb.add(&format!("[[sqlite]]\nname = \"kuma\"\npath = \"{}\"\n", w.path.display()));
+}
+
+fn no_secret_in(sb: &Sandbox, out: &Out) {
+    let status = std::fs::read_to_string(sb.state().join("status.json")).unwrap_or_default();
+    let prom = std::fs::read_to_string(sb.root().join("textfile/backup-hooks.prom")).unwrap_or_default();
+    for secret in [AWS_SECRET, RESTIC_PW] {
+        assert!(!out.all().contains(secret), "a secret reached the log: {}", out.all());
+        assert!(!status.contains(secret) && !prom.contains(secret), "a secret reached the status or metrics");
+    }
+}
+
+#[test]
+fn run_to_s3_makes_a_snapshot_with_the_dumps_inside() {
+    let sb = Sandbox::on_s3();
+    sb.init_repo();
+    sqlite_dump(&sb);
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    no_secret_in(&sb, &out);
+    let snaps = sb.snapshots();
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let ls = String::from_utf8_lossy(&sb.restic(&["ls", "latest"]).stdout).into_owned();
+    assert!(ls.contains("notes.txt") && ls.contains("kuma.sqlite"), "{ls}");
+    assert!(sb.proxy().upstream_bytes() > 0, "backup-hooks did not go through the proxy");
+    assert_eq!(sb.status_json()["outcome"], "success");
+}
+
+#[test]
+fn a_missing_s3_repository_is_created_only_when_the_config_says_so() {
+    let sb = Sandbox::on_s3();
+    sqlite_dump(&sb);
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("the repository does not exist"), "{}", out.all());
+    assert!(sb.occ_lines().is_empty(), "maintenance touched for a missing repository");
+    assert!(!sb.try_restic(&["cat", "config"]).status.success(), "the run created the repository");
+
+    sb.key("repository", "init_if_missing = true");
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert!(out.stderr().contains("does not exist: creating it"), "{}", out.all());
+    assert_eq!(sb.snapshots().len(), 1);
+}
+
+#[test]
+fn s3_down_before_the_run_is_unreachable_and_maintenance_never_goes_on() {
+    let sb = Sandbox::on_s3();
+    sb.init_repo();
+    sqlite_dump(&sb);
+    sb.proxy().set(Mode::Refuse);
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    let err = out.stderr();
+    assert!(err.contains("could not be reached") && err.contains("connection refused"), "{err}");
+    assert!(!err.contains("does not exist"), "a refused connection read as a missing repository: {err}");
+    assert!(sb.occ_lines().is_empty(), "maintenance touched with the server down: {:?}", sb.occ_lines());
+    assert_eq!(sb.kuma_pushes().last().unwrap().0, "down");
+    assert_eq!(sb.status_json()["outcome"], "failed");
+    no_secret_in(&sb, &out);
+}
+
+#[test]
+fn s3_vanishing_mid_upload_fails_safe_and_the_next_run_succeeds() {
+    let sb = Sandbox::on_s3();
+    sb.init_repo();
+    sqlite_dump(&sb);
+    // Incompressible, so restic really uploads it (several pack files).
+    let mut data = vec![0u8; 12 << 20];
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for b in data.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(sb.root().join("data/big.bin"), &data).unwrap();
+    sb.proxy().refuse_after(4 << 20);
+    // restic 0.14 retries a vanished remote for minutes; the run's own limit ends it (the unit's nights too).
+    sb.key("backup", "timeout = \"20s\"");
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("[backup] timeout (20s)"), "{}", out.all());
+    assert_eq!(sb.proxy().mode(), Mode::Refuse, "the cut never happened");
+    assert_eq!(sb.maintenance_mode(), "disabled");
+    assert!(sb.snapshots().is_empty(), "a snapshot was saved");
+    let st = sb.status_json();
+    assert_eq!(st["outcome"], "failed");
+    assert_eq!(st["snapshot_id"], serde_json::Value::Null);
+    let prom = std::fs::read_to_string(sb.root().join("textfile/backup-hooks.prom")).unwrap();
+    assert!(prom.contains("\nhomey_backup_status 0\n"), "{prom}");
+    assert_eq!(sb.kuma_pushes().last().unwrap().0, "down");
+    assert_eq!(sb.staged(), Vec::<String>::new());
+
+    sb.proxy().set(Mode::Pass);
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert_eq!(sb.snapshots().len(), 1);
+    // The killed upload left a lock behind (restic could not remove it with the server gone): --no-lock.
+    let check = sb.try_restic(&["--no-lock", "check", "--read-data"]);
+    assert!(check.status.success(), "restic check: {}", String::from_utf8_lossy(&check.stderr));
+}
