@@ -46,6 +46,7 @@ pub enum Command {
     Offload,
     /// The last run: outcome, snapshot, bytes added, each step, the maintenance window.
     Status {
+        /// Print the last run's record as JSON on stdout.
         #[arg(long)]
         json: bool,
     },
@@ -53,6 +54,7 @@ pub enum Command {
     RestoreDb {
         /// The dump's `name` in the config.
         name: String,
+        /// The restic snapshot to take it from (an ID, or `latest`).
         #[arg(long, default_value = "latest")]
         snapshot: String,
         /// Where the dump file goes.

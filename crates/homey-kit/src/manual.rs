@@ -80,23 +80,10 @@ pub fn render(page: &Page) -> String {
 /// a subcommand without an about line or without a page, a page with the wrong number of examples or
 /// an example that does not start with the tool's name, a page for a subcommand that does not exist.
 pub fn problems(cmd: &Command, pages: &[Page]) -> Vec<String> {
-    let mut out = vec![];
+    let mut out = undescribed(cmd);
     let tool = cmd.get_name().to_owned();
     walk(cmd, &mut vec![], &mut |path, c| {
         let name = if path.is_empty() { tool.clone() } else { format!("{tool} {}", path.join(" ")) };
-        for arg in c.get_arguments() {
-            if arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version") {
-                continue;
-            }
-            if arg.get_help().is_none() && arg.get_long_help().is_none() {
-                let shown = match (arg.get_long(), arg.get_value_names()) {
-                    (Some(l), _) => format!("--{l}"),
-                    (None, Some(v)) if !v.is_empty() => v[0].to_string(),
-                    _ => arg.get_id().to_string(),
-                };
-                out.push(format!("{name}: {shown} has no help text"));
-            }
-        }
         if c.is_hide_set() {
             return;
         }
@@ -131,6 +118,29 @@ pub fn problems(cmd: &Command, pages: &[Page]) -> Vec<String> {
             out.push(format!("{name}: no exit codes"));
         }
     }
+    out
+}
+
+/// Every option and positional, in every subcommand, that has no help text (`--json has no help text`).
+pub fn undescribed(cmd: &Command) -> Vec<String> {
+    let mut out = vec![];
+    let tool = cmd.get_name().to_owned();
+    walk(cmd, &mut vec![], &mut |path, c| {
+        let name = if path.is_empty() { tool.clone() } else { format!("{tool} {}", path.join(" ")) };
+        for arg in c.get_arguments() {
+            if arg.is_hide_set() || matches!(arg.get_id().as_str(), "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                let shown = match (arg.get_long(), arg.get_value_names()) {
+                    (Some(l), _) => format!("--{l}"),
+                    (None, Some(v)) if !v.is_empty() => v[0].to_string(),
+                    _ => arg.get_id().to_string(),
+                };
+                out.push(format!("{name}: {shown} has no help text"));
+            }
+        }
+    });
     out
 }
 

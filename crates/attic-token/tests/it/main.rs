@@ -223,3 +223,9 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{stderr}");
 }
+
+#[test]
+fn every_option_has_help_text() {
+    use clap::CommandFactory;
+    assert_eq!(homey_kit::manual::undescribed(&attic_token::Cli::command()), Vec::<String>::new());
+}

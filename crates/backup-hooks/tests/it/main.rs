@@ -21,3 +21,9 @@ fn help_and_version_work() {
     let version = bin().arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("backup-hooks ", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn every_option_has_help_text() {
+    use clap::CommandFactory;
+    assert_eq!(homey_kit::manual::undescribed(&backup_hooks::Cli::command()), Vec::<String>::new());
+}

@@ -129,3 +129,9 @@ fn help_and_version_work() {
     let version = bin().arg("--version").output().unwrap();
     assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), concat!("kuma-sync ", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn every_option_has_help_text() {
+    use clap::CommandFactory;
+    assert_eq!(homey_kit::manual::undescribed(&kuma_sync::Cli::command()), Vec::<String>::new());
+}
