@@ -17,7 +17,7 @@
 //! A missing checker (nix-instantiate, systemd-analyze) skips its check with a message; everything else
 //! that is wrong fails the run, listing every finding rather than the first.
 
-use crate::util::{cargo, have, root};
+use crate::util::{cargo, have, is_root, root};
 use anyhow::{Context, bail};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -162,7 +162,7 @@ fn parse_nix(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
     }
     for file in &files {
         let out =
-            Command::new("nix-instantiate").arg("--parse").arg(file).output().context("running nix-instantiate")?;
+            nix_instantiate().arg("--parse").arg(file).output().context("running nix-instantiate")?;
         let name = file.strip_prefix(root).unwrap_or(file).display();
         if out.status.success() {
             println!("  parses: {name}");
@@ -332,10 +332,21 @@ fn drift(service: &Directives, want: &Directives, keys: &[&String]) -> Vec<Strin
         .collect()
 }
 
+/// nix-instantiate for parsing and evaluating; as a user who cannot write nix's own state (/nix/var/nix, root's
+/// in a single-user install) it keeps its state under target/, which --parse and --eval need and never share.
+fn nix_instantiate() -> Command {
+    let mut c = Command::new("nix-instantiate");
+    if !is_root() {
+        let state = root().join("target/nix-state");
+        c.env("NIX_STATE_DIR", state.join("var")).env("NIX_LOG_DIR", state.join("log"));
+    }
+    c
+}
+
 /// `units` of nix/hardening.nix, rendered the way NixOS writes serviceConfig: booleans as yes/no, a list as
 /// one line per element.
 fn hardening_from_nix(file: &Path) -> anyhow::Result<BTreeMap<String, Directives>> {
-    let out = Command::new("nix-instantiate")
+    let out = nix_instantiate()
         .args(["--eval", "--strict", "--json", "-A", "units"])
         .arg(file)
         .output()
@@ -512,7 +523,7 @@ type RatedUnit = (String, PathBuf);
 /// `nix-instantiate --eval --strict --json` of nix/tests/offline-eval.nix (attribute `attr`) with the stand-in
 /// lib, or with `real_lib` (a nixpkgs `lib` directory) instead.
 fn eval_offline(root: &Path, attr: &str, readme_arg: &str, real_lib: Option<&Path>) -> anyhow::Result<Evaluation> {
-    let mut cmd = Command::new("nix-instantiate");
+    let mut cmd = nix_instantiate();
     cmd.args(["--readonly-mode", "--eval", "--strict", "--json", "--arg", "readmeFlake", readme_arg, "-A", attr]);
     if let Some(lib) = real_lib {
         cmd.args(["--arg", "lib", &format!("import {}", lib.display())]);
@@ -565,7 +576,7 @@ fn check_module(root: &Path, bin_dir: &Path, findings: &mut Vec<String>) -> anyh
         }
         Some(text) => {
             std::fs::write(&snippet, text)?;
-            let parse = Command::new("nix-instantiate").arg("--parse").arg(&snippet).output()?;
+            let parse = nix_instantiate().arg("--parse").arg(&snippet).output()?;
             if parse.status.success() {
                 println!("  parses: README.md's flake snippet");
                 snippet.display().to_string()
