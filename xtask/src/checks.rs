@@ -161,8 +161,7 @@ fn parse_nix(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<()> {
         return Ok(());
     }
     for file in &files {
-        let out =
-            nix_instantiate().arg("--parse").arg(file).output().context("running nix-instantiate")?;
+        let out = nix_instantiate().arg("--parse").arg(file).output().context("running nix-instantiate")?;
         let name = file.strip_prefix(root).unwrap_or(file).display();
         if out.status.success() {
             println!("  parses: {name}");

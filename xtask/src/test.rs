@@ -125,11 +125,17 @@ pub fn run_tests(extra: &[String]) -> anyhow::Result<()> {
     }
     let mut cmd = cargo();
     cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    let mut shown = crate::util::show(&cmd);
     if !left_out.is_empty() {
         let excluded: Vec<String> = left_out.iter().map(|t| t.filterset()).collect();
         cmd.arg("-E").arg(format!("not ({})", excluded.join(" | ")));
+        shown += " -E 'not (the tests left out above)'";
     }
-    let result = sh(cmd.args(extra));
+    cmd.args(extra);
+    for arg in extra {
+        shown += &format!(" {arg}");
+    }
+    let result = crate::util::run_shown(&mut cmd, &shown);
     // Again after nextest's summary, where a reader looks for the verdict.
     for line in &summary {
         eprintln!("xtask: {line} (not run, not counted as passed)");

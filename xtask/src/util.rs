@@ -40,10 +40,16 @@ fn set_by_cargo_run(key: &str) -> bool {
 
 /// Run a command, echoing it; fail with its status.
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
-    eprintln!("$ {}", show(cmd));
-    let st = cmd.status().with_context(|| format!("starting {}", show(cmd)))?;
+    let shown = show(cmd);
+    run_shown(cmd, &shown)
+}
+
+/// Run a command, echoing it as `shown` (shorter than the real thing); fail with its status.
+pub fn run_shown(cmd: &mut Command, shown: &str) -> anyhow::Result<()> {
+    eprintln!("$ {shown}");
+    let st = cmd.status().with_context(|| format!("starting {shown}"))?;
     if !st.success() {
-        bail!("{} failed: {st}", show(cmd));
+        bail!("{shown} failed: {st}");
     }
     Ok(())
 }
