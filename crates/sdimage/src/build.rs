@@ -133,8 +133,9 @@ pub fn find_image(out: &Path) -> anyhow::Result<PathBuf> {
     }
 }
 
-/// Run the build and return the out path.
-pub fn run_build(runner: &dyn Runner, cmd: &Cmd, cancel: &Cancel) -> anyhow::Result<PathBuf> {
+/// Run the build and return the out path: from `--json`, else where the out link points (nix makes it
+/// on every version).
+pub fn run_build(runner: &dyn Runner, cmd: &Cmd, out_link: &Path, cancel: &Cancel) -> anyhow::Result<PathBuf> {
     let cmd = cmd.clone().cancel_on(cancel);
     let out = match runner.run(&cmd) {
         Ok(o) => o,
@@ -157,9 +158,9 @@ pub fn run_build(runner: &dyn Runner, cmd: &Cmd, cancel: &Cancel) -> anyhow::Res
         let tail = tail[tail.len().saturating_sub(5)..].join(" | ");
         fail!(Exit::Failed, "`{cmd}` {}: {tail}", out.status);
     }
-    match out_path(&out.stdout_str()) {
+    match out_path(&out.stdout_str()).or_else(|| std::fs::read_link(out_link).ok().filter(|p| p.is_absolute())) {
         Some(p) => Ok(p),
-        None => fail!(Exit::Failed, "`{cmd}` printed no out path"),
+        None => fail!(Exit::Failed, "`{cmd}` printed no out path and left no out link at {}", out_link.display()),
     }
 }
 
@@ -189,7 +190,7 @@ mod tests {
         assert_eq!(wrong_system(newer), Some(("aarch64-linux".into(), "x86_64-linux".into())));
         assert_eq!(wrong_system("error: flake 'path:/x' does not provide attribute"), None);
         let runner = FakeRunner::new(move |_| Ok(Output::failed(1, stderr)));
-        let err = run_build(&runner, &nix_build(".", "h", Path::new("r")), &Cancel::new()).unwrap_err();
+        let err = run_build(&runner, &nix_build(".", "h", Path::new("r")), Path::new("r"), &Cancel::new()).unwrap_err();
         assert_eq!(Exit::of(&err), Exit::Unavailable);
         assert!(format!("{err}").contains("binfmt"), "{err}");
     }
@@ -201,6 +202,18 @@ mod tests {
         assert_eq!(out_path(&format!("{json}\n")), Some(PathBuf::from("/nix/store/dkp2-x")));
         assert_eq!(out_path("/nix/store/abc-img\n"), None);
         assert_eq!(out_path(""), None);
+    }
+
+    #[test]
+    fn without_json_the_out_link_says_where_the_image_is() {
+        let d = tempfile::tempdir().unwrap();
+        let link = d.path().join("result");
+        let runner = FakeRunner::new(|_| Ok(Output::ok("")));
+        let cmd = nix_build(".", "h", &link);
+        let err = run_build(&runner, &cmd, &link, &Cancel::new()).unwrap_err();
+        assert!(format!("{err}").contains("left no out link"), "{err}");
+        std::os::unix::fs::symlink("/nix/store/abc-sd-image", &link).unwrap();
+        assert_eq!(run_build(&runner, &cmd, &link, &Cancel::new()).unwrap(), Path::new("/nix/store/abc-sd-image"));
     }
 
     #[test]

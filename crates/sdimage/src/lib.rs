@@ -204,7 +204,7 @@ fn cmd_build(a: &BuildArgs) -> anyhow::Result<Exit> {
     homey_kit::fs::check_parent(&a.out_link)?;
     let cmd = build::nix_build(&a.flake, &a.host, &a.out_link);
     homey_kit::info!("building the SD image of {} from {} (this can take a while): {cmd}", a.host, a.flake);
-    let out = build::run_build(&SystemRunner, &cmd, &Cancel::on_signals())?;
+    let out = build::run_build(&SystemRunner, &cmd, &a.out_link, &Cancel::on_signals())?;
     let image_path = build::find_image(&out)?;
     let img = image::Image::inspect(&image_path)?;
     let sha = sha256_file(&image_path)?;

@@ -43,7 +43,9 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     std::fs::write(
         &nix,
         format!(
-            "#!/bin/sh\n# stand-in for nix build: prints the out path (absolute, as nix does)\necho {}\n",
+            "#!/bin/sh\n# stand-in for Debian's nix 2.8: its version, then `nix build --json`'s answer (absolute out path)\n\
+             if [ \"$1\" = --version ]; then echo 'nix (Nix) 2.8.0'; exit 0; fi\n\
+             echo '[{{\"drvPath\":\"/nix/store/0a1b2c3d-nixos-image-sd-card.drv\",\"outputs\":{{\"out\":\"{}\"}}}}]'\n",
             out.display()
         ),
     )?;
