@@ -100,7 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             Ok(Exit::Ok)
         }
         Command::Run { dry_run: false } => {
-            let state = homey_kit::state::StateDir::resolve_with("backup-hooks", Some(&cfg.state_dir), None)?;
+            let state = homey_kit::state::StateDir::open(&cfg.state_dir)?;
             let _lock = state.lock(job::LOCK, "backup-hooks run")?;
             let version = job::restic_version(&ctx)?;
             let status = job::run(&cfg, &ctx, version);
@@ -120,17 +120,17 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             }
         }
         Command::Pre => {
-            let state = homey_kit::state::StateDir::resolve_with("backup-hooks", Some(&cfg.state_dir), None)?;
+            let state = homey_kit::state::StateDir::open(&cfg.state_dir)?;
             let _lock = state.lock(job::LOCK, "backup-hooks pre")?;
             job::pre(&cfg, &ctx)
         }
         Command::Post => {
-            let state = homey_kit::state::StateDir::resolve_with("backup-hooks", Some(&cfg.state_dir), None)?;
+            let state = homey_kit::state::StateDir::open(&cfg.state_dir)?;
             let _lock = state.lock(job::LOCK, "backup-hooks post")?;
             job::post(&cfg, &ctx)
         }
         Command::Offload => {
-            let state = homey_kit::state::StateDir::resolve_with("backup-hooks", Some(&cfg.state_dir), None)?;
+            let state = homey_kit::state::StateDir::open(&cfg.state_dir)?;
             let _lock = state.lock(job::LOCK, "backup-hooks offload")?;
             let version = job::restic_version(&ctx)?;
             job::offload(&cfg, &ctx, version)

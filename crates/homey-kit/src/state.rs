@@ -38,6 +38,14 @@ impl StateDir {
         Ok(StateDir(dir))
     }
 
+    /// A state directory a config file names (no flag to point at), created (0700) if missing.
+    pub fn open(dir: &Path) -> anyhow::Result<StateDir> {
+        crate::fs::ensure_dir(dir, 0o700)
+            .with_context(|| format!("state directory {}", dir.display()))
+            .exit_code(Exit::Config)?;
+        Ok(StateDir(dir.to_owned()))
+    }
+
     /// Where the state directory is, without creating it: for commands that only read (status, plan,
     /// a dry run). It may not exist yet.
     pub fn locate(tool: &str, flag: Option<&Path>) -> PathBuf {
@@ -223,6 +231,11 @@ mod tests {
         assert_eq!(Exit::of(&err), Exit::Config);
         let msg = format!("{err:#}");
         assert!(msg.contains("--state-dir") && msg.contains(&file.display().to_string()), "{msg}");
+        // From a config file there is no flag to name.
+        let err = StateDir::open(&file.join("sub")).unwrap_err();
+        assert_eq!(Exit::of(&err), Exit::Config);
+        assert!(!format!("{err:#}").contains("--state-dir"), "{err:#}");
+        assert!(StateDir::open(&d.path().join("new")).unwrap().path().is_dir());
     }
 
     #[test]
