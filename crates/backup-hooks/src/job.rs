@@ -564,20 +564,7 @@ pub fn offload(cfg: &Config, ctx: &Ctx, version: Version) -> anyhow::Result<Exit
         homey_kit::fail!(Exit::Config, "no [offload] section in the config");
     };
     let src = source_repo(cfg, ctx)?;
-    let dest = restic_for(
-        cfg,
-        Repo {
-            url: o.repository.clone(),
-            password: crate::config::required("[offload]", "password", o.password())?
-                .load(ctx.env)
-                .context("[offload] password")
-                .exit_code(Exit::Config)?,
-            env: vec![],
-            cache_dir: src.cache_dir.clone(),
-        },
-        version,
-        Some(&ctx.cancel),
-    );
+    let dest = restic_for(cfg, offload_repo(ctx, o, &src)?, version, Some(&ctx.cancel));
     let out = ctx.runner.run(&dest.cat_config())?;
     match restic::classify(&out.status, &out.stderr_tail) {
         restic::Outcome::Ok => {}
@@ -613,17 +600,34 @@ pub fn offload(cfg: &Config, ctx: &Ctx, version: Version) -> anyhow::Result<Exit
     Ok(Exit::Ok)
 }
 
+/// The `[offload]` repository: a local disk, its own password, no keys.
+fn offload_repo(ctx: &Ctx, o: &crate::config::Offload, src: &Repo) -> anyhow::Result<Repo> {
+    Ok(Repo {
+        url: o.repository.clone(),
+        password: crate::config::required("[offload]", "password", o.password())?
+            .load(ctx.env)
+            .context("[offload] password")
+            .exit_code(Exit::Config)?,
+        env: vec![],
+        cache_dir: src.cache_dir.clone(),
+    })
+}
+
+/// What `restore-db` was asked for.
+pub struct Restore {
+    pub name: String,
+    pub snapshot: String,
+    pub to: std::path::PathBuf,
+    pub into_database: Option<String>,
+    pub from_offload: bool,
+}
+
 /// `backup-hooks restore-db`: a dump back out of a snapshot into DIR (checked), and for PostgreSQL
 /// optionally into a new scratch database: the restore drill.
-pub fn restore_db(
-    cfg: &Config,
-    ctx: &Ctx,
-    version: Version,
-    name: &str,
-    snapshot: &str,
-    to: &Path,
-    into_database: Option<&str>,
-) -> anyhow::Result<Exit> {
+pub fn restore_db(cfg: &Config, ctx: &Ctx, version: Version, r: &Restore) -> anyhow::Result<Exit> {
+    let Restore { name, snapshot, to, into_database, from_offload } = r;
+    let (name, snapshot, to, into_database, from_offload) =
+        (name.as_str(), snapshot.as_str(), to.as_path(), into_database.as_deref(), *from_offload);
     let Some((kind, _)) = cfg.dumps().into_iter().find(|(_, n)| *n == name) else {
         let names: Vec<&str> = cfg.dumps().into_iter().map(|(_, n)| n).collect();
         homey_kit::fail!(Exit::Usage, "no dump named {name:?} in the config (there are: {})", names.join(", "));
@@ -641,7 +645,13 @@ pub fn restore_db(
         }
     }
     homey_kit::fs::ensure_dir(to, 0o700).exit_code(Exit::Config)?;
-    let restic = restic_for(cfg, source_repo(cfg, ctx)?, version, Some(&ctx.cancel));
+    let src = source_repo(cfg, ctx)?;
+    let repo = match (&cfg.offload, from_offload) {
+        (_, false) => src,
+        (Some(o), true) => offload_repo(ctx, o, &src)?,
+        (None, true) => homey_kit::fail!(Exit::Usage, "--from-offload: there is no [offload] section in the config"),
+    };
+    let restic = restic_for(cfg, repo, version, Some(&ctx.cancel));
     let inside = cfg.dump_path(kind, name);
     let target = to.join(inside.file_name().expect("dump file name"));
     let file = homey_kit::fs::AtomicFile::create(&target, 0o600)?;

@@ -63,6 +63,9 @@ pub enum Command {
         /// PostgreSQL: create this (new) database and pg_restore the dump into it.
         #[arg(long, value_name = "SCRATCH")]
         into_database: Option<String>,
+        /// Read from the [offload] repository (the local copy) instead of [repository].
+        #[arg(long)]
+        from_offload: bool,
     },
     /// Validate the config (keys, files, secret file modes) and exit.
     CheckConfig,
@@ -135,9 +138,16 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             let version = job::restic_version(&ctx)?;
             job::offload(&cfg, &ctx, version)
         }
-        Command::RestoreDb { name, snapshot, to, into_database } => {
+        Command::RestoreDb { name, snapshot, to, into_database, from_offload } => {
             let version = job::restic_version(&ctx)?;
-            job::restore_db(&cfg, &ctx, version, name, snapshot, to, into_database.as_deref())
+            let r = job::Restore {
+                name: name.clone(),
+                snapshot: snapshot.clone(),
+                to: to.clone(),
+                into_database: into_database.clone(),
+                from_offload: *from_offload,
+            };
+            job::restore_db(&cfg, &ctx, version, &r)
         }
         Command::Status { .. } => unreachable!("handled above"),
     }

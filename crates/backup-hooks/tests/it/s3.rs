@@ -109,3 +109,75 @@ fn s3_vanishing_mid_upload_fails_safe_and_the_next_run_succeeds() {
     let check = sb.try_restic(&["--no-lock", "check", "--read-data"]);
     assert!(check.status.success(), "restic check: {}", String::from_utf8_lossy(&check.stderr));
 }
+
+#[test]
+fn offload_from_s3_to_a_local_disk_then_restore_db_from_the_local_copy() {
+    let sb = Sandbox::on_s3();
+    sb.init_repo();
+    let pg = Postgres::start(sb.root());
+    pg.psql("postgres", "CREATE DATABASE nextcloud");
+    pg.psql(
+        "nextcloud",
+        "CREATE TABLE oc_files(id serial PRIMARY KEY, path text); \
+         INSERT INTO oc_files(path) SELECT 'files/photo-' || g || '.jpg' FROM generate_series(1, 500) g",
+    );
+    let usb = sb.root().join("usb/restic");
+    sb.add(&format!(
+        "[[postgres]]\nname = \"nextcloud\"\ndatabase = \"nextcloud\"\nhost = \"{}\"\nuser = \"postgres\"\n\n\
+         [offload]\nrepository = \"{}\"\n{}\n",
+        pg.dir.display(),
+        usb.display(),
+        sb.secret_key("password", "offload-password")
+    ));
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    let out = sb.run(&["offload"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert!(out.stderr().contains("1 snapshot(s) copied"), "{}", out.all());
+    no_secret_in(&sb, &out);
+
+    // B2 is down tonight: the drill reads the local copy only.
+    sb.proxy().set(Mode::Refuse);
+    let restore = sb.root().join("restore");
+    let out = sb.run(&[
+        "restore-db",
+        "nextcloud",
+        "--from-offload",
+        "--to",
+        restore.to_str().unwrap(),
+        "--into-database",
+        "drill",
+    ]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert_eq!(pg.psql("drill", "SELECT count(*) FROM oc_files"), "500");
+    assert_eq!(pg.psql("drill", "SELECT path FROM oc_files WHERE id = 7"), "files/photo-7.jpg");
+    // From S3 itself, with the server gone: unreachable, said so.
+    let out = sb.run(&["restore-db", "nextcloud", "--to", restore.to_str().unwrap()]);
+    assert_eq!(out.code(), 1, "{}", out.all());
+    assert!(out.stderr().contains("could not be reached"), "{}", out.all());
+}
+
+#[test]
+fn retention_on_s3_prunes_only_after_a_complete_snapshot() {
+    let sb = Sandbox::on_s3();
+    sb.init_repo();
+    sb.add("[retention]\nkeep_last = 1\nprune = true\n");
+    for _ in 0..2 {
+        let out = sb.run(&["run"]);
+        assert_eq!(out.code(), 0, "{}", out.all());
+        std::fs::write(sb.root().join("data/notes.txt"), format!("{:?}\n", std::time::SystemTime::now())).unwrap();
+    }
+    assert_eq!(sb.snapshots().len(), 1, "keep_last = 1 after two runs");
+    let kept = sb.snapshots()[0]["id"].clone();
+
+    // The server vanishes as the third run starts: no snapshot, so nothing is forgotten.
+    sb.proxy().refuse_after(1);
+    sb.key("backup", "timeout = \"20s\"");
+    let out = sb.run(&["run"]);
+    assert_ne!(out.code(), 0, "{}", out.all());
+    let retention = sb.status_json()["steps"].as_array().unwrap().iter().find(|s| s["name"] == "retention").cloned();
+    assert_eq!(retention.map(|s| s["result"].clone()), Some(serde_json::json!("skipped")));
+    let snaps = sb.snapshots();
+    assert_eq!(snaps.len(), 1);
+    assert_eq!(snaps[0]["id"], kept);
+}
