@@ -1,4 +1,4 @@
-//! `kuma-sync export`: a server's monitors, notifications and docker hosts as a file this tool accepts, so
+//! `kuma-sync export`: a server's monitors, notifications, docker hosts and status pages as a file this tool accepts, so
 //! an existing installation is adopted in one step. Pure: the server's lists in, the document out.
 //!
 //! Fields equal to the file format's defaults are left out, so the file reads like one a person wrote.
@@ -242,7 +242,56 @@ pub fn export(server: &Server) -> Export {
         }
     }
 
+    // Status pages, their groups showing the exported monitors.
+    let mut pages = vec![];
+    for p in &server.status_pages {
+        let c = &p.config;
+        let mut e = Map::new();
+        e.insert("slug".into(), json!(p.slug));
+        e.insert("title".into(), c.get("title").cloned().unwrap_or(json!(p.slug)));
+        for (key, label) in [("description", "description"), ("footerText", "footer_text")] {
+            if let Some(t) = text(c.get(key)) {
+                e.insert(label.into(), json!(t));
+            }
+        }
+        let css = c.get("customCSS").and_then(Value::as_str).unwrap_or("");
+        let css = css.strip_suffix(crate::status_pages::OWNER_MARK).unwrap_or(css).trim_end();
+        if !css.is_empty() {
+            e.insert("custom_css".into(), json!(css));
+        }
+        for (key, label, default) in [
+            ("showTags", "show_tags", false),
+            ("showPoweredBy", "show_powered_by", true),
+            ("showCertificateExpiry", "show_certificate_expiry", false),
+        ] {
+            if truthy(c.get(key)) != default {
+                e.insert(label.into(), json!(!default));
+            }
+        }
+        let groups: Vec<Value> = p
+            .groups
+            .iter()
+            .flatten()
+            .map(|(_, name, ids)| {
+                let ms: Vec<Value> = ids
+                    .iter()
+                    .filter_map(|id| name_of(*id))
+                    .filter(|n| names.contains(&json!(n)))
+                    .map(Value::from)
+                    .collect();
+                json!({"name": name, "monitors": ms})
+            })
+            .collect();
+        if !groups.is_empty() {
+            e.insert("groups".into(), Value::Array(groups));
+        }
+        pages.push(Value::Object(e));
+    }
+
     let mut doc = Map::new();
+    if !pages.is_empty() {
+        doc.insert("status_pages".into(), Value::Array(pages));
+    }
     if !docker_hosts.is_empty() {
         doc.insert("docker_hosts".into(), Value::Array(docker_hosts));
     }

@@ -11,6 +11,7 @@ pub mod owner;
 pub mod plan;
 pub mod session;
 pub mod socketio;
+pub mod status_pages;
 pub mod sync;
 
 use homey_kit::cli::Verbosity;
@@ -39,7 +40,7 @@ pub enum Command {
     Sync(SyncArgs),
     /// Read-only: connect, compare, print what `sync` would do.
     Plan(PlanArgs),
-    /// Read-only: write the server's monitors, notifications and docker hosts as a file `sync` accepts
+    /// Read-only: write the server's monitors, notifications, docker hosts and status pages as a file `sync` accepts
     /// (secrets as named credentials), to adopt an existing installation in one step.
     Export(ExportArgs),
     /// Offline checks of a monitors file.
@@ -161,9 +162,19 @@ pub fn digest(declared: &monitors::Declared, url: &str) -> String {
         &monitors::canonical(&declared.monitors),
         &notifications::canonical(&declared.notifications),
         &serde_json::to_vec(&declared.docker_hosts).expect("docker hosts serialise"),
+        &serde_json::to_vec(&declared.status_pages).expect("status pages serialise"),
         url.trim_end_matches('/').as_bytes(),
         plan::MAPPING_VERSION.as_bytes(),
     ])
+}
+
+/// The server's state, with the groups of the status pages the file declares.
+fn read_server(session: &mut session::Session, declared: &monitors::Declared) -> anyhow::Result<plan::Server> {
+    let mut server = session.read_server()?;
+    for page in server.status_pages.iter_mut().filter(|p| declared.status_pages.iter().any(|d| d.slug == p.slug)) {
+        page.groups = Some(session.status_page_groups(&page.slug)?);
+    }
+    Ok(server)
 }
 
 /// The user and password to log in with.
@@ -198,7 +209,10 @@ fn export(e: &ExportArgs, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Res
         stop: None,
     };
     let mut session = session::Session::open(&opts, clock)?;
-    let server = session.read_server()?;
+    let mut server = session.read_server()?;
+    for page in &mut server.status_pages {
+        page.groups = Some(session.status_page_groups(&page.slug)?);
+    }
     session.close();
     let exported = export::export(&server);
     for s in &exported.skipped {
@@ -275,7 +289,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         stop: cancel.as_ref(),
     };
     let mut session = session::Session::open(&opts, clock)?;
-    let server = session.read_server()?;
+    let server = read_server(&mut session, &declared)?;
     homey_kit::debug!("Uptime Kuma {} ({} monitors)", server.version, server.monitors.len());
     let plan = plan::plan(&file, &declared, &server, !s.no_prune).map_err(monitors::BadInput::into_anyhow)?;
     for w in &plan.warnings {
@@ -331,7 +345,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
             "the connection to Uptime Kuma was lost after {writes} writes ({error}); reconnecting to finish"
         );
         let reopened = session::Session::open(&opts, clock).and_then(|mut sess| {
-            let sv = sess.read_server()?;
+            let sv = read_server(&mut sess, &declared)?;
             Ok((sess, sv))
         });
         match reopened {

@@ -106,6 +106,8 @@ pub struct Monitor {
     pub docker_container: Option<String>,
     /// A docker monitor's docker host, by name (declared in the file, or already on the server).
     pub docker_host: Option<String>,
+    /// The status pages (slugs of the file) this monitor appears on, in their first group.
+    pub status_pages: Vec<String>,
     pub description: Option<String>,
     pub active: bool,
     pub parent: Option<String>,
@@ -143,6 +145,7 @@ pub const KEYS: &[&str] = &[
     "push_token_credential",
     "docker_container",
     "docker_host",
+    "status_pages",
     "description",
     "active",
     "parent",
@@ -205,12 +208,13 @@ pub struct Declared {
     pub monitors: Vec<Monitor>,
     pub notifications: Vec<crate::notifications::Notification>,
     pub docker_hosts: Vec<crate::docker_hosts::DockerHost>,
+    pub status_pages: Vec<crate::status_pages::StatusPage>,
 }
 
 /// The top-level keys of the object form.
-pub const TOP_LEVEL: &[&str] = &["monitors", "notifications", "docker_hosts"];
+pub const TOP_LEVEL: &[&str] = &["monitors", "notifications", "docker_hosts", "status_pages"];
 /// Kinds Uptime Kuma has that this version does not declare yet: named, so the error says so.
-const NOT_YET: &[&str] = &["status_pages", "maintenance"];
+const NOT_YET: &[&str] = &["maintenance"];
 
 /// Read and check a monitors file.
 pub fn load(path: &Path) -> anyhow::Result<Declared> {
@@ -227,8 +231,8 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Monitor>, BadInput> {
 pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
     let whole = |problem: String| BadInput { file: file.into(), entry: String::new(), field: None, problem };
     let doc: Value = serde_json::from_str(text).map_err(|e| whole(format!("not valid JSON: {e}")))?;
-    let (entries, notifications, docker_hosts) = match doc {
-        Value::Array(a) => (a, vec![], vec![]),
+    let (entries, notifications, docker_hosts, pages) = match doc {
+        Value::Array(a) => (a, vec![], vec![], vec![]),
         Value::Object(mut o) => {
             if let Some(k) = o.keys().find(|k| NOT_YET.contains(&k.as_str())) {
                 return Err(whole(format!(
@@ -248,12 +252,18 @@ pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
                 Some(Value::Array(a)) => Ok(a),
                 Some(_) => Err(whole(format!("{key:?} must be an array of objects"))),
             };
-            (list(&mut o, "monitors")?, list(&mut o, "notifications")?, list(&mut o, "docker_hosts")?)
+            (
+                list(&mut o, "monitors")?,
+                list(&mut o, "notifications")?,
+                list(&mut o, "docker_hosts")?,
+                list(&mut o, "status_pages")?,
+            )
         }
         _ => return Err(whole("expected an array of monitors, or {\"monitors\": [...]}".into())),
     };
     let notifications = crate::notifications::parse(file, &notifications)?;
     let docker_hosts = crate::docker_hosts::parse(file, &docker_hosts)?;
+    let status_pages = crate::status_pages::parse(file, &pages)?;
     let mut monitors = Vec::with_capacity(entries.len());
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -272,7 +282,40 @@ pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
     }
     check_parents(file, &monitors)?;
     check_push_tokens(file, &monitors)?;
-    Ok(Declared { monitors, notifications, docker_hosts })
+    check_status_pages(file, &monitors, &status_pages)?;
+    Ok(Declared { monitors, notifications, docker_hosts, status_pages })
+}
+
+/// A monitor names pages of this file; a page's groups name monitors of this file (a page shows what
+/// the file declares).
+fn check_status_pages(
+    file: &str,
+    monitors: &[Monitor],
+    pages: &[crate::status_pages::StatusPage],
+) -> Result<(), BadInput> {
+    for (i, m) in monitors.iter().enumerate() {
+        if let Some(slug) = m.status_pages.iter().find(|s| !pages.iter().any(|p| &p.slug == *s)) {
+            return Err(BadInput {
+                file: file.into(),
+                entry: entry_label(i + 1, Some(&m.name)),
+                field: Some("status_pages".into()),
+                problem: format!("{slug:?} is not a status page in this file"),
+            });
+        }
+    }
+    for (i, p) in pages.iter().enumerate() {
+        for g in &p.groups {
+            if let Some(name) = g.monitors.iter().find(|n| !monitors.iter().any(|m| &m.name == *n)) {
+                return Err(BadInput {
+                    file: file.into(),
+                    entry: format!("status_pages: {}", entry_label(i + 1, Some(&p.slug))),
+                    field: Some("groups".into()),
+                    problem: format!("group {:?}: {name:?} is not a monitor in this file", g.name),
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Uptime Kuma finds a push monitor by its token alone: two monitors with one token means pushes reach
@@ -650,6 +693,14 @@ fn entry_to_monitor(file: &str, n: usize, entry: &Value) -> Result<Monitor, BadI
         push_token_credential,
         docker_container,
         docker_host,
+        status_pages: match obj.get("status_pages") {
+            None | Some(Value::Null) => vec![],
+            Some(Value::Array(a)) => {
+                let slugs: Option<Vec<String>> = a.iter().map(|s| s.as_str().map(str::to_owned)).collect();
+                slugs.ok_or_else(|| e.err("status_pages", "expected the slugs of status pages in this file"))?
+            }
+            Some(v) => return Err(e.err("status_pages", format!("expected an array of slugs, got {}", kind_of(v)))),
+        },
         description: e.string("description")?,
         active: e.boolean("active")?.unwrap_or(true),
         parent: e.string("parent")?,

@@ -8,6 +8,7 @@ use crate::docker_hosts::{self, ServerDockerHost};
 use crate::monitors::{BadInput, Declared, Kind, Monitor, Tag, parents_first};
 use crate::notifications::{self, ServerNotification};
 use crate::owner::{OWNER_TAG, OWNER_VALUE};
+use crate::status_pages::{self, ServerStatusPage};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -82,6 +83,7 @@ pub struct Server {
     /// The notification that stands for a name the file declares (else the lowest id of that name).
     pub notification_for: BTreeMap<String, i64>,
     pub docker_hosts: Vec<ServerDockerHost>,
+    pub status_pages: Vec<ServerStatusPage>,
 }
 
 fn truthy(v: &Value) -> bool {
@@ -180,6 +182,7 @@ impl Server {
             tags: tag_ids,
             notification_for: BTreeMap::new(),
             docker_hosts: vec![],
+            status_pages: vec![],
         })
     }
 
@@ -268,6 +271,11 @@ pub struct Plan {
     pub docker_placeholders: BTreeMap<i64, String>,
     /// Notification changes: creates and updates go first (monitors may name them), deletes last.
     pub notifications: Vec<notifications::Action>,
+    /// Status page changes, after the monitors they show.
+    pub status_pages: Vec<status_pages::Action>,
+    /// What each status page create/update saves: its settings, its groups (names), its groups' ids.
+    #[serde(skip)]
+    pub status_page_saves: BTreeMap<String, StatusPageSave>,
     /// What each notification create/update sends (secrets included: never serialised or shown).
     #[serde(skip)]
     pub notification_payloads: BTreeMap<String, Map<String, Value>>,
@@ -298,6 +306,7 @@ impl Plan {
             && self.docker_hosts.is_empty()
             && self.actions.iter().all(|a| matches!(a, Action::Keep { .. }))
             && self.notifications.iter().all(|a| matches!(a, notifications::Action::Keep { .. }))
+            && self.status_pages.iter().all(|a| matches!(a, status_pages::Action::Keep { .. }))
     }
 
     /// Things of ours left in place by --no-prune.
@@ -309,6 +318,12 @@ impl Plan {
             .map(|a| a.line())
             .collect();
         out.extend(self.actions.iter().filter(|a| matches!(a, Action::Keep { .. })).map(Action::line));
+        out.extend(
+            self.status_pages
+                .iter()
+                .filter(|a| matches!(a, status_pages::Action::Keep { .. }))
+                .map(status_pages::Action::line),
+        );
         out
     }
 
@@ -320,6 +335,7 @@ impl Plan {
         out.extend(early.iter().map(|a| a.line()));
         out.extend(self.new_tags.iter().map(|t| format!("+ create tag {t}")));
         out.extend(self.actions.iter().map(Action::line));
+        out.extend(self.status_pages.iter().map(status_pages::Action::line));
         out.extend(late.iter().map(|a| a.line()));
         out.push(format!("= {} unchanged", self.unchanged));
         out
@@ -619,6 +635,49 @@ pub fn plan(file: &str, declared: &Declared, server: &Server, prune: bool) -> Re
         }
     }
     let mut p = plan_monitors(file, &declared.monitors, &projected, prune)?;
+    // Status pages: their groups as the file gives them, plus the monitors that name a page (in its first
+    // group, or "Services" when it declares none), compared by monitor name.
+    let mut want_groups: BTreeMap<String, status_pages::GroupNames> = BTreeMap::new();
+    for page in &declared.status_pages {
+        let mut groups: status_pages::GroupNames =
+            page.groups.iter().map(|g| (g.name.clone(), g.monitors.clone())).collect();
+        for m in declared.monitors.iter().filter(|m| m.status_pages.contains(&page.slug)) {
+            if groups.is_empty() {
+                groups.push(("Services".into(), vec![]));
+            }
+            if !groups[0].1.contains(&m.name) {
+                groups[0].1.push(m.name.clone());
+            }
+        }
+        want_groups.insert(page.slug.clone(), groups);
+    }
+    let monitor_name = |id: i64| server.monitor_name(id);
+    let sp = status_pages::plan(&declared.status_pages, &want_groups, &server.status_pages, &monitor_name, prune);
+    for a in &sp.actions {
+        let (status_pages::Action::Create { slug } | status_pages::Action::Update { slug, .. }) = a else { continue };
+        let Some(page) = declared.status_pages.iter().find(|p| &p.slug == slug) else { continue };
+        let current = server.status_pages.iter().find(|s| &s.slug == slug);
+        p.status_page_saves.insert(
+            slug.clone(),
+            StatusPageSave {
+                title: page.title.clone(),
+                config: status_pages::config(page, current.map(|c| &c.config)),
+                icon: current
+                    .and_then(|c| c.config.get("icon"))
+                    .and_then(Value::as_str)
+                    .filter(|i| !i.is_empty())
+                    .unwrap_or("/icon.svg")
+                    .to_owned(),
+                groups: want_groups.get(slug).cloned().unwrap_or_default(),
+                group_ids: current
+                    .and_then(|c| c.groups.as_ref())
+                    .map(|gs| gs.iter().map(|(id, name, _)| (name.clone(), *id)).collect())
+                    .unwrap_or_default(),
+            },
+        );
+    }
+    p.status_pages = sp.actions;
+    p.unchanged += sp.unchanged;
     p.docker_hosts = dp.actions;
     p.docker_host_payloads = docker_payloads;
     p.docker_placeholders = docker_placeholders;
@@ -632,6 +691,19 @@ pub fn plan(file: &str, declared: &Declared, server: &Server, prune: bool) -> Re
 }
 
 type Projection = (Server, BTreeMap<String, Map<String, Value>>, BTreeMap<i64, String>);
+
+/// What one `saveStatusPage` sends.
+#[derive(Debug, Clone)]
+pub struct StatusPageSave {
+    pub title: String,
+    pub config: Map<String, Value>,
+    /// The logo as the server has it (a URL; the default one for a new page).
+    pub icon: String,
+    /// Group names and their monitors' names, in order.
+    pub groups: status_pages::GroupNames,
+    /// The ids of the groups the page has now, by name, so a group keeps its id.
+    pub group_ids: BTreeMap<String, i64>,
+}
 
 /// The server as it will be once the notification changes are made — new ones under stand-in
 /// (negative) ids, deleted ones gone from every monitor, `apply_existing` applied as the server applies
@@ -879,6 +951,8 @@ fn plan_monitors(file: &str, declared: &[Monitor], server: &Server, prune: bool)
             .filter_map(|m| Some((m.name.clone(), server.docker_host_id(m.docker_host.as_deref()?)?)))
             .collect(),
         notifications: vec![],
+        status_pages: vec![],
+        status_page_saves: BTreeMap::new(),
         notification_payloads: BTreeMap::new(),
         placeholders: BTreeMap::new(),
         monitor_notifications: declared

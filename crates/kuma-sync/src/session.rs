@@ -44,6 +44,8 @@ pub struct Options<'a> {
 
 pub struct Session {
     sock: Socket,
+    /// Uptime Kuma's URL, for its HTTP API.
+    base_url: String,
     ack_timeout: Duration,
     /// Write events sent (acknowledged or not).
     pub writes: usize,
@@ -173,7 +175,7 @@ impl Session {
             }
             return Err(coded(Exit::Config, format!("login to {} as {:?} refused: {msg}", opts.url, opts.username)));
         }
-        Ok(Session { sock, ack_timeout: opts.ack_timeout, writes: 0 })
+        Ok(Session { sock, base_url: opts.url.to_owned(), ack_timeout: opts.ack_timeout, writes: 0 })
     }
 
     /// The server's version, monitors, notifications and tags, as they are now.
@@ -200,6 +202,7 @@ impl Session {
         };
         let notifications = self.sock.wait_for("notificationList", t).map_err(lost)?;
         let docker_hosts = self.sock.wait_for("dockerHostList", t).map_err(lost)?;
+        let status_pages = self.sock.wait_for("statusPageList", t).map_err(lost)?;
         let tags = self.sock.call("getTags", &[], t).map_err(lost)?;
         if tags.get("ok") != Some(&Value::Bool(true)) {
             anyhow::bail!("getTags refused: {}", server_message(&tags));
@@ -214,7 +217,22 @@ impl Session {
             tags.get("tags").unwrap_or(&Value::Null),
         )?;
         server.docker_hosts = crate::docker_hosts::from_list(&first(&docker_hosts));
+        server.status_pages = crate::status_pages::from_list(&first(&status_pages));
         Ok(server)
+    }
+
+    /// A status page's groups, from its public API (the socket API has no way to read them).
+    pub fn status_page_groups(&self, slug: &str) -> anyhow::Result<Vec<(i64, String, Vec<i64>)>> {
+        let url = format!("{}/api/status-page/{slug}", self.base_url.trim_end_matches('/'));
+        let agent: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(self.ack_timeout)).build().into();
+        let body = agent
+            .get(&url)
+            .call()
+            .and_then(|r| r.into_body().read_to_string())
+            .map_err(|e| coded(Exit::TryAgain, format!("reading status page {slug:?} ({url}): {e}")))?;
+        let data: Value = serde_json::from_str(&body)
+            .map_err(|e| coded(Exit::TryAgain, format!("status page {slug:?} ({url}): not JSON: {e}")))?;
+        Ok(crate::status_pages::groups_from(&data))
     }
 
     /// A read (getMonitor): `Err` only when the connection failed.

@@ -11,6 +11,7 @@ use crate::owner::{NEW_TAG_COLOR, OWNER_COLOR, OWNER_TAG, OWNER_VALUE};
 use crate::plan::{self, Action, Plan, Server};
 use crate::session::{Session, server_message};
 use crate::socketio::SockError;
+use crate::status_pages;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -328,6 +329,74 @@ pub fn execute(
                 homey_kit::error!("{verb} {name}: the server refused: {error}");
                 failed.insert(name.clone());
                 out.failures.push(Failure { name, action: verb.into(), error });
+            }
+        }
+    }
+    // Status pages once every monitor they show has its id.
+    for action in &plan.status_pages {
+        if stop() {
+            out.writes = session.writes - start_writes;
+            return Err(Interrupted { outcome: out, error: SockError::Stopped });
+        }
+        let slug = action.slug();
+        let step = match action {
+            status_pages::Action::Keep { .. } => continue,
+            status_pages::Action::Delete { .. } => {
+                let answer = net!(session.write("deleteStatusPage", &[json!(slug)]));
+                ok(&answer).map(|_| ())
+            }
+            status_pages::Action::Create { .. } | status_pages::Action::Update { .. } => {
+                let save = &plan.status_page_saves[slug];
+                let mut groups = vec![];
+                let mut missing = None;
+                for (name, monitors) in &save.groups {
+                    let mut list = vec![];
+                    for m in monitors {
+                        match ids.get(m) {
+                            Some(id) => list.push(json!({"id": id})),
+                            None => missing = Some(m.clone()),
+                        }
+                    }
+                    let mut g = json!({"name": name, "monitorList": list});
+                    if let Some(id) = save.group_ids.get(name) {
+                        g["id"] = json!(id);
+                    }
+                    groups.push(g);
+                }
+                if let Some(m) = missing {
+                    Err(format!("its monitor {m:?} has no id on the server (it was not written)"))
+                } else {
+                    let created = if matches!(action, status_pages::Action::Create { .. }) {
+                        let answer = net!(session.write("addStatusPage", &[json!(save.title), json!(slug)]));
+                        ok(&answer).map(|_| ())
+                    } else {
+                        Ok(())
+                    };
+                    match created {
+                        Err(e) => Err(e),
+                        Ok(()) => {
+                            let args = [
+                                json!(slug),
+                                Value::Object(save.config.clone()),
+                                json!(save.icon),
+                                Value::Array(groups),
+                            ];
+                            let answer = net!(session.write("saveStatusPage", &args));
+                            ok(&answer).map(|_| ())
+                        }
+                    }
+                }
+            }
+        };
+        match step {
+            Ok(()) => {
+                let line = action.line();
+                on_done(&line);
+                out.done.push(line);
+            }
+            Err(error) => {
+                homey_kit::error!("status page {slug}: the server refused: {error}");
+                out.failures.push(Failure { name: slug.to_owned(), action: "status page".into(), error });
             }
         }
     }

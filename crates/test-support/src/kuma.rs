@@ -57,6 +57,9 @@ pub const WRITE_EVENTS: &[&str] = &[
     "deleteNotification",
     "addDockerHost",
     "deleteDockerHost",
+    "addStatusPage",
+    "saveStatusPage",
+    "deleteStatusPage",
 ];
 
 /// One event a client sent.
@@ -140,6 +143,8 @@ struct State {
     notifications: Vec<(i64, String, bool, String)>,
     /// id, name, docker_type, docker_daemon.
     docker_hosts: Vec<(i64, String, String, String)>,
+    status_pages: Vec<Page>,
+    next_group: i64,
     monitor_notifications: Vec<(i64, i64)>,
     login_attempts: VecDeque<Instant>,
     log: Vec<Recorded>,
@@ -149,6 +154,17 @@ struct State {
     dropped_for_heartbeat: usize,
     /// Events that arrived before `info` (2.0.2's race) and were dropped unanswered.
     dropped_before_info: Vec<String>,
+}
+
+/// A status page's groups as a test reads them: name, monitor ids.
+pub type PageGroups = Vec<(String, Vec<i64>)>;
+
+/// A status page: its row as `toJSON` shows it, and its groups (id, name, monitor ids).
+#[derive(Debug, Clone)]
+struct Page {
+    id: i64,
+    config: Map<String, Value>,
+    groups: Vec<(i64, String, Vec<i64>)>,
 }
 
 pub struct Kuma {
@@ -243,6 +259,15 @@ impl Kuma {
     /// Save a notification directly (as if someone made it in the web UI), returning its id.
     pub fn insert_notification(&self, config: Value) -> i64 {
         save_notification(&mut self.state.lock().unwrap(), config, Value::Null).expect("a notification object")
+    }
+
+    /// Every status page: its settings as `statusPageList` shows them, and its groups (name, monitor ids).
+    pub fn status_pages(&self) -> Vec<(Value, PageGroups)> {
+        let st = self.state.lock().unwrap();
+        st.status_pages
+            .iter()
+            .map(|p| (Value::Object(p.config.clone()), p.groups.iter().map(|g| (g.1.clone(), g.2.clone())).collect()))
+            .collect()
     }
 
     /// Every docker host: id, name, type, daemon.
@@ -463,6 +488,12 @@ fn serve(
     started: Instant,
 ) -> Result<(), Box<dyn std::error::Error>> {
     stream.set_nodelay(true)?;
+    // The same port answers the status page API over plain HTTP.
+    let mut head = [0u8; 24];
+    let n = stream.peek(&mut head)?;
+    if head[..n].starts_with(b"GET /api/") {
+        return Ok(serve_http(stream, state)?);
+    }
     let ws = tungstenite::accept_hdr(stream, check_request)?;
     let cfg = config.lock().unwrap().clone();
     let id = {
@@ -859,6 +890,51 @@ fn handle(
             send_docker_host_list(c, state)?;
             c.ack(ack, json!({"ok": true, "msg": if flavor == Flavor::V1 { "Deleted" } else { "successDeleted" }}))
         }
+        "addStatusPage" => {
+            let (title, slug) =
+                (arg(0).as_str().unwrap_or("").trim().to_owned(), arg(1).as_str().unwrap_or("").trim().to_lowercase());
+            let mut st = state.lock().unwrap();
+            let answer = if title.is_empty() || slug.is_empty() {
+                json!({"ok": false, "msg": "Please input all fields"})
+            } else if !slug_ok(&slug) {
+                json!({"ok": false, "msg": "Invalid Slug"})
+            } else if st.status_pages.iter().any(|p| p.config["slug"] == slug.as_str()) {
+                json!({"ok": false, "msg": "SQLITE_CONSTRAINT: UNIQUE constraint failed: status_page.slug"})
+            } else {
+                let id = st.status_pages.iter().map(|p| p.id).max().unwrap_or(0) + 1;
+                let mut config = json!({"id": id, "slug": slug, "title": title, "description": null, "icon": "/icon.svg",
+                    "theme": "auto", "published": true, "showTags": false, "domainNameList": [], "customCSS": "body {\n  \n}\n",
+                    "footerText": null, "showPoweredBy": true, "googleAnalyticsId": null, "showCertificateExpiry": false});
+                if flavor == Flavor::V2 {
+                    config["autoRefreshInterval"] = json!(300);
+                }
+                st.status_pages.push(Page { id, config: config.as_object().unwrap().clone(), groups: vec![] });
+                if flavor == Flavor::V1 {
+                    json!({"ok": true, "msg": "OK!", "slug": slug})
+                } else {
+                    json!({"ok": true, "msg": "successAdded", "msgi18n": true, "slug": slug})
+                }
+            };
+            drop(st);
+            c.ack(ack, answer)
+        }
+        "saveStatusPage" => {
+            let answer = save_status_page(&mut state.lock().unwrap(), &arg(0), arg(1), &arg(2), &arg(3));
+            c.ack(ack, answer)
+        }
+        "deleteStatusPage" => {
+            let slug = arg(0);
+            let mut st = state.lock().unwrap();
+            let before = st.status_pages.len();
+            st.status_pages.retain(|p| p.config["slug"] != slug);
+            let answer = if st.status_pages.len() < before {
+                json!({"ok": true})
+            } else {
+                json!({"ok": false, "msg": "Status Page is not found"})
+            };
+            drop(st);
+            c.ack(ack, answer)
+        }
         "getTags" => {
             let st = state.lock().unwrap();
             let tags: Vec<Value> =
@@ -913,7 +989,67 @@ fn after_login(c: &mut Conn, state: &Mutex<State>, flavor: Flavor) -> tungstenit
     )?;
     send_monitor_list(c, state, flavor)?;
     send_notification_list(c, state)?;
-    send_docker_host_list(c, state)
+    send_docker_host_list(c, state)?;
+    let pages: Map<String, Value> = state
+        .lock()
+        .unwrap()
+        .status_pages
+        .iter()
+        .map(|p| (p.id.to_string(), Value::Object(p.config.clone())))
+        .collect();
+    c.emit("statusPageList", &[Value::Object(pages)])
+}
+
+/// GET /api/status-page/SLUG as the status page router answers it.
+fn status_page_data(state: &Mutex<State>, slug: &str) -> Option<Value> {
+    let st = state.lock().unwrap();
+    let page = st.status_pages.iter().find(|p| p.config["slug"] == slug)?;
+    let groups: Vec<Value> = page
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, (id, name, monitors))| {
+            let list: Vec<Value> = monitors
+                .iter()
+                .filter_map(|m| {
+                    st.monitors.get(m).map(|row| json!({"id": m, "name": row["name"], "type": row["type"]}))
+                })
+                .collect();
+            json!({"id": id, "name": name, "weight": i + 1, "monitorList": list})
+        })
+        .collect();
+    Some(json!({"config": page.config, "incident": null, "publicGroupList": groups, "maintenanceList": []}))
+}
+
+/// Answer one plain HTTP request (the status page API) on a connection that is not a WebSocket.
+fn serve_http(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header)? == 0 || header == "\r\n" {
+            break;
+        }
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("");
+    let found = path.strip_prefix("/api/status-page/").and_then(|slug| status_page_data(state, slug));
+    let (status, body) = match found {
+        Some(v) => ("200 OK", v.to_string()),
+        None => ("404 Not Found", json!({"ok": false, "msg": "Status Page Not Found"}).to_string()),
+    };
+    write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    stream.flush()
+}
+
+/// As checkSlug.
+fn slug_ok(slug: &str) -> bool {
+    !slug.is_empty() && slug.split('-').all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
 }
 
 /// As the server's sendDockerHostList: each row's toJSON.
@@ -1090,6 +1226,62 @@ fn check_payload(flavor: Flavor, m: &Map<String, Value>, adding: bool) -> Result
         return Err(format!("SQLITE_ERROR: value too long for monitor.push_token (max {max_token})"));
     }
     Ok(())
+}
+
+/// As saveStatusPage: the row's settings from `config`, the logo from `img`, then the groups in order
+/// (a group with an id must be one of this page's), groups not in the list deleted.
+fn save_status_page(st: &mut State, slug: &Value, config: Value, img: &Value, groups: &Value) -> Value {
+    let Some(i) = st.status_pages.iter().position(|p| p.config["slug"] == *slug) else {
+        return json!({"ok": false, "msg": "No slug?"});
+    };
+    let new_slug = config["slug"].as_str().unwrap_or("").to_owned();
+    if !slug_ok(&new_slug) {
+        return json!({"ok": false, "msg": "Invalid Slug"});
+    }
+    if !config["domainNameList"].is_array() {
+        return json!({"ok": false, "msg": "Invalid array"});
+    }
+    let mut next_group = st.next_group;
+    let page = &mut st.status_pages[i];
+    let row = &mut page.config;
+    row.insert("slug".into(), json!(new_slug));
+    for (key, from) in [
+        ("title", "title"),
+        ("description", "description"),
+        ("theme", "theme"),
+        ("showTags", "showTags"),
+        ("footerText", "footerText"),
+        ("customCSS", "customCSS"),
+        ("showPoweredBy", "showPoweredBy"),
+        ("showCertificateExpiry", "showCertificateExpiry"),
+        ("googleAnalyticsId", "googleAnalyticsId"),
+        ("domainNameList", "domainNameList"),
+    ] {
+        row.insert(key.into(), config.get(from).cloned().unwrap_or(Value::Null));
+    }
+    row.insert("icon".into(), img.clone());
+    let mut kept = vec![];
+    for g in groups.as_array().into_iter().flatten() {
+        let id = match g.get("id").and_then(Value::as_i64) {
+            Some(id) if page.groups.iter().any(|x| x.0 == id) => id,
+            Some(_) => return json!({"ok": false, "msg": "Cannot set properties of null (setting 'status_page_id')"}),
+            None => {
+                next_group += 1;
+                next_group
+            }
+        };
+        let monitors: Vec<i64> = g["monitorList"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("id").and_then(Value::as_i64))
+            .collect();
+        kept.push((id, g["name"].as_str().unwrap_or("").to_owned(), monitors));
+    }
+    page.groups = kept.clone();
+    st.next_group = next_group;
+    let list: Vec<Value> = kept.iter().map(|(id, name, _)| json!({"id": id, "name": name})).collect();
+    json!({"ok": true, "publicGroupList": list})
 }
 
 /// `docker_host` references a docker host row (SQLite's foreign key).

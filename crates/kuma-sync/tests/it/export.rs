@@ -20,6 +20,8 @@ fn export(env: &Env, extra: &[&str]) -> Run {
 }
 
 const MANAGED: &str = r#"{
+  "status_pages": [{"slug": "home", "title": "Home", "description": "At home", "custom_css": "h1 { color: red; }",
+                    "groups": [{"name": "Net", "monitors": ["Router"]}]}],
   "docker_hosts": [{"name": "podman", "type": "socket", "daemon": "/run/podman/podman.sock"}],
   "notifications": [{"name": "ntfy", "type": "ntfy", "default": true,
                      "settings": {"ntfyserverurl": "https://ntfy.sh", "ntfytopic": "home"},
@@ -29,7 +31,7 @@ const MANAGED: &str = r#"{
     {"name": "Router", "type": "ping", "hostname": "192.168.1.1", "parent": "Infra", "tags": ["net"], "interval": 30},
     {"name": "Backup", "type": "push", "push_token_credential": "backup-push", "interval": 90000, "active": false},
     {"name": "Cloud", "type": "docker", "docker_container": "nextcloud", "docker_host": "podman",
-     "notifications": ["ntfy"]},
+     "notifications": ["ntfy"], "status_pages": ["home"]},
     {"name": "Web", "type": "keyword", "url": "https://web.example.com", "keyword": "ok", "maxretries": 3,
      "accepted_status_codes": ["200-299", "301"]}
   ]
@@ -67,7 +69,8 @@ fn export_of_a_managed_server_syncs_with_zero_writes(flavor: Flavor) {
     std::fs::copy(&exported, env.path("monitors.json")).unwrap();
     let run = Run::of(env.cmd("sync", &["--force"]).env("CREDENTIALS_DIRECTORY", &secrets).output().unwrap());
     run.expect(0);
-    assert_eq!(run.stdout, "= 7 unchanged\n");
+    assert_eq!(run.stdout, "= 8 unchanged\n");
+    assert!(text.contains(r#""custom_css": "h1 { color: red; }""#), "{text}");
     assert_eq!(env.writes(), writes);
 }
 

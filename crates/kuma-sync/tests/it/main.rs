@@ -7,6 +7,7 @@ mod faults;
 mod input;
 mod notifications;
 mod standin;
+mod status_pages;
 mod sync;
 
 use serde_json::Value;
