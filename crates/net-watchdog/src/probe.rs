@@ -250,11 +250,10 @@ pub fn icmp(iface: &str, dst: Ipv4Addr, effort: Effort, stop: &AtomicBool) -> Ou
         return Outcome::NotAwaited;
     }
     let each = crate::args::human(effort.timeout);
+    let requests = homey_kit::units::count(effort.count as usize, "echo request", "echo requests");
     match last_send_error {
-        Some(e) => {
-            Outcome::NoAnswer(format!("no answer to {} echo requests ({each} each; last send: {e})", effort.count))
-        }
-        None => Outcome::NoAnswer(format!("no answer to {} echo requests ({each} each)", effort.count)),
+        Some(e) => Outcome::NoAnswer(format!("no answer to {requests} ({each} each; last send: {e})")),
+        None => Outcome::NoAnswer(format!("no answer to {requests} ({each} each)")),
     }
 }
 
@@ -359,8 +358,8 @@ pub fn tcp(iface: &str, dst: SocketAddr, effort: Effort, stop: &AtomicBool) -> O
         return Outcome::NotAwaited;
     }
     Outcome::NoAnswer(format!(
-        "no connection in {} attempts ({} each; last: {last})",
-        effort.count,
+        "no connection in {} ({} each; last: {last})",
+        homey_kit::units::count(effort.count as usize, "attempt", "attempts"),
         crate::args::human(effort.timeout)
     ))
 }

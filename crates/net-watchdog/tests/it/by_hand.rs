@@ -47,6 +47,7 @@ fn a_dry_run_by_hand_needs_no_state_directory_and_creates_nothing() {
     assert_eq!(code(&out), 1, "dead, would reboot: {err}");
     assert!(err.contains("dry run: showing the repair") && !err.contains("repairing"), "{err}");
     assert!(err.contains("dry run: would reboot"), "{err}");
+    assert!(err.contains("no answer to 1 echo request (200ms each)"), "{err}");
     assert!(lab.fakes.calls().is_empty(), "a dry run runs nothing: {:?}", lab.fakes.calls());
     assert_eq!(Path::new(UNIT_STATE).exists(), existed, "the dry run created {UNIT_STATE}");
 }
