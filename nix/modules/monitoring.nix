@@ -30,6 +30,7 @@ let
   # Credentials the monitors name (push_token_credential), each of which kumaSync.credentials must provide.
   namedCredentials = builtins.foldl' (acc: n: if builtins.elem n acc then acc else acc ++ [ n ]) [ ] (
     lib.concatMap (m: lib.optional ((m.push_token_credential or null) != null) m.push_token_credential) cfg.monitors
+    ++ lib.concatMap (n: builtins.attrValues (n.secrets or { })) cfg.notifications
   );
   missingCredentials = lib.filter (n: !(sync.credentials ? ${n})) namedCredentials;
   literalPushTokens = map (m: m.name) (lib.filter (m: (m.push_token or null) != null) cfg.monitors);
@@ -68,7 +69,22 @@ let
   };
 
   # Unset fields are left out rather than written as null, so the file stays in the seed format.
-  monitorsFile = json.generate "monitors.json" (map (lib.filterAttrs (_: v: v != null)) cfg.monitors);
+  # A bare array while only monitors are declared (the seed's format); the object form once there is more.
+  monitorsOnly = cfg.notifications == [ ] && cfg.statusPages == [ ] && cfg.dockerHosts == [ ];
+  monitorsFile = json.generate "monitors.json" (
+    let
+      monitors = map (lib.filterAttrs (_: v: v != null)) cfg.monitors;
+    in
+    if monitorsOnly then
+      monitors
+    else
+      {
+        inherit monitors;
+        inherit (cfg) notifications;
+        status_pages = cfg.statusPages;
+        docker_hosts = cfg.dockerHosts;
+      }
+  );
 
   # Only a loopback Kuma keeps the unit's loopback-only IP allow list.
   # (POSIX ERE: brackets are matched as [[] and []], not escaped.)
@@ -86,6 +102,37 @@ in
       type = types.listOf monitor;
       default = [ ];
       description = "Uptime Kuma monitors, in kuma-sync's monitors format (snake_case fields).";
+    };
+
+    notifications = mkOption {
+      type = types.listOf json.type;
+      default = [ ];
+      example = lib.literalExpression ''
+        [ { name = "ntfy"; type = "ntfy"; default = true;
+            settings = { ntfyserverurl = "https://ntfy.sh"; ntfytopic = "homelab"; };
+            secrets = { ntfyaccesstoken = "ntfy-token"; }; } ]
+      '';
+      description = ''
+        Uptime Kuma notifications, in kuma-sync's format (name, type, default, apply_existing, settings, secrets).
+        `secrets` maps a setting to a credential name; give each credential's file in
+        homey.monitoring.kumaSync.credentials, so no secret reaches the Nix store.
+      '';
+    };
+
+    statusPages = mkOption {
+      type = types.listOf json.type;
+      default = [ ];
+      example = lib.literalExpression ''
+        [ { slug = "home"; title = "Home lab"; groups = [ { name = "Services"; monitors = [ "Nextcloud" ]; } ]; } ]
+      '';
+      description = "Uptime Kuma status pages, in kuma-sync's format (slug, title, description, footer_text, custom_css, show_tags, show_powered_by, show_certificate_expiry, groups of monitors by name).";
+    };
+
+    dockerHosts = mkOption {
+      type = types.listOf json.type;
+      default = [ ];
+      example = lib.literalExpression ''[ { name = "podman"; type = "socket"; daemon = "/run/podman/podman.sock"; } ]'';
+      description = "Docker hosts for `docker` monitors (name, type socket or tcp, daemon), in kuma-sync's format.";
     };
 
     monitorsFile = mkOption {
@@ -166,7 +213,7 @@ in
       }
       {
         assertion = missingCredentials == [ ];
-        message = "homey.monitoring.monitors name the credential(s) ${builtins.concatStringsSep ", " missingCredentials} (push_token_credential) that homey.monitoring.kumaSync.credentials does not provide; set homey.monitoring.kumaSync.credentials.<name> to the secret file.";
+        message = "homey.monitoring.monitors/notifications name the credential(s) ${builtins.concatStringsSep ", " missingCredentials} (push_token_credential, secrets) that homey.monitoring.kumaSync.credentials does not provide; set homey.monitoring.kumaSync.credentials.<name> to the secret file.";
       }
       {
         assertion = builtins.all (f: !lib.hasPrefix builtins.storeDir f) (builtins.attrValues sync.credentials);

@@ -373,6 +373,40 @@ let
           username = "admin";
           passwordFile = "/run/secrets/kuma-password";
           after = [ "network-online.target" ];
+          credentials.ntfy-token = "/run/secrets/ntfy-token";
+        };
+        # The file's object form: every kind kuma-sync declares, checked by `kuma-sync validate`.
+        homey.monitoring = {
+          monitors = [
+            {
+              name = "Cloud";
+              url = "https://cloud.example.com";
+              notifications = [ "ntfy" ];
+              status_pages = [ "home" ];
+            }
+          ];
+          notifications = [
+            {
+              name = "ntfy";
+              type = "ntfy";
+              default = true;
+              settings.ntfytopic = "homelab";
+              secrets.ntfyaccesstoken = "ntfy-token";
+            }
+          ];
+          statusPages = [
+            {
+              slug = "home";
+              title = "Home lab";
+            }
+          ];
+          dockerHosts = [
+            {
+              name = "podman";
+              type = "socket";
+              daemon = "/run/podman/podman.sock";
+            }
+          ];
         };
       }
     ];

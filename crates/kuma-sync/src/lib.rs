@@ -146,8 +146,14 @@ fn validate(file: &Path, out: &mut dyn Write) -> anyhow::Result<Exit> {
     let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut parts =
         vec![format!("{} ({})", plural(d.monitors.len(), "monitor", "monitors"), plural(groups, "group", "groups"))];
-    if !d.notifications.is_empty() {
-        parts.push(plural(d.notifications.len(), "notification", "notifications"));
+    for (n, one, many) in [
+        (d.notifications.len(), "notification", "notifications"),
+        (d.status_pages.len(), "status page", "status pages"),
+        (d.docker_hosts.len(), "docker host", "docker hosts"),
+    ] {
+        if n > 0 {
+            parts.push(plural(n, one, many));
+        }
     }
     writeln!(out, "{}: {} OK", file.display(), parts.join(", "))?;
     Ok(Exit::Ok)
