@@ -95,7 +95,9 @@ fn generate_manual(cmd: clap::Command, pages: &[Page], dir: Option<&std::ffi::Os
 pub fn finish(outcome: anyhow::Result<Exit>) -> ExitCode {
     match outcome {
         Ok(exit) => exit.into(),
-        Err(err) if is_broken_pipe(&err) => Exit::Ok.into(),
+        // Only when it is *our stdout* that lost its reader: a broken pipe into a child (restic's stdin,
+        // a dump's reader that died) is a failure of the job and must say so.
+        Err(err) if is_broken_pipe(&err) && stdout_gone() => Exit::Ok.into(),
         Err(err) => {
             crate::error!("{err:#}");
             Exit::of(&err).into()
@@ -108,6 +110,18 @@ static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 /// True once a write to stdout found the reader gone.
 pub fn stdout_closed() -> bool {
     STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+/// True when stdout is a pipe whose reader has gone: seen by a write already, or by poll(2), which
+/// reports POLLERR on the write end of a pipe with no reader left.
+fn stdout_gone() -> bool {
+    if stdout_closed() {
+        return true;
+    }
+    let mut fd = libc::pollfd { fd: libc::STDOUT_FILENO, events: 0, revents: 0 };
+    // SAFETY: one pollfd that lives across the call; timeout 0 never blocks.
+    let n = unsafe { libc::poll(&mut fd, 1, 0) };
+    n == 1 && fd.revents & libc::POLLERR != 0
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -190,10 +204,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_broken_pipe_anywhere_in_the_chain_ends_quietly_with_0() {
-        let err = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("printing the report");
-        assert!(is_broken_pipe(&err));
-        assert_eq!(finish(Err(err)), ExitCode::from(0));
+    fn a_broken_pipe_into_a_child_is_a_failure_while_stdout_is_fine() {
+        // This test's stdout has its reader (the test runner): the broken pipe is someone else's.
+        let err = anyhow::Error::new(io::Error::from(io::ErrorKind::BrokenPipe)).context("feeding restic's stdin");
+        assert!(is_broken_pipe(&err) && !stdout_gone());
+        assert_eq!(finish(Err(err)), ExitCode::from(1));
         let other = anyhow::Error::new(io::Error::from(io::ErrorKind::StorageFull)).context("printing");
         assert!(!is_broken_pipe(&other));
         assert_eq!(finish(Err(crate::exit::coded(Exit::Config, other))), ExitCode::from(78));

@@ -41,20 +41,30 @@ fn run(t: Tool) -> anyhow::Result<Exit> {
             out.flush()?;
             Ok(Exit::Failed)
         }
+        // A broken pipe that is not stdout's: a child that died before reading its input.
+        "child" => {
+            let mut child = std::process::Command::new("true").stdin(std::process::Stdio::piped()).spawn()?;
+            let mut stdin = child.stdin.take().expect("piped");
+            child.wait()?;
+            stdin.write_all(&[0u8; 1 << 16])?;
+            Ok(Exit::Ok)
+        }
         other => panic!("unknown mode {other}"),
     }
 }
 
-/// In the child: make fd 1 a pipe whose read end is already closed, run the tool, exit with its code
-/// before the test harness prints anything more.
+/// In the child: make fd 1 a pipe whose read end is already closed (unless the job's own pipe is under
+/// test), run the tool, exit with its code before the test harness prints anything more.
 fn child(how: &str) -> ! {
-    let mut fds = [0; 2];
-    // SAFETY: plain pipe/dup2/close on fds this process owns.
-    unsafe {
-        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
-        libc::close(fds[0]);
-        assert_eq!(libc::dup2(fds[1], 1), 1);
-        libc::close(fds[1]);
+    if how != "child" {
+        let mut fds = [0; 2];
+        // SAFETY: plain pipe/dup2/close on fds this process owns.
+        unsafe {
+            assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+            libc::close(fds[0]);
+            assert_eq!(libc::dup2(fds[1], 1), 1);
+            libc::close(fds[1]);
+        }
     }
     let code = homey_kit::cli::main_from(["tool".into(), how.into()], &[], |t: &Tool| t.verbosity, run);
     // ExitCode has no accessor on 1.86; compare against the ones the tool can return.
@@ -107,4 +117,11 @@ fn a_returned_broken_pipe_error_ends_quietly_with_0() {
     let (code, stderr) = in_child("pipe::a_returned_broken_pipe_error_ends_quietly_with_0", "writeln");
     assert_eq!(code, 0, "{stderr}");
     assert_quiet(&stderr);
+}
+
+#[test]
+fn a_broken_pipe_into_a_child_is_not_mistaken_for_a_closed_stdout() {
+    let (code, stderr) = in_child("pipe::a_broken_pipe_into_a_child_is_not_mistaken_for_a_closed_stdout", "child");
+    assert_eq!(code, 1, "a job that failed must not end with 0: {stderr}");
+    assert!(stderr.contains("Broken pipe"), "the failure is said: {stderr}");
 }
