@@ -359,3 +359,16 @@ fn authelia_configuration_input_keeps_its_order() {
         .unwrap();
     assert_eq!(serde_json::from_str::<Value>(&text(&out).0).unwrap()["rule"], 1);
 }
+
+#[test]
+fn render_into_a_missing_directory_names_it_and_claims_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let out_dir = d.path().join("authelia");
+    let out =
+        bin().arg("render").arg(example()).arg("--output").arg(out_dir.join("access-control.yml")).output().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
+    assert!(stderr.contains(&format!("the directory {} does not exist", out_dir.display())), "{stderr}");
+    assert!(!stderr.contains("wrote") && stdout.is_empty(), "{stderr}");
+    assert!(!out_dir.exists());
+}
