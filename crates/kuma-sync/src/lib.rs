@@ -5,6 +5,7 @@
 
 pub mod docker_hosts;
 pub mod export;
+pub mod help;
 pub mod monitors;
 pub mod notifications;
 pub mod owner;
@@ -13,6 +14,8 @@ pub mod session;
 pub mod socketio;
 pub mod status_pages;
 pub mod sync;
+
+pub use help::MANUAL;
 
 use homey_kit::cli::Verbosity;
 use homey_kit::clock::{Clock, SystemClock};
@@ -25,7 +28,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "kuma-sync", version, about = "Make Uptime Kuma's monitors match a declared list, over its socket.io API; hash-gated.", after_help = homey_kit::exit::EXIT_HELP)]
+#[command(
+    name = "kuma-sync",
+    version,
+    about = "Make Uptime Kuma match a declared file (monitors, notifications, status pages, docker hosts), over its socket.io API; hash-gated."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,

@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    homey_kit::cli::main(|cli: &kuma_sync::Cli| cli.verbosity, kuma_sync::run)
+    homey_kit::cli::main_with(kuma_sync::MANUAL, |cli: &kuma_sync::Cli| cli.verbosity, kuma_sync::run)
 }

@@ -136,3 +136,26 @@ fn every_option_has_help_text() {
     use clap::CommandFactory;
     assert_eq!(homey_kit::manual::undescribed(&kuma_sync::Cli::command()), Vec::<String>::new());
 }
+
+#[test]
+fn each_command_s_help_is_its_manual() {
+    use clap::CommandFactory;
+    let cmd = homey_kit::manual::apply(kuma_sync::Cli::command(), kuma_sync::MANUAL);
+    assert_eq!(homey_kit::manual::problems(&cmd, kuma_sync::MANUAL), Vec::<String>::new());
+    for sub in ["sync", "plan", "export", "validate"] {
+        let out = bin().args([sub, "--help"]).output().unwrap();
+        assert!(out.status.success());
+        let page = String::from_utf8_lossy(&out.stdout);
+        assert!(page.contains("Exit codes:") && page.contains("Examples:"), "{sub}: {page}");
+        // Its own codes, not a generic table: validate never waits for a server.
+        if sub == "validate" {
+            assert!(!page.contains("\n   69  ") && !page.contains("\n   75  "), "{page}");
+        }
+        // Every example runs this tool, with flags the command has.
+        for line in page.lines().filter_map(|l| l.trim().strip_prefix("$ kuma-sync ")) {
+            for flag in line.split_whitespace().filter(|w| w.starts_with("--")) {
+                assert!(page.contains(&format!("  {flag}")), "{sub}: example flag {flag} is not in the help:\n{page}");
+            }
+        }
+    }
+}
