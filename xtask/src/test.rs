@@ -8,41 +8,53 @@ use anyhow::{Context, bail};
 use std::collections::BTreeMap;
 use std::process::Command;
 
-/// (a program the tests run, the Debian package that brings it)
-const NEEDS: &[(&str, &str)] = &[
-    ("restic", "restic"),
-    ("/usr/sbin/slapd", "slapd"),
-    ("ldapadd", "ldap-utils"),
-    ("pg_ctlcluster", "postgresql"),
-    ("ip", "iproute2"),
-    ("zstd", "zstd"),
-    ("openssl", "openssl"),
-    ("losetup", "mount"),
-    ("nix-instantiate", "nix-bin"),
-    ("systemd-analyze", "systemd"),
-    ("sqlite3", "sqlite3"),
+/// A program the tests run, the Debian package that brings it, and whether the demo runs it too.
+const NEEDS: &[(&str, &str, Demo)] = &[
+    ("restic", "restic", Demo::Too),
+    ("/usr/sbin/slapd", "slapd", Demo::Too),
+    ("ldapadd", "ldap-utils", Demo::Too),
+    ("pg_ctlcluster", "postgresql", Demo::No),
+    ("ip", "iproute2", Demo::No),
+    ("zstd", "zstd", Demo::Too),
+    ("openssl", "openssl", Demo::No),
+    ("losetup", "mount", Demo::Too),
+    ("nix-instantiate", "nix-bin", Demo::No),
+    ("systemd-analyze", "systemd", Demo::No),
+    ("sqlite3", "sqlite3", Demo::Too),
     // sdimage refuses a disk with a mounted partition: its test formats one.
-    ("mkfs.ext4", "e2fsprogs"),
+    ("mkfs.ext4", "e2fsprogs", Demo::No),
     // backup-hooks' S3 tests put moto's server into a virtualenv under target/ (xtask/src/s3server.rs).
-    ("python3", "python3-venv"),
+    ("python3", "python3-venv", Demo::No),
     // authelia-rules checks its rendered output against Authelia's own JSON schema.
-    ("/usr/lib/python3/dist-packages/jsonschema", "python3-jsonschema"),
+    ("/usr/lib/python3/dist-packages/jsonschema", "python3-jsonschema", Demo::No),
 ];
 
+#[derive(PartialEq)]
+enum Demo {
+    Too,
+    No,
+}
+
 pub fn ensure_deps() -> anyhow::Result<()> {
-    ensure_debian_packages()?;
+    ensure_debian_packages("the tests", NEEDS.iter().map(|(p, pkg, _)| (*p, *pkg)))?;
     // backup-hooks' S3 tests: moto's server from PyPI (after apt: it needs python3-venv).
     crate::s3server::ensure()
 }
 
-fn ensure_debian_packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = NEEDS.iter().filter(|(p, _)| !have(p)).map(|(_, pkg)| *pkg).collect();
+/// What `cargo xtask demo` runs besides the tools: installed the same way, before anything is built.
+pub fn ensure_demo_deps() -> anyhow::Result<()> {
+    ensure_debian_packages("the demo", NEEDS.iter().filter(|n| n.2 == Demo::Too).map(|(p, pkg, _)| (*p, *pkg)))
+}
+
+/// As root: apt-get install what is missing. Otherwise: the exact command, and stop.
+fn ensure_debian_packages<'a>(who: &str, needs: impl Iterator<Item = (&'a str, &'a str)>) -> anyhow::Result<()> {
+    let missing: Vec<&str> = needs.filter(|(p, _)| !have(p)).map(|(_, pkg)| pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }
     if !is_root() {
         bail!(
-            "the tests need Debian packages that are missing; install them with:\n  sudo apt-get install -y {}",
+            "{who} need Debian packages that are missing; install them with:\n  sudo apt-get install -y {}",
             missing.join(" ")
         );
     }
@@ -65,10 +77,12 @@ fn missing_needs() -> BTreeMap<Need, String> {
 
 /// Every test nextest would run, as (binary id, test name).
 fn list_tests() -> anyhow::Result<Vec<(String, String)>> {
-    let out = cargo().args(["nextest", "list", "--workspace", "--message-format", "json"]).output()?;
+    // Cargo's progress and errors on the terminal: on a fresh clone this is the long build.
+    let out = cargo()
+        .args(["nextest", "list", "--workspace", "--message-format", "json"])
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
     if !out.status.success() {
-        // Show the build errors, which `output()` caught.
-        std::io::Write::write_all(&mut std::io::stderr(), &out.stderr)?;
         bail!("cargo nextest list failed: {}", out.status);
     }
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading nextest's list")?;

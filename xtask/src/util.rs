@@ -77,3 +77,42 @@ pub fn have(program: &str) -> bool {
 pub fn is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
 }
+
+/// One tool's part of the demo or the benchmark: its name and what it does given its context.
+pub type Part<C> = (&'static str, fn(&C) -> anyhow::Result<()>);
+
+/// The demo's and the benchmark's common frame: build, then run each part (all, or the one tool `args` names)
+/// in a fresh `target/<area>/<tool>`, with the context `make` gives for that directory. Every part runs; the
+/// result says which failed.
+pub fn run_parts<C>(
+    area: &str,
+    parts: &[Part<C>],
+    args: &[String],
+    build: &mut Command,
+    make: impl Fn(PathBuf) -> C,
+) -> anyhow::Result<Vec<(&'static str, anyhow::Result<()>)>> {
+    let only = args.first().map(String::as_str);
+    if let Some(tool) = only {
+        let names: Vec<&str> = parts.iter().map(|(n, _)| *n).collect();
+        anyhow::ensure!(names.contains(&tool), "no tool named {tool}; the tools: {}", names.join(", "));
+    }
+    run(build)?;
+    let mut verdicts = vec![];
+    for (name, part) in parts.iter().filter(|(n, _)| only.is_none_or(|o| o == *n)) {
+        println!("\n=== {area} {name} ===");
+        let dir = target_dir().join(area).join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir)?;
+        let result = part(&make(dir));
+        if let Err(e) = &result {
+            println!("{area} of {name} failed: {e:#}");
+        }
+        verdicts.push((*name, result));
+    }
+    Ok(verdicts)
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR`, else `target/` in the workspace.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}

@@ -9,7 +9,7 @@ mod kuma_sync;
 mod net_watchdog;
 mod sdimage;
 
-use crate::util::{cargo, root, run as sh};
+use crate::util::{Part, cargo, run_parts, target_dir};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::process::Command;
@@ -78,9 +78,7 @@ unsafe extern "C" {
     fn wait4(pid: i32, status: *mut i32, options: i32, rusage: *mut Rusage) -> i32;
 }
 
-type Part = (&'static str, fn(&Bench) -> anyhow::Result<()>);
-
-const PARTS: &[Part] = &[
+const PARTS: &[Part<Bench>] = &[
     ("kuma-sync", kuma_sync::run),
     ("authelia-rules", authelia_rules::run),
     ("backup-hooks", backup_hooks::run),
@@ -90,20 +88,12 @@ const PARTS: &[Part] = &[
 ];
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
-    let only = args.first().map(String::as_str);
-    // One tool asked for: build only it (and the test doubles its part may start).
-    let scope: Vec<&str> = match only {
-        Some(tool) => vec!["-p", tool, "-p", "test-support"],
-        None => vec!["--workspace"],
-    };
-    sh(cargo().args(["build", "--quiet", "--release"]).args(&scope).arg("--bins"))?;
-    let target = root().join("target");
-    for (name, part) in PARTS.iter().filter(|(n, _)| only.is_none_or(|o| o == *n)) {
-        println!("\n=== bench {name} ===");
-        let dir = target.join("bench").join(name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        part(&Bench { dir, bin_dir: target.join("release") })?;
-    }
+    // The whole workspace even for one tool: one feature set, so no bench run rebuilds another's dependencies.
+    let mut build = cargo();
+    build.args(["build", "--release", "--workspace", "--bins"]);
+    let bin_dir = target_dir().join("release");
+    let verdicts = run_parts("bench", PARTS, args, &mut build, |dir| Bench { dir, bin_dir: bin_dir.clone() })?;
+    let failed: Vec<&str> = verdicts.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| *n).collect();
+    anyhow::ensure!(failed.is_empty(), "benchmarks failed: {}", failed.join(", "));
     Ok(())
 }

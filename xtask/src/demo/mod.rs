@@ -10,11 +10,11 @@ mod kuma_sync;
 mod net_watchdog;
 mod sdimage;
 
-use crate::util::{cargo, root, run as sh};
+use crate::util::{Part, cargo, root, run_parts, target_dir};
 use anyhow::Context;
 use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 pub struct Ctx {
@@ -38,7 +38,7 @@ impl Ctx {
     /// Run, print the command line and what it printed; return the exit code.
     pub fn show(&self, cmd: &mut Command) -> anyhow::Result<i32> {
         // Show the tools by name, as an operator would type them.
-        let line = crate::util::show(cmd).replace(&format!("{}/", self.bin_dir.display()), "");
+        let line = self.relative(&crate::util::show(cmd).replace(&format!("{}/", self.bin_dir.display()), ""));
         println!("\n$ {line}");
         // One pipe for stdout and stderr, so the lines show in the order the tool wrote them.
         let (mut reader, writer) = pipe()?;
@@ -50,11 +50,17 @@ impl Ctx {
         std::io::Read::read_to_string(&mut reader, &mut text)?;
         let status = child.wait()?;
         for l in text.lines() {
-            println!("  {l}");
+            println!("  {}", self.relative(l));
         }
         let code = status.code().unwrap_or(-1);
         println!("  [exit {code}]");
         Ok(code)
+    }
+
+    /// Paths inside the sandbox as seen from it (where the tools run): `state/x`, not `/home/…/target/demo/…/state/x`.
+    pub fn relative(&self, text: &str) -> String {
+        let dir = self.dir.display().to_string();
+        text.replace(&format!("{dir}/"), "").replace(&dir, ".")
     }
 
     #[allow(dead_code)]
@@ -75,9 +81,7 @@ fn pipe() -> std::io::Result<(File, OwnedFd)> {
     Ok(unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-type Part = (&'static str, fn(&Ctx) -> anyhow::Result<()>);
-
-const PARTS: &[Part] = &[
+const PARTS: &[Part<Ctx>] = &[
     ("kuma-sync", kuma_sync::run),
     ("authelia-rules", authelia_rules::run),
     ("backup-hooks", backup_hooks::run),
@@ -87,27 +91,24 @@ const PARTS: &[Part] = &[
 ];
 
 pub fn run(args: &[String]) -> anyhow::Result<()> {
-    let only = args.first().map(String::as_str);
-    // One tool asked for: build only it (and the test doubles its part may start).
-    let scope: Vec<&str> = match only {
-        Some(tool) => vec!["-p", tool, "-p", "test-support"],
-        None => vec!["--workspace"],
-    };
-    sh(cargo().args(["build", "--quiet"]).args(&scope).arg("--bins"))?;
-    let target = root().join("target");
-    let mut failed = vec![];
-    for (name, part) in PARTS.iter().filter(|(n, _)| only.is_none_or(|o| o == *n)) {
-        println!("\n=== {name} ===");
-        let dir = target.join("demo").join(name);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir)?;
-        let ctx = Ctx { dir, bin_dir: target.join("debug") };
-        if let Err(e) = part(&ctx) {
-            println!("demo of {name} failed: {e:#}");
-            failed.push(*name);
+    // What the parts run besides the tools (restic, slapd, …): installed first, or named, before a long build.
+    crate::test::ensure_demo_deps()?;
+    // The whole workspace with its tests, even for one tool: the feature set `cargo xtask test` and
+    // `cargo nextest run --workspace` build, so none of them rebuilds what another built. Cargo's progress shows.
+    let mut build = cargo();
+    build.args(["build", "--workspace", "--bins", "--tests"]);
+    let bin_dir = target_dir().join("debug");
+    let verdicts = run_parts("demo", PARTS, args, &mut build, |dir| Ctx { dir, bin_dir: bin_dir.clone() })?;
+    let sandbox = target_dir().join("demo");
+    println!("\nThe sandbox is under {}\n", sandbox.strip_prefix(root()).unwrap_or(&sandbox).display());
+    let width = verdicts.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (name, result) in &verdicts {
+        match result {
+            Ok(()) => println!("{name:width$}  ok"),
+            Err(e) => println!("{name:width$}  FAILED: {e:#}"),
         }
     }
-    println!("\nThe sandbox is under {}", Path::new("target/demo").display());
+    let failed: Vec<&str> = verdicts.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| *n).collect();
     anyhow::ensure!(failed.is_empty(), "demo parts failed: {}", failed.join(", "));
     Ok(())
 }

@@ -53,13 +53,18 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
 
     println!("(a stand-in nix prints an out path laid out like the real sdImage's)");
-    ctx.show(ctx.tool("sdimage").args(["build", "--host", "pi-main-bootstrap"]).env("PATH", &path))?;
-    ctx.show(ctx.tool("sdimage").args(["list", "--all"]))?;
+    let code = ctx.show(ctx.tool("sdimage").args(["build", "--host", "pi-main-bootstrap"]).env("PATH", &path))?;
+    anyhow::ensure!(code == 0, "sdimage build: exit {code}");
+    let code = ctx.show(ctx.tool("sdimage").args(["list", "--all"]))?;
+    anyhow::ensure!(code == 0, "sdimage list: exit {code}");
 
     // A regular file is never written, whatever flags are given.
     let file = "card.img";
     std::fs::write(dir.join(file), vec![0u8; 32 * MIB])?;
-    ctx.show(ctx.tool("sdimage").arg("write").arg(&image).arg("--device").arg(file).args(["--yes", "--allow-fixed"]))?;
+    let code = ctx.show(
+        ctx.tool("sdimage").arg("write").arg(&image).arg("--device").arg(file).args(["--yes", "--allow-fixed"]),
+    )?;
+    anyhow::ensure!(code == 65, "sdimage write to a regular file: exit {code}, expected 65");
 
     if !is_root() || !have("losetup") {
         println!("\n(writing for real needs a block device: run the demo as root to use a loop device)");
@@ -71,15 +76,20 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     anyhow::ensure!(o.status.success(), "losetup: {}", String::from_utf8_lossy(&o.stderr));
     let dev = String::from_utf8_lossy(&o.stdout).trim().to_owned();
     let result = (|| -> anyhow::Result<()> {
-        println!("\n(a loop device over {} stands in for the SD card)", card.display());
-        ctx.show(ctx.tool("sdimage").arg("write").arg(&image).args(["--device", &dev, "--yes"]))?;
-        ctx.show(ctx.tool("sdimage").arg("write").arg(&image).args(["--device", &dev, "--yes", "--allow-fixed"]))?;
-        ctx.show(ctx.tool("sdimage").arg("verify").arg(&image).args(["--device", &dev]))?;
+        println!("\n(a loop device over {} stands in for the SD card)", ctx.relative(&card.display().to_string()));
+        let code = ctx.show(ctx.tool("sdimage").arg("write").arg(&image).args(["--device", &dev, "--yes"]))?;
+        anyhow::ensure!(code == 65, "sdimage write to a fixed disk without --allow-fixed: exit {code}, expected 65");
+        let code =
+            ctx.show(ctx.tool("sdimage").arg("write").arg(&image).args(["--device", &dev, "--yes", "--allow-fixed"]))?;
+        anyhow::ensure!(code == 0, "sdimage write: exit {code}");
+        let code = ctx.show(ctx.tool("sdimage").arg("verify").arg(&image).args(["--device", &dev]))?;
+        anyhow::ensure!(code == 0, "sdimage verify: exit {code}");
         println!("\n(one byte in MiB 17 of the card goes bad)");
         let f = std::fs::OpenOptions::new().write(true).open(&card)?;
         f.write_all_at(&[!raw[17 * MIB + 5]], (17 * MIB + 5) as u64)?;
         f.sync_all()?;
-        ctx.show(ctx.tool("sdimage").arg("verify").arg(&image).args(["--device", &dev]))?;
+        let code = ctx.show(ctx.tool("sdimage").arg("verify").arg(&image).args(["--device", &dev]))?;
+        anyhow::ensure!(code == 1, "sdimage verify of a corrupted card: exit {code}, expected 1");
         Ok(())
     })();
     let _ = Command::new("losetup").arg("-d").arg(&dev).status();
