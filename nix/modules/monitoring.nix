@@ -70,7 +70,7 @@ let
 
   # Unset fields are left out rather than written as null, so the file stays in the seed format.
   # A bare array while only monitors are declared (the seed's format); the object form once there is more.
-  monitorsOnly = cfg.notifications == [ ] && cfg.statusPages == [ ] && cfg.dockerHosts == [ ];
+  monitorsOnly = cfg.notifications == [ ] && cfg.statusPages == [ ] && cfg.dockerHosts == [ ] && cfg.maintenance == [ ];
   monitorsFile = json.generate "monitors.json" (
     let
       monitors = map (lib.filterAttrs (_: v: v != null)) cfg.monitors;
@@ -83,6 +83,7 @@ let
         inherit (cfg) notifications;
         status_pages = cfg.statusPages;
         docker_hosts = cfg.dockerHosts;
+        inherit (cfg) maintenance;
       }
   );
 
@@ -126,6 +127,16 @@ in
         [ { slug = "home"; title = "Home lab"; groups = [ { name = "Services"; monitors = [ "Nextcloud" ]; } ]; } ]
       '';
       description = "Uptime Kuma status pages, in kuma-sync's format (slug, title, description, footer_text, custom_css, show_tags, show_powered_by, show_certificate_expiry, groups of monitors by name).";
+    };
+
+    maintenance = mkOption {
+      type = types.listOf json.type;
+      default = [ ];
+      example = lib.literalExpression ''
+        [ { title = "Nightly backup"; strategy = "recurring-weekday"; weekdays = [ 1 2 3 4 5 6 7 ];
+            start_time = "03:00"; end_time = "03:45"; monitors = [ "Nextcloud" ]; } ]
+      '';
+      description = "Uptime Kuma maintenance windows, in kuma-sync's format (title, description, strategy manual/single/recurring-interval/recurring-weekday/recurring-day-of-month/cron, their dates and times, timezone, monitors by name).";
     };
 
     dockerHosts = mkOption {

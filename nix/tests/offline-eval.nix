@@ -407,6 +407,16 @@ let
               daemon = "/run/podman/podman.sock";
             }
           ];
+          maintenance = [
+            {
+              title = "Nightly backup";
+              strategy = "recurring-weekday";
+              weekdays = [ 1 2 3 4 5 6 7 ];
+              start_time = "03:00";
+              end_time = "03:45";
+              monitors = [ "Cloud" ];
+            }
+          ];
         };
       }
     ];

@@ -1,4 +1,4 @@
-//! `kuma-sync export`: a server's monitors, notifications, docker hosts and status pages as a file this tool accepts, so
+//! `kuma-sync export`: a server's monitors, notifications, docker hosts, status pages and maintenance as a file this tool accepts, so
 //! an existing installation is adopted in one step. Pure: the server's lists in, the document out.
 //!
 //! Fields equal to the file format's defaults are left out, so the file reads like one a person wrote.
@@ -288,7 +288,81 @@ pub fn export(server: &Server) -> Export {
         pages.push(Value::Object(e));
     }
 
+    // Maintenance windows, the fields their strategy uses, their monitors by name.
+    let mut windows = vec![];
+    for w in &server.maintenance {
+        let c = &w.config;
+        let strategy = c.get("strategy").and_then(Value::as_str).unwrap_or("manual").to_owned();
+        let mut e = Map::new();
+        e.insert("title".into(), json!(w.title()));
+        let description = c.get("description").and_then(Value::as_str).unwrap_or("");
+        let description = description.trim_end();
+        let description = description.strip_suffix(crate::maintenance::OWNER_MARK).unwrap_or(description).trim_end();
+        if !description.is_empty() {
+            e.insert("description".into(), json!(description));
+        }
+        e.insert("strategy".into(), json!(strategy));
+        if c.get("active").and_then(Value::as_bool) == Some(false) {
+            e.insert("active".into(), json!(false));
+        }
+        if let Some(tz) = text(c.get("timezoneOption")).filter(|t| t != "SAME_AS_SERVER") {
+            e.insert("timezone".into(), json!(tz));
+        }
+        let range = c.get("dateRange").and_then(Value::as_array);
+        for (i, key) in ["start_date", "end_date"].iter().enumerate() {
+            let d = range.and_then(|r| r.get(i)).and_then(Value::as_str).map(|d| d.replace('T', " "));
+            if let Some(d) = d.filter(|_| strategy != "manual") {
+                e.insert((*key).into(), json!(d.chars().take(16).collect::<String>()));
+            }
+        }
+        if strategy.starts_with("recurring-") {
+            let times = c.get("timeRange").and_then(Value::as_array);
+            for (i, key) in ["start_time", "end_time"].iter().enumerate() {
+                let t = times.and_then(|t| t.get(i));
+                let hm = t.and_then(|t| Some((t.get("hours")?.as_u64()?, t.get("minutes")?.as_u64()?)));
+                if let Some((h, m)) = hm {
+                    e.insert((*key).into(), json!(format!("{h:02}:{m:02}")));
+                }
+            }
+        }
+        match strategy.as_str() {
+            "recurring-interval" => {
+                e.insert("interval_days".into(), c.get("intervalDay").cloned().unwrap_or(json!(1)));
+            }
+            "recurring-weekday" => {
+                e.insert("weekdays".into(), c.get("weekdays").cloned().unwrap_or(json!([])));
+            }
+            "recurring-day-of-month" => {
+                e.insert("days_of_month".into(), c.get("daysOfMonth").cloned().unwrap_or(json!([])));
+            }
+            "cron" => {
+                e.insert("cron".into(), c.get("cron").cloned().unwrap_or(Value::Null));
+                e.insert("duration_minutes".into(), c.get("durationMinutes").cloned().unwrap_or(Value::Null));
+            }
+            _ => {}
+        }
+        let ms: Vec<Value> = w
+            .monitors
+            .iter()
+            .flatten()
+            .filter_map(|id| name_of(*id))
+            .filter(|n| names.contains(&json!(n)))
+            .map(Value::from)
+            .collect();
+        if !ms.is_empty() {
+            e.insert("monitors".into(), Value::Array(ms));
+        }
+        let entry = Value::Object(e);
+        match crate::maintenance::parse("export", std::slice::from_ref(&entry)) {
+            Ok(_) => windows.push(entry),
+            Err(err) => skipped.push(format!("maintenance {:?}: {}", w.title(), err.problem)),
+        }
+    }
+
     let mut doc = Map::new();
+    if !windows.is_empty() {
+        doc.insert("maintenance".into(), Value::Array(windows));
+    }
     if !pages.is_empty() {
         doc.insert("status_pages".into(), Value::Array(pages));
     }

@@ -6,6 +6,7 @@
 pub mod docker_hosts;
 pub mod export;
 pub mod help;
+pub mod maintenance;
 pub mod monitors;
 pub mod notifications;
 pub mod owner;
@@ -47,7 +48,7 @@ pub enum Command {
     Sync(SyncArgs),
     /// Read-only: connect, compare, print what `sync` would do.
     Plan(PlanArgs),
-    /// Read-only: write the server's monitors, notifications, docker hosts and status pages as a file `sync` accepts
+    /// Read-only: write the server's monitors, notifications, docker hosts, status pages and maintenance as a file `sync` accepts
     /// (secrets as named credentials), to adopt an existing installation in one step.
     Export(ExportArgs),
     /// Offline checks of a monitors file.
@@ -157,6 +158,7 @@ fn validate(file: &Path, out: &mut dyn Write) -> anyhow::Result<Exit> {
         (d.notifications.len(), "notification", "notifications"),
         (d.status_pages.len(), "status page", "status pages"),
         (d.docker_hosts.len(), "docker host", "docker hosts"),
+        (d.maintenance.len(), "maintenance window", "maintenance windows"),
     ] {
         if n > 0 {
             parts.push(plural(n, one, many));
@@ -176,6 +178,7 @@ pub fn digest(declared: &monitors::Declared, url: &str) -> String {
         &notifications::canonical(&declared.notifications),
         &serde_json::to_vec(&declared.docker_hosts).expect("docker hosts serialise"),
         &serde_json::to_vec(&declared.status_pages).expect("status pages serialise"),
+        &serde_json::to_vec(&declared.maintenance).expect("maintenance serialises"),
         url.trim_end_matches('/').as_bytes(),
         plan::MAPPING_VERSION.as_bytes(),
     ])
@@ -186,6 +189,9 @@ fn read_server(session: &mut session::Session, declared: &monitors::Declared) ->
     let mut server = session.read_server()?;
     for page in server.status_pages.iter_mut().filter(|p| declared.status_pages.iter().any(|d| d.slug == p.slug)) {
         page.groups = Some(session.status_page_groups(&page.slug)?);
+    }
+    for w in server.maintenance.iter_mut().filter(|w| declared.maintenance.iter().any(|d| d.title == w.title())) {
+        w.monitors = Some(session.maintenance_monitors(w.id)?);
     }
     Ok(server)
 }
@@ -225,6 +231,9 @@ fn export(e: &ExportArgs, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Res
     let mut server = session.read_server()?;
     for page in &mut server.status_pages {
         page.groups = Some(session.status_page_groups(&page.slug)?);
+    }
+    for w in &mut server.maintenance {
+        w.monitors = Some(session.maintenance_monitors(w.id)?);
     }
     session.close();
     let exported = export::export(&server);

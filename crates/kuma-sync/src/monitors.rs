@@ -209,12 +209,11 @@ pub struct Declared {
     pub notifications: Vec<crate::notifications::Notification>,
     pub docker_hosts: Vec<crate::docker_hosts::DockerHost>,
     pub status_pages: Vec<crate::status_pages::StatusPage>,
+    pub maintenance: Vec<crate::maintenance::Maintenance>,
 }
 
 /// The top-level keys of the object form.
-pub const TOP_LEVEL: &[&str] = &["monitors", "notifications", "docker_hosts", "status_pages"];
-/// Kinds Uptime Kuma has that this version does not declare yet: named, so the error says so.
-const NOT_YET: &[&str] = &["maintenance"];
+pub const TOP_LEVEL: &[&str] = &["monitors", "notifications", "docker_hosts", "status_pages", "maintenance"];
 
 /// Read and check a monitors file.
 pub fn load(path: &Path) -> anyhow::Result<Declared> {
@@ -231,16 +230,9 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<Monitor>, BadInput> {
 pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
     let whole = |problem: String| BadInput { file: file.into(), entry: String::new(), field: None, problem };
     let doc: Value = serde_json::from_str(text).map_err(|e| whole(format!("not valid JSON: {e}")))?;
-    let (entries, notifications, docker_hosts, pages) = match doc {
-        Value::Array(a) => (a, vec![], vec![], vec![]),
+    let (entries, notifications, docker_hosts, pages, windows) = match doc {
+        Value::Array(a) => (a, vec![], vec![], vec![], vec![]),
         Value::Object(mut o) => {
-            if let Some(k) = o.keys().find(|k| NOT_YET.contains(&k.as_str())) {
-                return Err(whole(format!(
-                    "{k:?}: this version of kuma-sync does not declare {} yet (it declares {})",
-                    k.replace('_', " "),
-                    TOP_LEVEL.join(", ")
-                )));
-            }
             if let Some(k) = o.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
                 return Err(whole(format!(
                     "unknown top-level key {k:?} (expected an array of monitors, or an object of {})",
@@ -257,6 +249,7 @@ pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
                 list(&mut o, "notifications")?,
                 list(&mut o, "docker_hosts")?,
                 list(&mut o, "status_pages")?,
+                list(&mut o, "maintenance")?,
             )
         }
         _ => return Err(whole("expected an array of monitors, or {\"monitors\": [...]}".into())),
@@ -264,6 +257,7 @@ pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
     let notifications = crate::notifications::parse(file, &notifications)?;
     let docker_hosts = crate::docker_hosts::parse(file, &docker_hosts)?;
     let status_pages = crate::status_pages::parse(file, &pages)?;
+    let maintenance = crate::maintenance::parse(file, &windows)?;
     let mut monitors = Vec::with_capacity(entries.len());
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (i, entry) in entries.iter().enumerate() {
@@ -283,7 +277,17 @@ pub fn parse_file(file: &str, text: &str) -> Result<Declared, BadInput> {
     check_parents(file, &monitors)?;
     check_push_tokens(file, &monitors)?;
     check_status_pages(file, &monitors, &status_pages)?;
-    Ok(Declared { monitors, notifications, docker_hosts, status_pages })
+    for (i, w) in maintenance.iter().enumerate() {
+        if let Some(name) = w.monitors.iter().find(|n| !monitors.iter().any(|m| &m.name == *n)) {
+            return Err(BadInput {
+                file: file.into(),
+                entry: format!("maintenance: {}", entry_label(i + 1, Some(&w.title))),
+                field: Some("monitors".into()),
+                problem: format!("{name:?} is not a monitor in this file"),
+            });
+        }
+    }
+    Ok(Declared { monitors, notifications, docker_hosts, status_pages, maintenance })
 }
 
 /// A monitor names pages of this file; a page's groups name monitors of this file (a page shows what

@@ -5,6 +5,7 @@
 //! JSON a monitor is written with, per server generation.
 
 use crate::docker_hosts::{self, ServerDockerHost};
+use crate::maintenance::{self, ServerMaintenance};
 use crate::monitors::{BadInput, Declared, Kind, Monitor, Tag, parents_first};
 use crate::notifications::{self, ServerNotification};
 use crate::owner::{OWNER_TAG, OWNER_VALUE};
@@ -84,6 +85,7 @@ pub struct Server {
     pub notification_for: BTreeMap<String, i64>,
     pub docker_hosts: Vec<ServerDockerHost>,
     pub status_pages: Vec<ServerStatusPage>,
+    pub maintenance: Vec<ServerMaintenance>,
 }
 
 fn truthy(v: &Value) -> bool {
@@ -183,6 +185,7 @@ impl Server {
             notification_for: BTreeMap::new(),
             docker_hosts: vec![],
             status_pages: vec![],
+            maintenance: vec![],
         })
     }
 
@@ -271,6 +274,11 @@ pub struct Plan {
     pub docker_placeholders: BTreeMap<i64, String>,
     /// Notification changes: creates and updates go first (monitors may name them), deletes last.
     pub notifications: Vec<notifications::Action>,
+    /// Maintenance window changes, after the monitors they affect (deletes last).
+    pub maintenance: Vec<maintenance::Action>,
+    /// What each maintenance create/update sends, and the monitors (names) it affects.
+    #[serde(skip)]
+    pub maintenance_saves: BTreeMap<String, (Map<String, Value>, Vec<String>)>,
     /// Status page changes, after the monitors they show.
     pub status_pages: Vec<status_pages::Action>,
     /// What each status page create/update saves: its settings, its groups (names), its groups' ids.
@@ -307,6 +315,7 @@ impl Plan {
             && self.actions.iter().all(|a| matches!(a, Action::Keep { .. }))
             && self.notifications.iter().all(|a| matches!(a, notifications::Action::Keep { .. }))
             && self.status_pages.iter().all(|a| matches!(a, status_pages::Action::Keep { .. }))
+            && self.maintenance.iter().all(|a| matches!(a, maintenance::Action::Keep { .. }))
     }
 
     /// Things of ours left in place by --no-prune.
@@ -324,6 +333,12 @@ impl Plan {
                 .filter(|a| matches!(a, status_pages::Action::Keep { .. }))
                 .map(status_pages::Action::line),
         );
+        out.extend(
+            self.maintenance
+                .iter()
+                .filter(|a| matches!(a, maintenance::Action::Keep { .. }))
+                .map(maintenance::Action::line),
+        );
         out
     }
 
@@ -335,6 +350,7 @@ impl Plan {
         out.extend(early.iter().map(|a| a.line()));
         out.extend(self.new_tags.iter().map(|t| format!("+ create tag {t}")));
         out.extend(self.actions.iter().map(Action::line));
+        out.extend(self.maintenance.iter().map(maintenance::Action::line));
         out.extend(self.status_pages.iter().map(status_pages::Action::line));
         out.extend(late.iter().map(|a| a.line()));
         out.push(format!("= {} unchanged", self.unchanged));
@@ -677,6 +693,10 @@ pub fn plan(file: &str, declared: &Declared, server: &Server, prune: bool) -> Re
         );
     }
     p.status_pages = sp.actions;
+    let (actions, saves, unchanged) = plan_maintenance(declared, server, prune);
+    p.maintenance = actions;
+    p.maintenance_saves = saves;
+    p.unchanged += unchanged;
     p.unchanged += sp.unchanged;
     p.docker_hosts = dp.actions;
     p.docker_host_payloads = docker_payloads;
@@ -691,6 +711,54 @@ pub fn plan(file: &str, declared: &Declared, server: &Server, prune: bool) -> Re
 }
 
 type Projection = (Server, BTreeMap<String, Map<String, Value>>, BTreeMap<i64, String>);
+
+type MaintenancePlan = (Vec<maintenance::Action>, BTreeMap<String, (Map<String, Value>, Vec<String>)>, usize);
+
+/// Maintenance windows by title: ours first (lowest id), then an unmarked one to adopt; other windows of
+/// ours with a declared title, and ours no longer declared, are deleted (or kept with --no-prune).
+fn plan_maintenance(declared: &Declared, server: &Server, prune: bool) -> MaintenancePlan {
+    let mut actions = vec![];
+    let mut saves = BTreeMap::new();
+    let mut unchanged = 0;
+    let mut taken: BTreeSet<i64> = BTreeSet::new();
+    for w in &declared.maintenance {
+        let matched = server
+            .maintenance
+            .iter()
+            .filter(|s| s.title() == w.title && s.owned())
+            .chain(server.maintenance.iter().filter(|s| s.title() == w.title && !s.owned()))
+            .find(|s| !taken.contains(&s.id));
+        saves.insert(w.title.clone(), (maintenance::payload(w), w.monitors.clone()));
+        let Some(s) = matched else {
+            actions.push(maintenance::Action::Create { title: w.title.clone() });
+            continue;
+        };
+        taken.insert(s.id);
+        let mut changes = maintenance::changes(w, s);
+        let have: BTreeSet<String> = s.monitors.iter().flatten().map(|id| server.monitor_name(*id)).collect();
+        let want: BTreeSet<String> = w.monitors.iter().cloned().collect();
+        let monitors = have != want;
+        if monitors {
+            changes.push(Change { field: "monitors".into(), from: show_names(&have), to: show_names(&want) });
+        }
+        let adopt = !s.owned();
+        let edit = adopt || changes.iter().any(|c| c.field != "monitors");
+        if !edit && !monitors {
+            unchanged += 1;
+            continue;
+        }
+        actions.push(maintenance::Action::Update { title: w.title.clone(), id: s.id, adopt, edit, monitors, changes });
+    }
+    for s in server.maintenance.iter().filter(|s| s.owned() && !taken.contains(&s.id)) {
+        let (title, id) = (s.title().to_owned(), s.id);
+        actions.push(if prune {
+            maintenance::Action::Delete { title, id }
+        } else {
+            maintenance::Action::Keep { title, id }
+        });
+    }
+    (actions, saves, unchanged)
+}
 
 /// What one `saveStatusPage` sends.
 #[derive(Debug, Clone)]
@@ -953,6 +1021,8 @@ fn plan_monitors(file: &str, declared: &[Monitor], server: &Server, prune: bool)
         notifications: vec![],
         status_pages: vec![],
         status_page_saves: BTreeMap::new(),
+        maintenance: vec![],
+        maintenance_saves: BTreeMap::new(),
         notification_payloads: BTreeMap::new(),
         placeholders: BTreeMap::new(),
         monitor_notifications: declared

@@ -203,6 +203,7 @@ impl Session {
         let notifications = self.sock.wait_for("notificationList", t).map_err(lost)?;
         let docker_hosts = self.sock.wait_for("dockerHostList", t).map_err(lost)?;
         let status_pages = self.sock.wait_for("statusPageList", t).map_err(lost)?;
+        let maintenance = self.sock.wait_for("maintenanceList", t).map_err(lost)?;
         let tags = self.sock.call("getTags", &[], t).map_err(lost)?;
         if tags.get("ok") != Some(&Value::Bool(true)) {
             anyhow::bail!("getTags refused: {}", server_message(&tags));
@@ -218,6 +219,7 @@ impl Session {
         )?;
         server.docker_hosts = crate::docker_hosts::from_list(&first(&docker_hosts));
         server.status_pages = crate::status_pages::from_list(&first(&status_pages));
+        server.maintenance = crate::maintenance::from_list(&first(&maintenance));
         Ok(server)
     }
 
@@ -233,6 +235,23 @@ impl Session {
         let data: Value = serde_json::from_str(&body)
             .map_err(|e| coded(Exit::TryAgain, format!("status page {slug:?} ({url}): not JSON: {e}")))?;
         Ok(crate::status_pages::groups_from(&data))
+    }
+
+    /// The monitors a maintenance window affects.
+    pub fn maintenance_monitors(&mut self, id: i64) -> anyhow::Result<std::collections::BTreeSet<i64>> {
+        let answer = self
+            .read("getMonitorMaintenance", &[json!(id)])
+            .map_err(|e| coded(Exit::TryAgain, format!("reading maintenance #{id}: {e}")))?;
+        if answer.get("ok") != Some(&Value::Bool(true)) {
+            anyhow::bail!("getMonitorMaintenance #{id} refused: {}", server_message(&answer));
+        }
+        Ok(answer
+            .get("monitors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("id").and_then(Value::as_i64))
+            .collect())
     }
 
     /// A read (getMonitor): `Err` only when the connection failed.

@@ -5,6 +5,7 @@
 //! lives on the server, so nothing is created twice).
 
 use crate::docker_hosts;
+use crate::maintenance;
 use crate::monitors::Monitor;
 use crate::notifications;
 use crate::owner::{NEW_TAG_COLOR, OWNER_COLOR, OWNER_TAG, OWNER_VALUE};
@@ -332,6 +333,67 @@ pub fn execute(
             }
         }
     }
+    // Maintenance windows once every monitor they affect has its id (deletes at the end).
+    for action in &plan.maintenance {
+        let (maintenance::Action::Create { title } | maintenance::Action::Update { title, .. }) = action else {
+            continue;
+        };
+        if stop() {
+            out.writes = session.writes - start_writes;
+            return Err(Interrupted { outcome: out, error: SockError::Stopped });
+        }
+        let (payload, monitors) = &plan.maintenance_saves[title];
+        let list: Result<Vec<Value>, String> = monitors
+            .iter()
+            .map(|m| {
+                ids.get(m)
+                    .map(|id| json!({"id": id}))
+                    .ok_or_else(|| format!("its monitor {m:?} has no id on the server"))
+            })
+            .collect();
+        let step: Result<(), String> = match (action, list) {
+            (_, Err(e)) => Err(e),
+            (maintenance::Action::Create { .. }, Ok(list)) => {
+                let answer = net!(session.write("addMaintenance", &[Value::Object(payload.clone())]));
+                match ok(&answer).map(|a| a.get("maintenanceID").and_then(Value::as_i64)) {
+                    Ok(Some(_)) if list.is_empty() => Ok(()),
+                    Ok(Some(id)) => {
+                        let a = net!(session.write("addMonitorMaintenance", &[json!(id), Value::Array(list)]));
+                        ok(&a).map(|_| ())
+                    }
+                    Ok(None) => Err("the server answered ok but sent no maintenanceID".into()),
+                    Err(e) => Err(e),
+                }
+            }
+            (maintenance::Action::Update { id, edit, monitors, .. }, Ok(list)) => {
+                let mut r = Ok(());
+                if *edit {
+                    let mut p = payload.clone();
+                    p.insert("id".into(), json!(id));
+                    let answer = net!(session.write("editMaintenance", &[Value::Object(p)]));
+                    r = ok(&answer).map(|_| ());
+                }
+                if r.is_ok() && *monitors {
+                    let a = net!(session.write("addMonitorMaintenance", &[json!(id), Value::Array(list)]));
+                    r = ok(&a).map(|_| ());
+                }
+                r
+            }
+            _ => continue,
+        };
+        match step {
+            Ok(()) => {
+                let line = action.line();
+                on_done(&line);
+                out.done.push(line);
+            }
+            Err(error) => {
+                homey_kit::error!("maintenance {title}: the server refused: {error}");
+                out.failures.push(Failure { name: title.clone(), action: "maintenance".into(), error });
+            }
+        }
+    }
+
     // Status pages once every monitor they show has its id.
     for action in &plan.status_pages {
         if stop() {
@@ -397,6 +459,21 @@ pub fn execute(
             Err(error) => {
                 homey_kit::error!("status page {slug}: the server refused: {error}");
                 out.failures.push(Failure { name: slug.to_owned(), action: "status page".into(), error });
+            }
+        }
+    }
+    for action in &plan.maintenance {
+        let maintenance::Action::Delete { id, title } = action else { continue };
+        let answer = net!(session.write("deleteMaintenance", &[json!(id)]));
+        match ok(&answer) {
+            Ok(_) => {
+                let line = action.line();
+                on_done(&line);
+                out.done.push(line);
+            }
+            Err(error) => {
+                homey_kit::error!("delete maintenance {title}: the server refused: {error}");
+                out.failures.push(Failure { name: title.clone(), action: "delete maintenance".into(), error });
             }
         }
     }

@@ -60,6 +60,10 @@ pub const WRITE_EVENTS: &[&str] = &[
     "addStatusPage",
     "saveStatusPage",
     "deleteStatusPage",
+    "addMaintenance",
+    "editMaintenance",
+    "deleteMaintenance",
+    "addMonitorMaintenance",
 ];
 
 /// One event a client sent.
@@ -145,6 +149,8 @@ struct State {
     docker_hosts: Vec<(i64, String, String, String)>,
     status_pages: Vec<Page>,
     next_group: i64,
+    /// Maintenance windows as `toJSON` shows them, and their monitors.
+    maintenance: BTreeMap<i64, (Map<String, Value>, Vec<i64>)>,
     monitor_notifications: Vec<(i64, i64)>,
     login_attempts: VecDeque<Instant>,
     log: Vec<Recorded>,
@@ -268,6 +274,12 @@ impl Kuma {
             .iter()
             .map(|p| (Value::Object(p.config.clone()), p.groups.iter().map(|g| (g.1.clone(), g.2.clone())).collect()))
             .collect()
+    }
+
+    /// Every maintenance window as `maintenanceList` shows it, with its monitors' ids.
+    pub fn maintenance(&self) -> Vec<(Value, Vec<i64>)> {
+        let st = self.state.lock().unwrap();
+        st.maintenance.values().map(|(m, ids)| (Value::Object(m.clone()), ids.clone())).collect()
     }
 
     /// Every docker host: id, name, type, daemon.
@@ -935,6 +947,60 @@ fn handle(
             drop(st);
             c.ack(ack, answer)
         }
+        "addMaintenance" | "editMaintenance" => {
+            let m = arg(0);
+            let answer = {
+                let mut st = state.lock().unwrap();
+                let id = match (name, m["id"].as_i64()) {
+                    ("addMaintenance", _) => Some(st.maintenance.keys().max().copied().unwrap_or(0) + 1),
+                    (_, Some(id)) if st.maintenance.contains_key(&id) => Some(id),
+                    _ => None,
+                };
+                match id.map(|id| (id, store_maintenance(flavor, id, &m))) {
+                    None => json!({"ok": false, "msg": "Cannot read properties of undefined (reading 'user_id')"}),
+                    Some((_, Err(msg))) => json!({"ok": false, "msg": msg}),
+                    Some((id, Ok(row))) => {
+                        let monitors = st.maintenance.get(&id).map(|w| w.1.clone()).unwrap_or_default();
+                        st.maintenance.insert(id, (row, monitors));
+                        json!({"ok": true, "msg": "Saved.", "maintenanceID": id})
+                    }
+                }
+            };
+            if answer["ok"] == true {
+                send_maintenance_list(c, state)?;
+            }
+            c.ack(ack, answer)
+        }
+        "addMonitorMaintenance" => {
+            let id = arg(0).as_i64().unwrap_or(-1);
+            let ids: Vec<i64> =
+                arg(1).as_array().into_iter().flatten().filter_map(|m| m.get("id").and_then(Value::as_i64)).collect();
+            let mut st = state.lock().unwrap();
+            let answer = if !ids.iter().all(|m| st.monitors.contains_key(m)) {
+                json!({"ok": false, "msg": "SQLITE_CONSTRAINT: FOREIGN KEY constraint failed"})
+            } else if let Some(w) = st.maintenance.get_mut(&id) {
+                w.1 = ids;
+                json!({"ok": true, "msg": "Added Successfully."})
+            } else {
+                json!({"ok": false, "msg": "SQLITE_CONSTRAINT: FOREIGN KEY constraint failed"})
+            };
+            drop(st);
+            c.ack(ack, answer)
+        }
+        "getMonitorMaintenance" => {
+            let id = arg(0).as_i64().unwrap_or(-1);
+            let st = state.lock().unwrap();
+            let monitors: Vec<Value> =
+                st.maintenance.get(&id).map(|w| w.1.iter().map(|m| json!({"id": m})).collect()).unwrap_or_default();
+            drop(st);
+            c.ack(ack, json!({"ok": true, "monitors": monitors}))
+        }
+        "deleteMaintenance" => {
+            let id = arg(0).as_i64().unwrap_or(-1);
+            state.lock().unwrap().maintenance.remove(&id);
+            c.ack(ack, json!({"ok": true, "msg": "Deleted Successfully."}))?;
+            send_maintenance_list(c, state)
+        }
         "getTags" => {
             let st = state.lock().unwrap();
             let tags: Vec<Value> =
@@ -997,7 +1063,49 @@ fn after_login(c: &mut Conn, state: &Mutex<State>, flavor: Flavor) -> tungstenit
         .iter()
         .map(|p| (p.id.to_string(), Value::Object(p.config.clone())))
         .collect();
-    c.emit("statusPageList", &[Value::Object(pages)])
+    c.emit("statusPageList", &[Value::Object(pages)])?;
+    send_maintenance_list(c, state)
+}
+
+fn send_maintenance_list(c: &mut Conn, state: &Mutex<State>) -> tungstenite::Result<()> {
+    let list: Map<String, Value> = state
+        .lock()
+        .unwrap()
+        .maintenance
+        .iter()
+        .map(|(id, (m, _))| (id.to_string(), Value::Object(m.clone())))
+        .collect();
+    c.emit("maintenanceList", &[Value::Object(list)])
+}
+
+/// As Maintenance.jsonToBean + toJSON: the fields the server keeps, per strategy; a bad cron refused.
+fn store_maintenance(flavor: Flavor, id: i64, m: &Value) -> Result<Map<String, Value>, String> {
+    let strategy = m["strategy"].as_str().unwrap_or("").to_owned();
+    let range = m["dateRange"].as_array().ok_or("Cannot read properties of undefined (reading '0')")?;
+    for d in range.iter().filter_map(Value::as_str) {
+        if flavor == Flavor::V2 && d.len() < 10 {
+            return Err("Invalid start date".into());
+        }
+    }
+    if strategy == "cron" && m["cron"].as_str().is_none_or(|c| c.split_whitespace().count() != 5) {
+        return Err("Invalid cron".into());
+    }
+    let recurring = strategy.starts_with("recurring-");
+    let mut out = json!({
+        "id": id, "title": m["title"], "description": m["description"], "strategy": strategy,
+        "intervalDay": m["intervalDay"], "active": m["active"].as_bool().unwrap_or(false),
+        "dateRange": range.iter().filter(|d| !d.is_null()).cloned().collect::<Vec<_>>(),
+        "timeRange": if recurring { m["timeRange"].clone() } else { json!([null, null]) },
+        "weekdays": if recurring { m["weekdays"].clone() } else { json!([]) },
+        "daysOfMonth": if recurring { m["daysOfMonth"].clone() } else { json!([]) },
+        "cron": if strategy == "cron" { m["cron"].clone() } else { Value::Null },
+        "durationMinutes": if strategy == "cron" { m["durationMinutes"].clone() } else { json!(0) },
+        "timezoneOption": m["timezoneOption"], "timeslotList": [], "status": "scheduled",
+    });
+    if out["dateRange"].as_array().is_some_and(Vec::is_empty) {
+        out["dateRange"] = json!([null]);
+    }
+    Ok(out.as_object().unwrap().clone())
 }
 
 /// GET /api/status-page/SLUG as the status page router answers it.

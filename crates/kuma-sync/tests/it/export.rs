@@ -20,6 +20,10 @@ fn export(env: &Env, extra: &[&str]) -> Run {
 }
 
 const MANAGED: &str = r#"{
+  "maintenance": [{"title": "Nightly", "description": "Backups", "strategy": "recurring-weekday", "weekdays": [1, 3],
+                   "start_time": "03:00", "end_time": "04:00", "monitors": ["Web"]},
+                  {"title": "Move", "strategy": "single", "start_date": "2026-12-24 08:00",
+                   "end_date": "2026-12-24 18:00", "active": false}],
   "status_pages": [{"slug": "home", "title": "Home", "description": "At home", "custom_css": "h1 { color: red; }",
                     "groups": [{"name": "Net", "monitors": ["Router"]}]}],
   "docker_hosts": [{"name": "podman", "type": "socket", "daemon": "/run/podman/podman.sock"}],
@@ -69,7 +73,7 @@ fn export_of_a_managed_server_syncs_with_zero_writes(flavor: Flavor) {
     std::fs::copy(&exported, env.path("monitors.json")).unwrap();
     let run = Run::of(env.cmd("sync", &["--force"]).env("CREDENTIALS_DIRECTORY", &secrets).output().unwrap());
     run.expect(0);
-    assert_eq!(run.stdout, "= 8 unchanged\n");
+    assert_eq!(run.stdout, "= 10 unchanged\n");
     assert!(text.contains(r#""custom_css": "h1 { color: red; }""#), "{text}");
     assert_eq!(env.writes(), writes);
 }

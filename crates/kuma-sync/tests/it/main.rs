@@ -5,6 +5,7 @@ mod docker;
 mod export;
 mod faults;
 mod input;
+mod maintenance;
 mod notifications;
 mod standin;
 mod status_pages;
