@@ -45,6 +45,17 @@ pub struct Repository {
     /// server cannot be reached or refuses the keys. Off by default: a missing repository is usually a typo.
     #[serde(default)]
     pub init_if_missing: bool,
+    /// A restic lock from this host older than this (set it to the timer's interval) is left over from a
+    /// killed run and is cleared before the run; younger ones, and other hosts' locks, are only reported.
+    pub stale_lock_after: Option<String>,
+}
+
+impl Repository {
+    pub fn stale_lock_after(&self) -> (u64, String) {
+        let text = self.stale_lock_after.clone().unwrap_or_else(|| "24h".into());
+        let secs = homey_kit::units::parse_duration(&text).map(|d| d.as_secs()).unwrap_or(86_400);
+        (secs, text)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -399,6 +410,11 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
             p.push(format!("[backup] paths: {} is not an absolute path", path.display()));
         } else if std::fs::symlink_metadata(path).is_err() {
             p.push(format!("[backup] paths: {} does not exist", path.display()));
+        }
+    }
+    if let Some(t) = &cfg.repository.stale_lock_after {
+        if let Err(e) = homey_kit::units::parse_duration(t) {
+            p.push(format!("[repository] stale_lock_after: {t:?}: {e}"));
         }
     }
     if let Some(t) = &cfg.backup.timeout {

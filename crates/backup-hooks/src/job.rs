@@ -325,6 +325,10 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
         }
     }
 
+    if let (Some(r), Some(p), true) = (&restic, &plan, v.ok()) {
+        stale_locks(ctx, cfg, r, &p.locks, &mut rec, &mut v);
+    }
+
     let mut summary: Option<Summary> = None;
     let mut maint = None;
     if let Some(plan) = &plan {
@@ -425,6 +429,49 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
         k.push(outcome != Outcome::Failed, &msg, Some(ping));
     }
     status
+}
+
+/// A killed run leaves its restic lock behind (restic cannot remove it once killed, nor when the remote is
+/// gone); it does not stop `backup` (a shared lock) but makes `forget --prune` and `check` fail every night
+/// after. Report each lock with its age; clear only this host's, older than the run interval.
+fn stale_locks(ctx: &Ctx, cfg: &Config, restic: &Restic, list: &Cmd, rec: &mut Recorder, v: &mut Verdict) {
+    let r = rec.run("locks", || {
+        let out = ctx.runner.run_ok(list).context("restic list locks")?;
+        let ids: Vec<String> =
+            out.stdout_str().lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect();
+        if ids.is_empty() {
+            return Ok(((), "none".to_owned()));
+        }
+        // Go's os.Hostname reads the same file: restic writes this name into its locks.
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned();
+        let now = ctx.clock.unix() as i64;
+        let mut locks = vec![];
+        for id in ids {
+            let out = ctx.runner.run_ok(&restic.cat_lock(&id)).with_context(|| format!("restic cat lock {id}"))?;
+            let info: restic::LockInfo =
+                serde_json::from_str(&out.stdout_str()).with_context(|| format!("lock {id}: not a restic lock"))?;
+            let t = restic::parse_rfc3339(&info.time)
+                .with_context(|| format!("lock {id}: cannot read its time {:?}", info.time))?;
+            let alive = info.hostname == host && info.pid > 0 && Path::new(&format!("/proc/{}", info.pid)).exists();
+            locks.push(restic::Lock { id, info, age: now.saturating_sub(t).max(0) as u64, alive });
+        }
+        let (secs, text) = cfg.repository.stale_lock_after();
+        let verdict = restic::judge_locks(&locks, &host, secs, &text);
+        for line in &verdict.lines {
+            homey_kit::warn!("{line}");
+        }
+        if verdict.unlock {
+            ctx.runner.run_ok(&restic.unlock()).context("restic unlock")?;
+        }
+        Ok(((), verdict.lines.join("; ")))
+    });
+    if let Err(e) = r {
+        // Not knowing the locks is no reason to skip tonight's backup.
+        v.warnings.push(format!("locks: {e:#}"));
+        if let Some(step) = rec.steps.last_mut() {
+            step.result = StepResult::Warning;
+        }
+    }
 }
 
 /// Which config key holds the secret that was refused (never the secret).

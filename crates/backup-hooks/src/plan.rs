@@ -15,6 +15,8 @@ pub struct Plan {
     pub preflight: Option<Cmd>,
     /// `[repository] init_if_missing`: `restic init` when the preflight finds no repository.
     pub init: Option<Cmd>,
+    /// The repository's locks, read before the run: a killed run's lock is reported, and cleared when stale.
+    pub locks: Cmd,
     pub maintenance: Option<(Occ, MaintenanceScope)>,
     pub dumps: Vec<(DumpKind, String)>,
     pub backup: Cmd,
@@ -28,6 +30,7 @@ impl Plan {
             preflight: (cfg.nextcloud.is_some() || !cfg.dumps().is_empty() || cfg.repository.init_if_missing)
                 .then(|| restic.cat_config()),
             init: cfg.repository.init_if_missing.then(|| restic.init()),
+            locks: restic.list_locks(),
             maintenance: cfg.nextcloud.as_ref().map(|n| (Occ { program: n.occ.clone() }, n.maintenance)),
             dumps: cfg.dumps().into_iter().map(|(k, n)| (k, n.to_owned())).collect(),
             backup: restic.backup(&cfg.backup, &cfg.staging_dir),
@@ -53,6 +56,12 @@ impl Plan {
         if let Some(i) = &self.init {
             lines.push(format!("only if the server says it does not exist: create it: {i}"));
         }
+        lines.push(format!(
+            "read the locks: {}; restic cat lock ID for each; restic unlock only if every stale one is this \
+             host's and older than stale_lock_after {}",
+            self.locks,
+            cfg.repository.stale_lock_after().1
+        ));
         lines.push(format!("empty our files from {} (0700)", cfg.staging_dir.display()));
         if let Some((occ, _)) = &self.maintenance {
             lines.push(format!("maintenance on: {}", occ.on_cmd()));

@@ -149,6 +149,20 @@ impl Restic {
         self.cmd(args).timeout(self.timeout)
     }
 
+    /// The repository's lock ids; `--no-lock` so listing needs no lock of its own.
+    pub fn list_locks(&self) -> Cmd {
+        self.cmd(["--no-lock", "list", "locks"]).timeout(Duration::from_secs(300))
+    }
+
+    pub fn cat_lock(&self, id: &str) -> Cmd {
+        self.cmd(["--no-lock", "cat", "lock", id]).timeout(Duration::from_secs(300))
+    }
+
+    /// Removes the locks restic itself deems stale (see [`judge_locks`] for when we ask).
+    pub fn unlock(&self) -> Cmd {
+        self.cmd(["unlock"]).timeout(Duration::from_secs(300))
+    }
+
     pub fn init(&self) -> Cmd {
         self.cmd(["init"]).timeout(Duration::from_secs(300))
     }
@@ -202,6 +216,124 @@ const KEYS_REFUSED: &[&str] = &[
 /// The backend's "not there" (local: ENOENT; S3: no bucket, no config object).
 const NOT_THERE: &[&str] =
     &["no such file or directory", "does not exist", "NoSuchBucket", "NoSuchKey", "key does not exist"];
+
+/// One restic lock as `restic cat lock ID` prints it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct LockInfo {
+    pub time: String,
+    #[serde(default)]
+    pub exclusive: bool,
+    pub hostname: String,
+    #[serde(default)]
+    pub pid: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    pub id: String,
+    pub info: LockInfo,
+    /// Seconds since the lock's time (restic refreshes a live lock every 5 minutes).
+    pub age: u64,
+    /// On this host and its process still exists.
+    pub alive: bool,
+}
+
+/// restic's own rule (`Lock.Stale`): older than 30 minutes, or from this host and its process is gone.
+const RESTIC_STALE_AFTER: u64 = 30 * 60;
+
+/// What to do about the locks found before a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockVerdict {
+    /// Run `restic unlock`: every lock it removes is one of ours and older than `stale_after`.
+    pub unlock: bool,
+    /// One line per lock: id, host, pid, age, and what is done about it.
+    pub lines: Vec<String>,
+    /// Some lock stays: the run goes on (backup takes a shared lock), but retention and check may be refused.
+    pub kept: usize,
+}
+
+/// Clear a lock only when it is older than `stale_after` (the run interval) and its host is ours; since
+/// `restic unlock` removes every lock *restic* deems stale, unlock only when that set holds nothing else.
+pub fn judge_locks(locks: &[Lock], our_host: &str, stale_after: u64, stale_after_text: &str) -> LockVerdict {
+    let ours = |l: &Lock| l.info.hostname == our_host && l.age > stale_after && !l.alive;
+    let restic_removes = |l: &Lock| l.age > RESTIC_STALE_AFTER || (l.info.hostname == our_host && !l.alive);
+    let clearable = locks.iter().any(ours);
+    let blocked: Vec<&Lock> = locks.iter().filter(|l| restic_removes(l) && !ours(l)).collect();
+    let unlock = clearable && blocked.is_empty();
+    let mut lines = vec![];
+    let mut kept = 0;
+    for l in locks {
+        let what = format!(
+            "{} lock {} from {} (pid {}) is {} old",
+            if l.info.exclusive { "exclusive" } else { "shared" },
+            short(&l.id),
+            l.info.hostname,
+            l.info.pid,
+            age_text(l.age)
+        );
+        let done = if ours(l) && unlock {
+            format!("cleared (older than stale_lock_after {stale_after_text}, from this host, its process gone)")
+        } else {
+            kept += 1;
+            if ours(l) {
+                let others: Vec<String> = blocked.iter().map(|b| short(&b.id).to_owned()).collect();
+                format!("left: `restic unlock` would also remove {}; check them and unlock by hand", others.join(", "))
+            } else if l.info.hostname != our_host {
+                format!("left: from another host ({})", l.info.hostname)
+            } else if l.alive {
+                "left: its process is still running".to_owned()
+            } else {
+                format!("left: younger than stale_lock_after {stale_after_text}")
+            }
+        };
+        lines.push(format!("{what}: {done}"));
+    }
+    LockVerdict { unlock, lines, kept }
+}
+
+fn short(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+/// `3d 4h`, `2h 5m`, `40s`: enough to judge a lock at a glance.
+pub fn age_text(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m {s}s"),
+        (0, _, _) => format!("{h}h {m}m"),
+        _ => format!("{d}d {h}h"),
+    }
+}
+
+/// Seconds since 1970 of an RFC 3339 time as Go writes it (`2026-12-03T00:29:42.123456789+01:00`, `…Z`).
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let (date, rest) = s.split_once('T')?;
+    let mut d = date.split('-').map(|n| n.parse::<i64>());
+    let (y, mo, da) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
+    let tz_at = rest.find(['Z', 'z', '+', '-'])?;
+    let (clock, tz) = rest.split_at(tz_at);
+    let mut c = clock.split(':');
+    let (h, mi) = (c.next()?.parse::<i64>().ok()?, c.next()?.parse::<i64>().ok()?);
+    let sec = c.next()?.split('.').next()?.parse::<i64>().ok()?;
+    let offset = match tz {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = tz[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 3600 + om.parse::<i64>().ok()? * 60)
+        }
+    };
+    // Howard Hinnant's days_from_civil.
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + da - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60 + sec - offset)
+}
 
 /// What a restic exit means (codes from the restic docs; unknown codes are failures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -409,6 +541,47 @@ mod tests {
         assert_eq!(classify(&Status { cancelled: true, code: Some(1), ..Status::default() }, ""), Outcome::Interrupted);
         assert_eq!(classify(&st(1), "Fatal: boom"), Outcome::Failed);
         assert_eq!(classify(&st(42), ""), Outcome::Failed);
+    }
+
+    #[test]
+    fn rfc3339_as_go_writes_it() {
+        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(parse_rfc3339("2026-11-27T03:00:00Z"), Some(1_795_748_400));
+        assert_eq!(parse_rfc3339("2026-11-27T04:00:00.123456789+01:00"), Some(1_795_748_400));
+        assert_eq!(parse_rfc3339("2000-02-29T00:00:00-00:30"), Some(951_784_200));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+
+    fn lock(id: &str, host: &str, age: u64, alive: bool) -> Lock {
+        let info = LockInfo { time: String::new(), exclusive: false, hostname: host.into(), pid: 42 };
+        Lock { id: id.into(), info, age, alive }
+    }
+
+    #[test]
+    fn a_lock_is_cleared_only_when_old_ours_and_dead_and_nothing_else_would_go() {
+        const DAY: u64 = 86_400;
+        let v = judge_locks(&[lock("aaaaaaaaaa", "pi", DAY + 60, false)], "pi", DAY, "24h");
+        assert!(v.unlock && v.kept == 0, "{v:?}");
+        assert!(v.lines[0].contains("aaaaaaaa from pi (pid 42) is 1d 0h old: cleared"), "{v:?}");
+        // Younger than the interval: reported with its age, left.
+        let v = judge_locks(&[lock("bbbbbbbbbb", "pi", 2 * 3600 + 300, false)], "pi", DAY, "24h");
+        assert!(!v.unlock && v.kept == 1);
+        assert!(v.lines[0].contains("is 2h 5m old: left: younger than stale_lock_after 24h"), "{v:?}");
+        // Another host's lock, however old, is never ours to clear.
+        let v = judge_locks(&[lock("cccccccccc", "laptop", 3 * DAY, false)], "pi", DAY, "24h");
+        assert!(!v.unlock && v.lines[0].contains("from another host (laptop)"), "{v:?}");
+        // Ours is old, but `restic unlock` would also remove the laptop's 1-hour-old lock: leave both.
+        let v = judge_locks(
+            &[lock("aaaaaaaaaa", "pi", 2 * DAY, false), lock("cccccccccc", "laptop", 3600, false)],
+            "pi",
+            DAY,
+            "24h",
+        );
+        assert!(!v.unlock && v.kept == 2, "{v:?}");
+        assert!(v.lines[0].contains("would also remove cccccccc"), "{v:?}");
+        // A running process keeps its lock.
+        let v = judge_locks(&[lock("dddddddddd", "pi", 2 * DAY, true)], "pi", DAY, "24h");
+        assert!(!v.unlock && v.lines[0].contains("still running"), "{v:?}");
     }
 
     #[test]

@@ -60,7 +60,7 @@ fn restic_exit_1_fails_the_run_and_never_prunes() {
     assert_eq!(out.code(), 1, "{}", out.all());
     assert!(out.stderr().contains("disk full"), "{}", out.all());
     let restic: Vec<String> = sb.fakes.calls_of("restic").iter().map(|c| c.args()[0].clone()).collect();
-    assert_eq!(restic, ["version", "cat", "backup"], "forget ran after a failed backup");
+    assert_eq!(restic, ["version", "cat", "--no-lock", "backup"], "forget ran after a failed backup");
     assert_left_safe(&sb);
     assert!(sb.kuma_pushes().last().unwrap().1.contains("disk full"));
 }

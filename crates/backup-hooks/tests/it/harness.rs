@@ -123,15 +123,19 @@ impl Sandbox {
     }
 
     pub fn try_restic(&self, args: &[&str]) -> Output {
-        Command::new("restic")
-            .args(args)
+        self.restic_cmd(args).output().unwrap()
+    }
+
+    /// restic against the sandbox repository (past the S3 proxy), not yet started.
+    pub fn restic_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("restic");
+        c.args(args)
             .env("RESTIC_REPOSITORY", self.direct_url())
             .env("RESTIC_PASSWORD_FILE", self.root().join("secrets/restic-password"))
             .env("RESTIC_CACHE_DIR", self.root().join("cache"))
             .env("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE")
-            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
-            .output()
-            .unwrap()
+            .env("AWS_SECRET_ACCESS_KEY", AWS_SECRET);
+        c
     }
 
     pub fn init_repo(&self) {

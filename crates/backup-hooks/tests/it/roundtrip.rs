@@ -69,6 +69,7 @@ fn nightly_run_with_real_postgres_sqlite_and_ldap_then_restore_drill() {
         names,
         [
             "repository",
+            "locks",
             "staging",
             "maintenance on",
             "dump nextcloud",

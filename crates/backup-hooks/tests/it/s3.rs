@@ -181,3 +181,49 @@ fn retention_on_s3_prunes_only_after_a_complete_snapshot() {
     assert_eq!(snaps.len(), 1);
     assert_eq!(snaps[0]["id"], kept);
 }
+
+/// The ids of the repository's locks, read past the proxy.
+fn locks(sb: &Sandbox) -> Vec<String> {
+    let out = sb.restic(&["--no-lock", "list", "locks"]);
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn a_killed_runs_lock_is_reported_with_its_age_and_cleared_only_once_stale() {
+    let sb = Sandbox::on_s3();
+    sb.init_repo();
+    // A restic that holds its lock (waiting on stdin), then SIGKILLed: what a killed night leaves behind.
+    let mut held = sb
+        .restic_cmd(&["backup", "--stdin", "--stdin-filename", "held"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while locks(&sb).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "restic never took its lock");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    held.kill().unwrap();
+    held.wait().unwrap();
+    let left = locks(&sb);
+    assert_eq!(left.len(), 1);
+
+    // Younger than the interval (24h by default): reported, left alone, and the backup still runs.
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    let short = &left[0][..8];
+    let line = out.stderr().lines().find(|l| l.contains(short)).map(str::to_owned).unwrap_or_default();
+    assert!(line.contains("old: left: younger than stale_lock_after 24h"), "{}", out.all());
+    assert!(line.contains(" is ") && line.contains("s old"), "no age: {line}");
+    assert_eq!(locks(&sb), left);
+
+    // Once older than the interval, from this host, its process gone: cleared.
+    sb.key("repository", "stale_lock_after = \"1s\"");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert!(out.stderr().contains(&format!("{short} from")) && out.stderr().contains("cleared"), "{}", out.all());
+    assert_eq!(locks(&sb), Vec::<String>::new());
+}
