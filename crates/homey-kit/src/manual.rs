@@ -112,6 +112,10 @@ pub fn problems(cmd: &Command, pages: &[Page]) -> Vec<String> {
         for (_, line) in page.examples {
             if !line.starts_with(&format!("{tool} ")) && !line.contains(&format!("| {tool} ")) {
                 out.push(format!("{name}: the example {line:?} does not run {tool}"));
+                continue;
+            }
+            if let Err(why) = parses(cmd, &tool, line) {
+                out.push(format!("{name}: the example {line:?} does not parse: {why}"));
             }
         }
         if page.exits.is_empty() {
@@ -142,6 +146,36 @@ pub fn undescribed(cmd: &Command) -> Vec<String> {
         }
     });
     out
+}
+
+/// Whether the tool's part of an example (`… | tool args | jq …`) is a command line the tool accepts.
+fn parses(cmd: &Command, tool: &str, line: &str) -> Result<(), String> {
+    let part = line.split(" | ").find(|p| p.trim_start().starts_with(&format!("{tool} "))).unwrap_or(line);
+    let mut words = vec![];
+    let mut word = String::new();
+    let mut quote = None;
+    for c in part.trim().chars() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, ' ') => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            (_, c) => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    match cmd.clone().try_get_matches_from(words) {
+        Ok(_) => Ok(()),
+        Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion) => {
+            Ok(())
+        }
+        Err(e) => Err(e.to_string().lines().next().unwrap_or_default().trim_start_matches("error: ").to_owned()),
+    }
 }
 
 fn walk(cmd: &Command, path: &mut Vec<String>, f: &mut dyn FnMut(&[String], &Command)) {
@@ -227,6 +261,22 @@ mod tests {
         assert!(p.contains(&"demo check: 1 example; give two or three".to_owned()), "{p:?}");
         assert!(p.iter().any(|l| l.contains("does not run demo")), "{p:?}");
         assert!(p.iter().any(|l| l.ends_with("no exit codes")), "{p:?}");
+    }
+
+    #[test]
+    fn an_example_with_a_flag_that_does_not_exist_is_named() {
+        let typo = Page {
+            command: "check",
+            exits: &[(Exit::Ok, "healthy")],
+            examples: &[("x", "demo check --dry-runn"), ("y", "sudo demo check --json | jq '.a | .b'")],
+        };
+        let p = problems(&tool(), &[typo]);
+        assert!(
+            p.iter().any(|l| l.contains("\"demo check --dry-runn\" does not parse") && l.contains("--dry-runn")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|l| l.contains("sudo demo") && l.contains("does not run demo")), "{p:?}");
+        assert_eq!(parses(&tool(), "demo", "demo check --json | jq '.a | .b'"), Ok(()));
     }
 
     #[test]
