@@ -86,20 +86,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let cfg = config::load(&cli.config)?;
     match &cli.command {
         Command::CheckConfig => {
-            println!(
+            homey_kit::outln!(
                 "{}: ok ({} dump(s), {} path(s), repository {})",
                 cli.config.display(),
                 cfg.dumps().len(),
                 cfg.backup.paths.len(),
                 cfg.repository.url
-            );
+            )?;
             Ok(Exit::Ok)
         }
         Command::Run { dry_run: true } => {
             let version = job::restic_version(&ctx)?;
             let restic = job::restic_for(&cfg, job::source_repo(&cfg, &ctx)?, version, None);
-            print!("{}", plan::Plan::build(&cfg, &restic).render(&cfg, &env));
-            println!("(dry run with restic {version}: nothing was changed)");
+            homey_kit::out!("{}", plan::Plan::build(&cfg, &restic).render(&cfg, &env))?;
+            homey_kit::outln!("(dry run with restic {version}: nothing was changed)")?;
             Ok(Exit::Ok)
         }
         Command::Run { dry_run: false } => {
@@ -161,17 +161,17 @@ fn status(cli: &Cli, json: bool) -> anyhow::Result<Exit> {
     match report::Status::load(&cfg.state_dir)? {
         None => {
             if json {
-                println!("null");
+                homey_kit::outln!("null")?;
             } else {
-                println!("no run recorded yet in {}", cfg.state_dir.display());
+                homey_kit::outln!("no run recorded yet in {}", cfg.state_dir.display())?;
             }
             Ok(Exit::Ok)
         }
         Some(s) => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                homey_kit::outln!("{}", serde_json::to_string_pretty(&s)?)?;
             } else {
-                print!("{}", s.render());
+                homey_kit::out!("{}", s.render())?;
             }
             Ok(s.outcome.exit())
         }
