@@ -4,8 +4,9 @@
 //! A closed stdout (`tool … | head`) is not an error: the reader wants no more. Output written through
 //! [`stdout`] / [`outln!`](crate::outln) is dropped from then on and the job runs to its end, so the
 //! exit code is the job's own. Anything else that hits the closed pipe (a stray `println!`, an
-//! `io::Error` returned up the chain) ends the process quietly with 0, like ripgrep: no panic, no
-//! "Broken pipe" line, no 101.
+//! `io::Error` returned up the chain while stdout is the pipe that lost its reader) ends the process
+//! quietly with 0, like ripgrep: no panic, no "Broken pipe" line, no 101. A broken pipe into a child
+//! (restic's stdin) is not stdout's and stays a failure.
 
 use crate::exit::Exit;
 use crate::manual::Page;
