@@ -14,8 +14,25 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
+/// A state directory, and — when this process is root and the directory belongs to another user (the
+/// unit's `DynamicUser=`/`User=`) — that user, so files a run by hand creates there stay the unit's.
 #[derive(Debug, Clone)]
-pub struct StateDir(PathBuf);
+pub struct StateDir {
+    dir: PathBuf,
+    owner: Option<Owner>,
+}
+
+/// The uid and gid files in a state directory are handed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// Whose files a run should leave: none to hand over unless we are root and the directory is another's.
+pub fn owner_to_adopt(euid: u32, dir_uid: u32, dir_gid: u32) -> Option<Owner> {
+    (euid == 0 && dir_uid != 0).then_some(Owner { uid: dir_uid, gid: dir_gid })
+}
 
 /// Where `StateDirectory=<tool>` puts a unit's state.
 pub const STATE_ROOT: &str = "/var/lib";
@@ -35,7 +52,7 @@ impl StateDir {
                 format!("state directory {}: pass --state-dir, or run as the unit does (root)", dir.display())
             })
             .exit_code(Exit::Config)?;
-        Ok(StateDir(dir))
+        Ok(StateDir::at(dir))
     }
 
     /// A state directory a config file names (no flag to point at), created (0700) if missing.
@@ -43,7 +60,29 @@ impl StateDir {
         crate::fs::ensure_dir(dir, 0o700)
             .with_context(|| format!("state directory {}", dir.display()))
             .exit_code(Exit::Config)?;
-        Ok(StateDir(dir.to_owned()))
+        Ok(StateDir::at(dir.to_owned()))
+    }
+
+    fn at(dir: PathBuf) -> StateDir {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions.
+        let euid = unsafe { libc::geteuid() };
+        let owner = std::fs::metadata(&dir).ok().and_then(|m| owner_to_adopt(euid, m.uid(), m.gid()));
+        StateDir { dir, owner }
+    }
+
+    /// Hand a file this run created in the directory to the directory's owner (see [`StateDir`]): a
+    /// `kuma-sync sync` run as root over SSH must not leave a lock the unit's dynamic user cannot open.
+    pub fn adopt(&self, path: &Path) -> anyhow::Result<()> {
+        match self.owner {
+            Some(o) => std::os::unix::fs::chown(path, Some(o.uid), Some(o.gid))
+                .with_context(|| format!("handing {} to uid {} (the state directory's owner)", path.display(), o.uid)),
+            None => Ok(()),
+        }
+    }
+
+    pub fn owner(&self) -> Option<Owner> {
+        self.owner
     }
 
     /// Where the state directory is, without creating it: for commands that only read (status, plan,
@@ -63,21 +102,23 @@ impl StateDir {
     }
 
     pub fn path(&self) -> &Path {
-        &self.0
+        &self.dir
     }
 
     pub fn join(&self, name: &str) -> PathBuf {
-        self.0.join(name)
+        self.dir.join(name)
     }
 
     pub fn gate(&self, name: &str) -> HashGate {
-        HashGate { path: self.join(&format!("{name}.hash")) }
+        HashGate { path: self.join(&format!("{name}.hash")), owner: self.owner }
     }
 
     /// Take the exclusive run lock `name.lock`; if another process holds it, fail with `TryAgain`
     /// and say who holds it.
     pub fn lock(&self, name: &str, holder: &str) -> anyhow::Result<Lock> {
-        Lock::acquire(&self.join(&format!("{name}.lock")), holder)
+        let lock = Lock::acquire(&self.join(&format!("{name}.lock")), holder)?;
+        self.adopt(lock.path())?;
+        Ok(lock)
     }
 }
 
@@ -94,11 +135,12 @@ pub fn digest(parts: &[&[u8]]) -> String {
 #[derive(Debug, Clone)]
 pub struct HashGate {
     path: PathBuf,
+    owner: Option<Owner>,
 }
 
 impl HashGate {
     pub fn at(path: PathBuf) -> Self {
-        HashGate { path }
+        HashGate { path, owner: None }
     }
 
     pub fn stored(&self) -> Option<String> {
@@ -112,7 +154,12 @@ impl HashGate {
 
     /// Store `digest`; call only after the job fully succeeded.
     pub fn store(&self, digest: &str) -> anyhow::Result<()> {
-        crate::fs::write_atomic(&self.path, format!("{digest}\n").as_bytes(), 0o600)
+        crate::fs::write_atomic(&self.path, format!("{digest}\n").as_bytes(), 0o600)?;
+        if let Some(o) = self.owner {
+            std::os::unix::fs::chown(&self.path, Some(o.uid), Some(o.gid))
+                .with_context(|| format!("handing {} to uid {}", self.path.display(), o.uid))?;
+        }
+        Ok(())
     }
 
     /// Run `job` unless the input is unchanged (and not `force`d); store the digest only when the job
@@ -236,6 +283,13 @@ mod tests {
         assert_eq!(Exit::of(&err), Exit::Config);
         assert!(!format!("{err:#}").contains("--state-dir"), "{err:#}");
         assert!(StateDir::open(&d.path().join("new")).unwrap().path().is_dir());
+    }
+
+    #[test]
+    fn only_root_hands_files_to_another_owner() {
+        assert_eq!(owner_to_adopt(0, 61234, 61234), Some(Owner { uid: 61234, gid: 61234 }));
+        assert_eq!(owner_to_adopt(0, 0, 0), None, "root's own directory");
+        assert_eq!(owner_to_adopt(1000, 61234, 61234), None, "not root: cannot, and need not");
     }
 
     #[test]

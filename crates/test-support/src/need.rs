@@ -26,6 +26,8 @@ pub enum Need {
     Script,
     /// The shared conformance suite: `../shared` beside the repository, or `$HOMEY_SHARED`.
     SharedConformance,
+    /// Root itself, e.g. to hand a file to another user (chown).
+    Root,
 }
 
 impl Need {
@@ -39,6 +41,7 @@ impl Need {
             Need::MkfsExt4 => "mkfs.ext4",
             Need::Script => "`script` (a terminal for the child)",
             Need::SharedConformance => "the shared conformance suite",
+            Need::Root => "root",
         }
     }
 
@@ -61,6 +64,7 @@ impl Need {
             Need::MkfsExt4 => program("mkfs.ext4", "e2fsprogs"),
             Need::Script => program("script", "bsdutils"),
             Need::SharedConformance => shared_dir().err(),
+            Need::Root => not_root(),
         }
     }
 }

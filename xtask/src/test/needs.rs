@@ -24,7 +24,13 @@ pub const TABLE: &[LeftOut] = &[
     out("authelia-rules::it", "conformance::", &[SharedConformance]),
     out("authelia-rules::it", "cli::rendered_output_is_accepted_by_authelias_schema", &[SharedConformance]),
     out("backup-hooks::it", "faults::a_full_disk_during_a_dump_leaves_no_dump_and_no_snapshot", &[MountNamespace]),
+    out("homey-kit::it", "state::a_run_as_root_leaves_its_files_to_the_state_directorys_owner", &[Root]),
     out("net-watchdog::it", "check::", &[NetNamespaces]),
+    out(
+        "net-watchdog::it",
+        "by_hand::a_dry_run_by_hand_needs_no_state_directory_and_creates_nothing",
+        &[NetNamespaces],
+    ),
     out("sdimage::it", "devices::writes_a_zst_image_for_real_and_verify_catches_a_corrupted_byte", &[LoopDevices]),
     out("sdimage::it", "devices::raw_image_without_verify_and_the_summary", &[LoopDevices]),
     out("sdimage::it", "devices::refusals_on_real_devices_write_nothing", &[LoopDevices]),
