@@ -8,6 +8,7 @@ mod demo;
 #[allow(dead_code)]
 #[path = "../../crates/test-support/src/need.rs"]
 mod need;
+mod readme;
 mod s3server;
 mod test;
 mod util;
@@ -21,6 +22,7 @@ commands:
   test           install what the tests need (apt-get, as root) and run every test
   bench [TOOL]   build release binaries and measure the figures each issue names
   deps           only install what the tests need
+  readme         only the README's console examples (after a quiet demo, in its sandboxes)
   checks         only the checks of rust-versions, .nix files and systemd units (run by test too)
   nixos-options  write docs/nixos-options.md from the NixOS module's options (checks compares it)";
 
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(rest),
         Some("deps") => test::ensure_deps(),
         Some("checks") => checks::run(),
+        Some("readme") => readme::run(rest),
         Some("nixos-options") => checks::write_options_reference(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");

@@ -175,5 +175,16 @@ fn ensure_nextest() -> anyhow::Result<()> {
 pub fn run(extra: &[String]) -> anyhow::Result<()> {
     ensure_deps()?;
     crate::checks::run()?;
-    run_tests(extra)
+    let tests = run_tests(extra);
+    if !extra.is_empty() {
+        // A run narrowed by nextest's arguments: only those tests.
+        return tests;
+    }
+    // The README's examples are tests too; they run even when a test failed, so one run reports both.
+    let examples = crate::readme::run(&[]);
+    match (tests, examples) {
+        (Ok(()), Ok(())) => Ok(()),
+        (Err(e), Ok(())) | (Ok(()), Err(e)) => Err(e),
+        (Err(t), Err(r)) => Err(t.context(format!("{r:#}"))),
+    }
 }
