@@ -357,10 +357,16 @@ fn locate(text: &str, offset: usize) -> (usize, String) {
 
 /// Read, parse and validate; every problem is one line naming the file, the entry and the key.
 pub fn load(file: &Path) -> anyhow::Result<Config> {
+    load_in(file, Scope::Host).map(|(cfg, _)| cfg)
+}
+
+/// [`load`] looking at as much of the host as `scope` says; the findings tell what was left unchecked.
+pub fn load_in(file: &Path, scope: Scope) -> anyhow::Result<(Config, Findings)> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("{}: {e}", file.display())))?;
     let cfg = parse(file, &text)?;
-    let problems = validate(&cfg, &|k| std::env::var_os(k));
+    let findings = validate_in(&cfg, &|k| std::env::var_os(k), scope);
+    let problems = &findings.problems;
     if let Some(first) = problems.first() {
         for p in &problems[1..] {
             homey_kit::error!("{}: {p}", file.display());
@@ -368,29 +374,65 @@ pub fn load(file: &Path) -> anyhow::Result<Config> {
         let more = if problems.len() > 1 { format!(" (and {} more above)", problems.len() - 1) } else { String::new() };
         homey_kit::fail!(Exit::Config, "{}: {first}{more}; nothing ran", file.display());
     }
-    Ok(cfg)
+    Ok((cfg, findings))
 }
 
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<std::ffi::OsString>;
 
 /// Everything that can be checked before the first side effect.
 pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
-    let mut p = vec![];
+    validate_in(cfg, env, Scope::Host).problems
+}
+
+/// How much of the host a check looks at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything: the file, and on this host the paths, programs and secrets it names.
+    Host,
+    /// The file alone (syntax, types, values, references between sections), before the host's paths exist:
+    /// for a config rendered for another machine, or checked before it is deployed.
+    FileOnly,
+}
+
+/// What a check found, and what it left unchecked (one line per kind, for `check-config --file-only`).
+#[derive(Debug, Default)]
+pub struct Findings {
+    pub problems: Vec<String>,
+    pub unchecked: Vec<String>,
+    host: bool,
+}
+
+impl Findings {
+    /// Run `check` only when looking at the host; else note `what` as not checked.
+    fn on_host(&mut self, what: impl Into<String>, check: impl FnOnce(&mut Vec<String>)) {
+        if self.host {
+            check(&mut self.problems);
+        } else {
+            let what = what.into();
+            if !self.unchecked.contains(&what) {
+                self.unchecked.push(what);
+            }
+        }
+    }
+}
+
+pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
+    let mut f = Findings { host: scope == Scope::Host, ..Findings::default() };
     for (key, dir) in [("state_dir", &cfg.state_dir), ("staging_dir", &cfg.staging_dir)] {
         if !dir.is_absolute() {
-            p.push(format!("{key}: {} is not an absolute path", dir.display()));
+            f.problems.push(format!("{key}: {} is not an absolute path", dir.display()));
         }
     }
     if cfg.staging_dir == cfg.state_dir {
-        p.push("staging_dir: must differ from state_dir (it is emptied after every run)".into());
+        f.problems.push("staging_dir: must differ from state_dir (it is emptied after every run)".into());
     }
     if cfg.repository.url.trim().is_empty() {
-        p.push("[repository] url: empty".into());
+        f.problems.push("[repository] url: empty".into());
     }
     let r = &cfg.repository;
-    secret(&mut p, env, "[repository]", "password", &r.password_file, &r.password_credential, Need::Required);
+    secret(&mut f, env, "[repository]", "password", &r.password_file, &r.password_credential, Need::Required);
     if let Some(s) = secret(
-        &mut p,
+        &mut f,
         env,
         "[repository]",
         "environment",
@@ -399,46 +441,52 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
         Need::Optional,
     ) {
         if let Err(e) = parse_env_file(&s.1) {
-            p.push(format!("[repository] {}: {e:#}", s.0));
+            f.problems.push(format!("[repository] {}: {e:#}", s.0));
         }
     }
     if cfg.backup.paths.is_empty() {
-        p.push("[backup] paths: empty; name at least one directory to back up".into());
+        f.problems.push("[backup] paths: empty; name at least one directory to back up".into());
     }
     for path in &cfg.backup.paths {
         if !path.is_absolute() {
-            p.push(format!("[backup] paths: {} is not an absolute path", path.display()));
-        } else if std::fs::symlink_metadata(path).is_err() {
-            p.push(format!("[backup] paths: {} does not exist", path.display()));
+            f.problems.push(format!("[backup] paths: {} is not an absolute path", path.display()));
+        } else {
+            f.on_host("[backup] paths exist", |p| {
+                if std::fs::symlink_metadata(path).is_err() {
+                    p.push(format!("[backup] paths: {} does not exist", path.display()));
+                }
+            });
         }
     }
     if let Some(t) = &cfg.repository.stale_lock_after {
         if let Err(e) = homey_kit::units::parse_duration(t) {
-            p.push(format!("[repository] stale_lock_after: {t:?}: {e}"));
+            f.problems.push(format!("[repository] stale_lock_after: {t:?}: {e}"));
         }
     }
     if let Some(t) = &cfg.backup.timeout {
         if let Err(e) = homey_kit::units::parse_duration(t) {
-            p.push(format!("[backup] timeout: {t:?}: {e}"));
+            f.problems.push(format!("[backup] timeout: {t:?}: {e}"));
         }
     }
     for t in &cfg.backup.tags {
         if t.is_empty() || t.contains(',') {
-            p.push(format!("[backup] tags: {t:?} is not a valid restic tag (empty or contains a comma)"));
+            f.problems.push(format!("[backup] tags: {t:?} is not a valid restic tag (empty or contains a comma)"));
         }
     }
     let mut programs = vec![("[repository]", "restic")];
     if !cfg.postgres.is_empty() {
         programs.extend([("[[postgres]]", "pg_dump"), ("[[postgres]]", "pg_restore")]);
     }
-    for (entry, prog) in programs {
-        if find_program(prog, env).is_none() {
-            p.push(format!("{entry}: the program {prog:?} is not on PATH"));
+    f.on_host("programs on PATH (restic, pg_dump, pg_restore, occ)", |p| {
+        for (entry, prog) in programs {
+            if find_program(prog, env).is_none() {
+                p.push(format!("{entry}: the program {prog:?} is not on PATH"));
+            }
         }
-    }
-    if let Some(nc) = cfg.nextcloud.as_ref().filter(|nc| find_program(&nc.occ, env).is_none()) {
-        p.push(format!("[nextcloud] occ: {:?} not found on PATH", nc.occ));
-    }
+        if let Some(nc) = cfg.nextcloud.as_ref().filter(|nc| find_program(&nc.occ, env).is_none()) {
+            p.push(format!("[nextcloud] occ: {:?} not found on PATH", nc.occ));
+        }
+    });
     let mut names = std::collections::BTreeSet::new();
     for (kind, name) in cfg.dumps() {
         let entry = format!("[[{}]] {name:?}", kind.section());
@@ -446,37 +494,43 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
             || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
             || name.starts_with('.')
         {
-            p.push(format!("{entry} name: use letters, digits, '-', '_' and '.' (it becomes a file name)"));
+            f.problems.push(format!("{entry} name: use letters, digits, '-', '_' and '.' (it becomes a file name)"));
         }
         if !names.insert(name) {
-            p.push(format!("{entry} name: used twice; dump names must be unique"));
+            f.problems.push(format!("{entry} name: used twice; dump names must be unique"));
         }
     }
     for pg in &cfg.postgres {
         let entry = format!("[[postgres]] {:?}", pg.name);
         if pg.database.is_empty() {
-            p.push(format!("{entry} database: empty"));
+            f.problems.push(format!("{entry} database: empty"));
         }
-        secret(&mut p, env, &entry, "password", &pg.password_file, &pg.password_credential, Need::Optional);
-        if let Some(h) = pg.host.as_ref().filter(|h| h.starts_with('/') && !Path::new(h).is_dir()) {
-            p.push(format!("{entry} host: socket directory {h} does not exist"));
+        secret(&mut f, env, &entry, "password", &pg.password_file, &pg.password_credential, Need::Optional);
+        if let Some(h) = pg.host.as_ref().filter(|h| h.starts_with('/')) {
+            f.on_host("[[postgres]] socket directories exist", |p| {
+                if !Path::new(h).is_dir() {
+                    p.push(format!("{entry} host: socket directory {h} does not exist"));
+                }
+            });
         }
     }
     for sq in &cfg.sqlite {
-        if !sq.path.is_file() {
-            p.push(format!("[[sqlite]] {:?} path: {} does not exist", sq.name, sq.path.display()));
-        }
+        f.on_host("[[sqlite]] paths exist", |p| {
+            if !sq.path.is_file() {
+                p.push(format!("[[sqlite]] {:?} path: {} does not exist", sq.name, sq.path.display()));
+            }
+        });
     }
     for l in &cfg.ldap {
         let entry = format!("[[ldap]] {:?}", l.name);
         if !["ldap://", "ldaps://", "ldapi://"].iter().any(|s| l.url.starts_with(s)) {
-            p.push(format!("{entry} url: {:?} must start with ldap://, ldaps:// or ldapi://", l.url));
+            f.problems.push(format!("{entry} url: {:?} must start with ldap://, ldaps:// or ldapi://", l.url));
         }
         if l.base_dn.is_empty() {
-            p.push(format!("{entry} base_dn: empty"));
+            f.problems.push(format!("{entry} base_dn: empty"));
         }
         secret(
-            &mut p,
+            &mut f,
             env,
             &entry,
             "bind_password",
@@ -488,36 +542,38 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
     if let Some(r) = &cfg.retention {
         let keeps = [r.keep_last, r.keep_hourly, r.keep_daily, r.keep_weekly, r.keep_monthly, r.keep_yearly];
         if keeps.iter().all(Option::is_none) && r.keep_within.is_none() {
-            p.push("[retention]: no keep_* key; it would forget every snapshot. Set one, or drop [retention]".into());
+            f.problems.push(
+                "[retention]: no keep_* key; it would forget every snapshot. Set one, or drop [retention]".into(),
+            );
         }
         if let Some(w) = r.keep_within.as_ref().filter(|w| !valid_restic_duration(w)) {
-            p.push(format!("[retention] keep_within: {w:?} is not a restic duration like 7d, 2y5m, 12h"));
+            f.problems.push(format!("[retention] keep_within: {w:?} is not a restic duration like 7d, 2y5m, 12h"));
         }
     }
     if let Some(s) = cfg.check.as_ref().and_then(|c| c.read_data_subset.as_ref()).filter(|s| !valid_subset(s)) {
-        p.push(format!("[check] read_data_subset: {s:?} is not n/t, x% or a size like 500M"));
+        f.problems.push(format!("[check] read_data_subset: {s:?} is not n/t, x% or a size like 500M"));
     }
     if let Some(o) = &cfg.offload {
         if o.repository.trim().is_empty() {
-            p.push("[offload] repository: empty".into());
+            f.problems.push("[offload] repository: empty".into());
         }
         if o.repository == cfg.repository.url {
-            p.push("[offload] repository: is the same repository as [repository] url".into());
+            f.problems.push("[offload] repository: is the same repository as [repository] url".into());
         }
-        secret(&mut p, env, "[offload]", "password", &o.password_file, &o.password_credential, Need::Required);
+        secret(&mut f, env, "[offload]", "password", &o.password_file, &o.password_credential, Need::Required);
     }
     let rp = &cfg.report;
     let set = [rp.kuma_push_url.is_some(), rp.kuma_push_url_file.is_some(), rp.kuma_push_url_credential.is_some()];
     if set.iter().filter(|s| **s).count() > 1 {
-        p.push(
+        f.problems.push(
             "[report] kuma_push_url, kuma_push_url_file, kuma_push_url_credential: set one of them, not several".into(),
         );
     } else if let Some(u) = &rp.kuma_push_url {
         if !(u.starts_with("http://") || u.starts_with("https://")) {
-            p.push("[report] kuma_push_url: must start with http:// or https://".into());
+            f.problems.push("[report] kuma_push_url: must start with http:// or https://".into());
         }
     } else if let Some((key, s)) = secret(
-        &mut p,
+        &mut f,
         env,
         "[report]",
         "kuma_push_url",
@@ -528,13 +584,17 @@ pub fn validate(cfg: &Config, env: Env) -> Vec<String> {
         // The value is the secret: say what is wrong with it without showing it.
         let ok = s.expose_str().is_ok_and(|u| u.starts_with("http://") || u.starts_with("https://"));
         if !ok {
-            p.push(format!("[report] {key}: the URL it holds must start with http:// or https://"));
+            f.problems.push(format!("[report] {key}: the URL it holds must start with http:// or https://"));
         }
     }
-    if let Some(d) = cfg.report.textfile_dir.as_ref().filter(|d| !d.is_dir()) {
-        p.push(format!("[report] textfile_dir: {} is not a directory", d.display()));
+    if let Some(d) = &cfg.report.textfile_dir {
+        f.on_host("[report] textfile_dir exists", |p| {
+            if !d.is_dir() {
+                p.push(format!("[report] textfile_dir: {} is not a directory", d.display()));
+            }
+        });
     }
-    p
+    f
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -546,7 +606,7 @@ enum Need {
 /// Check one `KEY_file` / `KEY_credential` pair: exactly one (or none, when optional), a credential name
 /// systemd accepts, and the secret readable. Returns the key that was used and the secret (wiped on drop).
 fn secret(
-    p: &mut Vec<String>,
+    f: &mut Findings,
     env: Env,
     entry: &str,
     key: &str,
@@ -555,7 +615,7 @@ fn secret(
     need: Need,
 ) -> Option<(String, Secret)> {
     if file.is_some() && credential.is_some() {
-        p.push(format!("{entry} {key}_file, {key}_credential: set one of them, not both"));
+        f.problems.push(format!("{entry} {key}_file, {key}_credential: set one of them, not both"));
         return None;
     }
     let r = SecretRef::of(file, credential);
@@ -563,23 +623,28 @@ fn secret(
         Some(SecretRef::File(_)) => format!("{key}_file"),
         Some(SecretRef::Credential(name)) => {
             if name.is_empty() || name.contains('/') || name == "." || name == ".." {
-                p.push(format!("{entry} {key}_credential: {name:?} is not a credential name (no '/', not empty)"));
+                f.problems
+                    .push(format!("{entry} {key}_credential: {name:?} is not a credential name (no '/', not empty)"));
                 return None;
             }
             format!("{key}_credential")
         }
         None => {
             if need == Need::Required {
-                p.push(format!("{entry}: set {key}_file or {key}_credential"));
+                f.problems.push(format!("{entry}: set {key}_file or {key}_credential"));
             }
             return None;
         }
     };
+    if !f.host {
+        f.on_host("secrets readable (files and credentials)", |_| ());
+        return None;
+    }
     // Reading it proves it exists, is a file, is not empty and not world-readable.
     match r.as_ref().map(|r| r.load(env)) {
         Some(Ok(s)) => Some((used, s)),
         Some(Err(e)) => {
-            p.push(format!("{entry} {used}: {e:#}"));
+            f.problems.push(format!("{entry} {used}: {e:#}"));
             None
         }
         None => None,

@@ -68,7 +68,13 @@ pub enum Command {
         from_offload: bool,
     },
     /// Validate the config (keys, files, secret file modes) and exit.
-    CheckConfig,
+    CheckConfig {
+        /// Check the file alone — syntax, types, values, references between sections — not the paths,
+        /// programs and secrets it names on this host (a config rendered before they exist); says what it
+        /// left unchecked.
+        #[arg(long)]
+        file_only: bool,
+    },
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -83,9 +89,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Command::Status { json } = &cli.command {
         return status(&cli, *json);
     }
+    if let Command::CheckConfig { file_only: true } = &cli.command {
+        let (cfg, findings) = config::load_in(&cli.config, config::Scope::FileOnly)?;
+        homey_kit::outln!(
+            "{}: ok as a file ({} dump(s), {} path(s), repository {})",
+            cli.config.display(),
+            cfg.dumps().len(),
+            cfg.backup.paths.len(),
+            cfg.repository.url
+        )?;
+        if !findings.unchecked.is_empty() {
+            homey_kit::outln!("not checked (they are this host's): {}", findings.unchecked.join("; "))?;
+        }
+        return Ok(Exit::Ok);
+    }
+    if let Command::Run { dry_run: true } = &cli.command {
+        return dry_run(&cli, &ctx);
+    }
     let cfg = config::load(&cli.config)?;
     match &cli.command {
-        Command::CheckConfig => {
+        Command::CheckConfig { .. } => {
             homey_kit::outln!(
                 "{}: ok ({} dump(s), {} path(s), repository {})",
                 cli.config.display(),
@@ -95,13 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             )?;
             Ok(Exit::Ok)
         }
-        Command::Run { dry_run: true } => {
-            let version = job::restic_version(&ctx)?;
-            let restic = job::restic_for(&cfg, job::source_repo(&cfg, &ctx)?, version, None);
-            homey_kit::out!("{}", plan::Plan::build(&cfg, &restic).render(&cfg, &env))?;
-            homey_kit::outln!("(dry run with restic {version}: nothing was changed)")?;
-            Ok(Exit::Ok)
-        }
+        Command::Run { dry_run: true } => unreachable!("handled above"),
         Command::Run { dry_run: false } => {
             let state = homey_kit::state::StateDir::open(&cfg.state_dir)?;
             let _lock = state.lock(job::LOCK, "backup-hooks run")?;
@@ -151,6 +168,38 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         }
         Command::Status { .. } => unreachable!("handled above"),
     }
+}
+
+/// `run --dry-run` needs only the file: the host's paths, programs and secrets may not exist yet (a config
+/// checked before it is deployed). What this host lacks is said after the plan, as the real run would say it.
+fn dry_run(cli: &Cli, ctx: &job::Ctx) -> anyhow::Result<Exit> {
+    let (cfg, _) = config::load_in(&cli.config, config::Scope::FileOnly)?;
+    let version = match job::restic_version(ctx) {
+        Ok(v) => v,
+        Err(e) => {
+            homey_kit::warn!("{e:#}; planning for restic 0.14.0, the oldest this tool supports");
+            restic::Version(0, 14, 0)
+        }
+    };
+    let repo = match job::source_repo(&cfg, ctx) {
+        Ok(r) => r,
+        Err(e) => {
+            homey_kit::warn!("{e:#}; the plan shows the secret as <redacted> all the same");
+            restic::Repo {
+                url: cfg.repository.url.clone(),
+                password: homey_kit::secret::Secret::new(""),
+                env: vec![],
+                cache_dir: cfg.repository.cache_dir.clone(),
+            }
+        }
+    };
+    let restic = job::restic_for(&cfg, repo, version, None);
+    homey_kit::out!("{}", plan::Plan::build(&cfg, &restic).render(&cfg, ctx.env))?;
+    homey_kit::outln!("(dry run with restic {version}: nothing was changed)")?;
+    for p in config::validate(&cfg, ctx.env) {
+        homey_kit::warn!("{}: on this host the run would stop here: {p}", cli.config.display());
+    }
+    Ok(Exit::Ok)
 }
 
 /// `status` reads only the state dir, so it works even when the rest of the config no longer validates.

@@ -186,3 +186,72 @@ fn a_secret_named_twice_or_not_at_all_exits_78() {
     );
     nothing_ran(&sb);
 }
+
+/// The repository's example, which names the homelab's paths and credentials (none exist here).
+fn example() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/backup.toml")
+}
+
+fn bare(args: &[&str]) -> Out {
+    let empty = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_backup-hooks"))
+        .args(args)
+        .env("PATH", empty.path())
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .env_remove("JOURNAL_STREAM")
+        .output()
+        .unwrap();
+    Out(out)
+}
+
+#[test]
+fn check_config_file_only_passes_before_the_hosts_paths_exist_and_says_what_it_left() {
+    let ex = example();
+    let out = bare(&["--config", ex.to_str().unwrap(), "check-config"]);
+    assert_eq!(out.code(), 78, "the host check must still see the missing paths: {}", out.all());
+    let out = bare(&["--config", ex.to_str().unwrap(), "check-config", "--file-only"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    let text = out.stdout();
+    assert!(text.contains("ok as a file (3 dump(s), 2 path(s)"), "{text}");
+    for left in ["[backup] paths exist", "programs on PATH", "secrets readable", "[[sqlite]] paths exist"] {
+        assert!(text.contains(left), "{left:?} not said to be unchecked: {text}");
+    }
+}
+
+#[test]
+fn check_config_file_only_still_finds_what_is_wrong_in_the_file() {
+    let d = tempfile::tempdir().unwrap();
+    let broken = std::fs::read_to_string(example())
+        .unwrap()
+        .replace("name = \"uptime-kuma\"", "name = \"nextcloud\"")
+        .replace(
+            "repository = \"/mnt/usb/restic\"",
+            "repository = \"s3:https://s3.eu-central-003.backblazeb2.com/example-com-backup\"",
+        )
+        .replace(
+            "password_credential = \"offload-password\"",
+            "password_credential = \"offload-password\"\npassword_file = \"/p\"",
+        )
+        .replace("keep_daily = 7", "keep_daily = 7\nkeep_within = \"a week\"");
+    let f = d.path().join("backup.toml");
+    std::fs::write(&f, broken).unwrap();
+    let out = bare(&["--config", f.to_str().unwrap(), "check-config", "--file-only"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    let err = out.stderr();
+    assert!(err.contains("[[sqlite]] \"nextcloud\" name: used twice"), "{err}");
+    assert!(err.contains("[offload] repository: is the same repository"), "{err}");
+    assert!(err.contains("[offload] password_file, password_credential: set one of them, not both"), "{err}");
+    assert!(err.contains("[retention] keep_within: \"a week\""), "{err}");
+    assert!(!err.contains("does not exist") && !err.contains("not on PATH"), "host checks ran: {err}");
+}
+
+#[test]
+fn dry_run_needs_no_host_paths_programs_or_secrets() {
+    let ex = example();
+    let out = bare(&["--config", ex.to_str().unwrap(), "run", "--dry-run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert!(out.stdout().contains("back up: restic backup"), "{}", out.stdout());
+    assert!(out.stdout().contains("RESTIC_PASSWORD=<redacted>"), "{}", out.stdout());
+    assert!(out.stderr().contains("on this host the run would stop here"), "{}", out.all());
+    assert!(out.stderr().contains("planning for restic 0.14.0"), "{}", out.all());
+}
