@@ -9,8 +9,8 @@
 //! named.
 
 use crate::monitors::{self, Kind};
-use crate::notifications::OWNER_KEY;
 use crate::owner::OWNER_TAG;
+use crate::owner::{MAINTENANCE_MARK, NOTIFICATION_KEY as OWNER_KEY, STATUS_PAGE_MARK};
 use crate::plan::Server;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -255,7 +255,7 @@ pub fn export(server: &Server) -> Export {
             }
         }
         let css = c.get("customCSS").and_then(Value::as_str).unwrap_or("");
-        let css = css.strip_suffix(crate::status_pages::OWNER_MARK).unwrap_or(css).trim_end();
+        let css = css.strip_suffix(STATUS_PAGE_MARK).unwrap_or(css).trim_end();
         if !css.is_empty() {
             e.insert("custom_css".into(), json!(css));
         }
@@ -297,7 +297,7 @@ pub fn export(server: &Server) -> Export {
         e.insert("title".into(), json!(w.title()));
         let description = c.get("description").and_then(Value::as_str).unwrap_or("");
         let description = description.trim_end();
-        let description = description.strip_suffix(crate::maintenance::OWNER_MARK).unwrap_or(description).trim_end();
+        let description = description.strip_suffix(MAINTENANCE_MARK).unwrap_or(description).trim_end();
         if !description.is_empty() {
             e.insert("description".into(), json!(description));
         }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
-pub const OWNER_MARK: &str = "(managed by kuma-sync)";
+use crate::owner::MAINTENANCE_MARK as OWNER_MARK;
 
 const STRATEGIES: &[&str] =
     &["manual", "single", "recurring-interval", "recurring-weekday", "recurring-day-of-month", "cron"];

@@ -14,9 +14,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The key in a notification's config that marks it as kuma-sync's (providers ignore keys they do not
-/// know, and the web UI saves the config back whole, so the mark survives an edit there).
-pub const OWNER_KEY: &str = "managedBy";
+use crate::owner::NOTIFICATION_KEY as OWNER_KEY;
 
 /// Keys of the saved object that are not a provider's settings.
 const RESERVED: &[&str] = &["name", "type", "isDefault", "applyExisting", "id", "userId", "active", OWNER_KEY];

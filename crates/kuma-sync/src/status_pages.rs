@@ -11,8 +11,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
-/// The comment that marks a page as kuma-sync's.
-pub const OWNER_MARK: &str = "/* managed-by: kuma-sync */";
+use crate::owner::STATUS_PAGE_MARK as OWNER_MARK;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {

@@ -189,3 +189,15 @@ fn a_missing_push_token_credential_is_a_config_error_before_connecting() {
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
     assert_eq!(env.kuma.connections(), 0);
 }
+
+#[test]
+fn a_world_readable_password_file_is_refused_without_naming_a_flag_that_does_not_exist() {
+    let env = Env::new(Kuma::v2().user(USER, PASSWORD));
+    env.monitors(r#"[{"name": "A", "url": "https://a.example.com"}]"#);
+    std::fs::set_permissions(env.path("password"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = env.sync(&[]);
+    run.expect(78);
+    assert!(run.stderr.contains("0644") && run.stderr.contains("chmod o-r"), "{}", run.stderr);
+    assert!(!run.stderr.contains("flag"), "{}", run.stderr);
+    assert_eq!(env.kuma.connections(), 0);
+}
