@@ -299,6 +299,15 @@ fn time_of(v: Option<&Value>) -> Option<(u32, u32)> {
     Some((v.get("hours")?.as_u64()? as u32, v.get("minutes")?.as_u64()? as u32))
 }
 
+/// A whole number as the server may send it (a number, or a string of one).
+fn number(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
 /// The fields that differ, in the file's words: only those the strategy uses.
 pub fn changes(m: &Maintenance, s: &ServerMaintenance) -> Vec<Change> {
     let c = &s.config;
@@ -332,7 +341,7 @@ pub fn changes(m: &Maintenance, s: &ServerMaintenance) -> Vec<Change> {
     match m.strategy.as_str() {
         "recurring-interval" => diff(
             "interval_days",
-            c.get("intervalDay").map(|v| v.to_string()).unwrap_or_default(),
+            number(c.get("intervalDay")).map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
             m.interval_days.unwrap_or(1).to_string(),
         ),
         "recurring-weekday" => {
@@ -350,7 +359,7 @@ pub fn changes(m: &Maintenance, s: &ServerMaintenance) -> Vec<Change> {
             diff("cron", text(c.get("cron")), m.cron.clone().unwrap_or_default());
             diff(
                 "duration_minutes",
-                c.get("durationMinutes").map(|v| v.to_string()).unwrap_or_default(),
+                number(c.get("durationMinutes")).map(|n| n.to_string()).unwrap_or_else(|| "none".into()),
                 m.duration_minutes.unwrap_or(0).to_string(),
             );
         }
@@ -402,6 +411,25 @@ impl Action {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_compares_as_the_server_keeps_it() {
+        let w = parse(
+            "m",
+            json!([{"title": "w", "strategy": "recurring-interval", "interval_days": 2, "start_time": "03:00",
+                    "end_time": "04:00", "start_date": "2026-12-01 00:00"}])
+            .as_array()
+            .unwrap(),
+        )
+        .unwrap();
+        let mut config = payload(&w[0]);
+        // What a server may send back: the interval as text, the date with seconds, no end date.
+        config.insert("intervalDay".into(), json!("2"));
+        config.insert("dateRange".into(), json!(["2026-12-01T00:00:00"]));
+        let s = ServerMaintenance { id: 1, config, monitors: Some(BTreeSet::new()) };
+        assert_eq!(changes(&w[0], &s), vec![]);
+        assert!(s.owned());
+    }
 
     #[test]
     fn bad_windows_name_the_entry_and_the_field() {
