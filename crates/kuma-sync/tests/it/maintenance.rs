@@ -51,6 +51,9 @@ fn windows(flavor: Flavor) {
     let forced = env.sync(&["--force"]);
     forced.expect(0);
     assert_eq!(forced.stdout, "= 6 unchanged\n");
+    let doc = env.sync(&["--force", "--json"]).json();
+    assert_eq!((doc["writes"].as_u64(), doc["unchanged"].as_u64()), (Some(0), Some(6)));
+    assert_eq!(doc["maintenance_changes"], json!([]));
     std::fs::remove_dir_all(env.path("state")).unwrap();
     env.sync(&[]).expect(0);
     assert_eq!(env.writes(), writes, "nothing written twice after a lost state directory");
@@ -61,6 +64,11 @@ fn windows(flavor: Flavor) {
             .replace(r#""end_time": "03:45""#, r#""end_time": "04:30""#)
             .replace(r#"["Cloud", "Router"]"#, r#"["Router"]"#),
     );
+    let plan = crate::Run::of(env.cmd("plan", &["--json"]).output().unwrap());
+    plan.expect(0);
+    let changes = &plan.json()["plan"]["maintenance"];
+    assert_eq!(changes[0]["action"], "update", "{changes}");
+    assert_eq!(changes[0]["changes"][0], json!({"field": "end_time", "from": "03:45", "to": "04:30"}));
     let run = env.sync(&[]);
     run.expect(0);
     assert!(run.stdout.contains("~ update maintenance Nightly backup: end_time 03:45 → 04:30\n"), "{}", run.stdout);
