@@ -23,6 +23,9 @@ pub struct Ctx<'a> {
 
 pub const LOCK: &str = "backup";
 
+/// `restic cat config` is a key derivation and a few small requests (~1 s): past this the remote is slow.
+const SLOW_ANSWER: f64 = 5.0;
+
 /// Ask the installed restic its version; everything version-dependent keys off this.
 pub fn restic_version(ctx: &Ctx) -> anyhow::Result<Version> {
     let out = ctx
@@ -300,9 +303,20 @@ pub fn run(cfg: &Config, ctx: &Ctx, version: Version) -> Status {
         let mut refused = false;
         let init = plan.as_ref().and_then(|p| p.init.as_ref());
         let r = rec.run("repository", || {
+            let asked = ctx.clock.now();
             let out = ctx.runner.run(preflight)?;
+            let took = since(ctx.clock, asked);
             match (restic::classify(&out.status, &out.stderr_tail), init) {
-                (restic::Outcome::Ok, _) => Ok(((), format!("restic {version}"))),
+                (restic::Outcome::Ok, _) => {
+                    if took > SLOW_ANSWER {
+                        homey_kit::warn!(
+                            "the repository's server is slow: restic cat config took {took:.1} s; restic's steps \
+                             are given up to the [backup] timeout ({})",
+                            cfg.backup.timeout.as_deref().unwrap_or("6h")
+                        );
+                    }
+                    Ok(((), format!("restic {version}, answered in {took:.1} s")))
+                }
                 (restic::Outcome::RepoMissing, Some(init)) => {
                     homey_kit::notice!(
                         "repository {} does not exist: creating it (init_if_missing)",

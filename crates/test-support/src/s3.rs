@@ -23,14 +23,25 @@ pub struct S3 {
 
 impl S3 {
     /// Start it, or panic naming how to install it (the test then fails: it is never counted as passed).
+    /// It accepts any keys, as moto does by default.
     pub fn start(dir: &Path) -> S3 {
+        S3::start_with(dir, false)
+    }
+
+    /// With `check_keys`, every request must be signed with keys of a user moto knows; none exist, so every
+    /// key is refused as S3 refuses unknown ones ("The AWS Access Key Id you provided does not exist").
+    pub fn start_with(dir: &Path, check_keys: bool) -> S3 {
         let exe = moto_server().unwrap_or_else(|| {
             panic!("moto's S3 server is not installed: run `cargo xtask deps` (it puts it into target/s3-server)")
         });
         let log = dir.join("moto.log");
         for _ in 0..3 {
             let port = crate::free_port();
-            let mut child = Command::new(&exe)
+            let mut cmd = Command::new(&exe);
+            if check_keys {
+                cmd.env("INITIAL_NO_AUTH_ACTION_COUNT", "0");
+            }
+            let mut child = cmd
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .current_dir(dir)
                 .stdin(Stdio::null())

@@ -73,10 +73,15 @@ impl Sandbox {
     /// The repository is `s3:http://127.0.0.1:PROXY/backups` on moto's server; the keys come from
     /// `environment_file`. The test's own restic commands go to the server directly, past the proxy's faults.
     pub fn on_s3() -> Sandbox {
+        Sandbox::on_s3_with(false)
+    }
+
+    /// On an S3 server that checks keys and knows none: every key is refused.
+    pub fn on_s3_with(check_keys: bool) -> Sandbox {
         let mut sb = Sandbox::new();
         let dir = sb.root().join("s3");
         std::fs::create_dir(&dir).unwrap();
-        let s3 = S3::start(&dir);
+        let s3 = S3::start_with(&dir, check_keys);
         let proxy = Proxy::start(s3.port);
         sb.s3 = Some((s3, proxy));
         sb

@@ -227,3 +227,34 @@ fn a_killed_runs_lock_is_reported_with_its_age_and_cleared_only_once_stale() {
     assert!(out.stderr().contains(&format!("{short} from")) && out.stderr().contains("cleared"), "{}", out.all());
     assert_eq!(locks(&sb), Vec::<String>::new());
 }
+
+#[test]
+fn refused_keys_exit_78_naming_the_environment_file_never_the_keys() {
+    let sb = Sandbox::on_s3_with(true);
+    sqlite_dump(&sb);
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    let err = out.stderr();
+    assert!(err.contains("the server refused the access keys"), "{err}");
+    let env_file = sb.root().join("secrets/restic-env").display().to_string();
+    assert!(err.contains(&format!("check [repository] environment_file {env_file}")), "{err}");
+    assert!(!out.all().contains("AKIAEXAMPLE"), "the key id reached the log: {}", out.all());
+    no_secret_in(&sb, &out);
+    assert!(sb.occ_lines().is_empty(), "maintenance touched with refused keys");
+    assert_eq!(sb.kuma_pushes().last().unwrap().0, "down");
+}
+
+#[test]
+fn a_slow_server_is_waited_for_within_the_timeout_and_the_run_says_how_long() {
+    let sb = Sandbox::on_s3();
+    sb.init_repo();
+    sqlite_dump(&sb);
+    // Every chunk either way waits 250 ms: a remote at the end of a bad uplink, not a dead one.
+    sb.proxy().set(Mode::Delay(std::time::Duration::from_millis(250)));
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 0, "{}", out.all());
+    assert_eq!(sb.snapshots().len(), 1);
+    let repo = out.stderr().lines().find(|l| l.starts_with("repository: ok")).map(str::to_owned).unwrap_or_default();
+    assert!(repo.contains("answered in"), "{}", out.all());
+    assert!(out.stderr().contains("the repository's server is slow"), "the slow answer is not reported: {}", out.all());
+}
