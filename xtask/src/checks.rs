@@ -466,11 +466,10 @@ fn tool_command_lines(place: &str, directives: &Directives) -> anyhow::Result<Ve
 
 /// Build the tools once for the checks that run them; None (and a finding) when they do not build.
 fn build_tools(root: &Path, findings: &mut Vec<String>) -> anyhow::Result<Option<PathBuf>> {
+    // The whole workspace with its tests: the feature set the demo and the tests build, so this build is theirs
+    // too (six tools alone resolve other features and build every dependency again); its progress shows.
     let mut build = cargo();
-    build.args(["build", "--quiet", "--bins"]);
-    for tool in TOOLS {
-        build.args(["-p", tool]);
-    }
+    build.args(["build", "--workspace", "--bins", "--tests"]);
     if !build.status().context("running cargo build")?.success() {
         findings.push(format!("could not build {} to check the units' command lines", TOOLS.join(", ")));
         return Ok(None);
