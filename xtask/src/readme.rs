@@ -160,8 +160,9 @@ fn indent(text: &str) -> String {
 pub fn run(_args: &[String]) -> anyhow::Result<()> {
     let log = target_dir().join("demo.log");
     eprintln!("$ cargo xtask demo > {}   (the sandboxes the README's examples run in)", shown(&log));
-    let st = Command::new(std::env::current_exe()?)
-        .arg("demo")
+    // Through cargo, not this executable's path: the builds before may have replaced this very binary.
+    let st = crate::util::cargo()
+        .args(["run", "--quiet", "--package", "xtask", "--", "demo"])
         .stdout(std::fs::File::create(&log)?)
         .stderr(Stdio::inherit())
         .status()?;
