@@ -182,6 +182,147 @@ pub fn run(b: &Bench) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Issue 15's figures on S3 (`cargo xtask bench backup-hooks-s3`): moto's server on loopback (installed by
+/// `cargo xtask test`), restic's s3 backend, keys from `environment_file`.
+/// - the tool's own time around restic: wall time of `run` minus its restic steps (locks, backup), as a share
+///   of the run, beside the same `restic backup` by hand;
+/// - peak RSS of backup-hooks itself (VmHWM of its process, sampled) during a run to S3 that dumps SQLite.
+pub fn run_s3(b: &Bench) -> anyhow::Result<()> {
+    let d = &b.dir;
+    let server = crate::s3server::venv().join("bin/moto_server");
+    anyhow::ensure!(server.is_file(), "{} is missing: run `cargo xtask deps` first", server.display());
+    let secrets = d.join("secrets");
+    std::fs::create_dir_all(&secrets)?;
+    let pw = secrets.join("restic-password");
+    let env_file = secrets.join("restic-env");
+    for (f, body) in [(&pw, "bench-password\n"), (&env_file, "AWS_ACCESS_KEY_ID=bench\nAWS_SECRET_ACCESS_KEY=bench\n")]
+    {
+        std::fs::write(f, body)?;
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let data = d.join("data-s3");
+    make_files(&data, 256 << 20, 32)?;
+    let kuma = d.join("kuma-s3.db");
+    make_sqlite(&kuma, 100_000)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let mut moto = Command::new(&server)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let result = (|| -> anyhow::Result<()> {
+        for _ in 0..600 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let mut n = 0;
+        let mut fresh_bucket = || -> anyhow::Result<String> {
+            n += 1;
+            let url = format!("s3:http://127.0.0.1:{port}/bench-{n}");
+            let _ = std::fs::remove_dir_all(d.join("state"));
+            let ok = restic_s3(&url, &pw, d).arg("init").status()?;
+            anyhow::ensure!(ok.success(), "restic init {url}");
+            Ok(url)
+        };
+        let config = |url: &str, extra: &str| -> anyhow::Result<PathBuf> {
+            let cfg = d.join("bench-s3.toml");
+            std::fs::write(
+                &cfg,
+                format!(
+                    "state_dir = \"{d}/state\"\nstaging_dir = \"{d}/state/staging\"\n[repository]\nurl = \"{url}\"\n\
+                     password_file = \"{pw}\"\nenvironment_file = \"{env}\"\ncache_dir = \"{d}/cache\"\n\
+                     [backup]\npaths = [\"{data}\"]\ntags = [\"nightly\"]\n{extra}",
+                    d = d.display(),
+                    pw = pw.display(),
+                    env = env_file.display(),
+                    data = data.display()
+                ),
+            )?;
+            Ok(cfg)
+        };
+        let (mut hand, mut wall, mut own) = (vec![], vec![], vec![]);
+        for i in 0..=RUNS {
+            let url = fresh_bucket()?;
+            let mut c = restic_s3(&url, &pw, d);
+            c.args(["backup", "--json", "--tag", "nightly", "--"]).arg(&data);
+            let t = timed(&mut c)?;
+            let url = fresh_bucket()?;
+            let mut c = Command::new(b.bin("backup-hooks"));
+            c.arg("--config").arg(config(&url, "")?).arg("run").stdout(Stdio::null()).stderr(Stdio::null());
+            let u = timed(&mut c)?;
+            let st: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("state/status.json"))?)?;
+            let in_restic: f64 = st["steps"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter(|s| ["repository", "locks", "backup"].contains(&s["name"].as_str().unwrap_or("")))
+                        .filter_map(|s| s["seconds"].as_f64())
+                        .sum()
+                })
+                .unwrap_or(0.0);
+            if i > 0 {
+                hand.push(t);
+                wall.push(u);
+                own.push(Duration::from_secs_f64((u.as_secs_f64() - in_restic).max(0.0)));
+            }
+        }
+        let (hand, wall, own) = (median(&mut hand), median(&mut wall), median(&mut own));
+        b.report(
+            &format!("S3 (moto on loopback): restic backup by hand, 256 MiB in 32 files (median of {RUNS})"),
+            format!("{:.2} s", hand.as_secs_f64()),
+            "-",
+        );
+        b.report(
+            &format!("S3: backup-hooks run, same files (median of {RUNS}; adds restic list locks)"),
+            format!("{:.2} s", wall.as_secs_f64()),
+            "-",
+        );
+        b.report(
+            "S3: backup-hooks' own time around restic (wall minus its restic steps; median)",
+            format!("{:.3} s = {:.2} % of the run", own.as_secs_f64(), own.as_secs_f64() / wall.as_secs_f64() * 100.0),
+            "<= 5 %",
+        );
+        let url = fresh_bucket()?;
+        let cfg = config(&url, &format!("[[sqlite]]\nname = \"uptime-kuma\"\npath = \"{}\"\n", kuma.display()))?;
+        let mut child = Command::new(b.bin("backup-hooks"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("run")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let status_file = format!("/proc/{}/status", child.id());
+        let mut peak = 0u64;
+        while child.try_wait()?.is_none() {
+            if let Ok(s) = std::fs::read_to_string(&status_file) {
+                if let Some(hwm) = s.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+                    peak = peak.max(hwm.trim().trim_end_matches("kB").trim().parse().unwrap_or(0));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        anyhow::ensure!(child.wait()?.success(), "backup-hooks run to S3 with a SQLite dump failed");
+        let db_mb = std::fs::metadata(&kuma)?.len() / 1_000_000;
+        b.report(
+            &format!("S3: peak RSS of backup-hooks itself, run with a {db_mb} MB SQLite dump (VmHWM, sampled)"),
+            format!("{:.1} MiB", peak as f64 / 1024.0),
+            "<= 32 MiB",
+        );
+        Ok(())
+    })();
+    let _ = moto.kill();
+    let _ = moto.wait();
+    result
+}
+
+fn restic_s3(url: &str, pw: &Path, d: &Path) -> Command {
+    let mut c = restic(Path::new(url), pw, d);
+    c.env("AWS_ACCESS_KEY_ID", "bench").env("AWS_SECRET_ACCESS_KEY", "bench");
+    c
+}
+
 fn restic(repo: &Path, pw: &Path, d: &Path) -> Command {
     let mut c = Command::new("restic");
     c.env("RESTIC_REPOSITORY", repo).env("RESTIC_PASSWORD_FILE", pw).env("RESTIC_CACHE_DIR", d.join("cache"));

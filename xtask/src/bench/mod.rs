@@ -82,6 +82,8 @@ const PARTS: &[Part<Bench>] = &[
     ("kuma-sync", kuma_sync::run),
     ("authelia-rules", authelia_rules::run),
     ("backup-hooks", backup_hooks::run),
+    // Issue 15's figures on S3, apart: they need moto's server (`cargo xtask deps`).
+    ("backup-hooks-s3", backup_hooks::run_s3),
     ("attic-token", attic_token::run),
     ("net-watchdog", net_watchdog::run),
     ("sdimage", sdimage::run),
