@@ -357,15 +357,19 @@ fn locate(text: &str, offset: usize) -> (usize, String) {
 
 /// Read, parse and validate; every problem is one line naming the file, the entry and the key.
 pub fn load(file: &Path) -> anyhow::Result<Config> {
-    load_in(file, Scope::Host).map(|(cfg, _)| cfg)
+    load_for(file, Scope::Host, Reads::ALL).map(|(cfg, _)| cfg)
+}
+
+pub fn load_in(file: &Path, scope: Scope) -> anyhow::Result<(Config, Findings)> {
+    load_for(file, scope, Reads::ALL)
 }
 
 /// [`load`] looking at as much of the host as `scope` says; the findings tell what was left unchecked.
-pub fn load_in(file: &Path, scope: Scope) -> anyhow::Result<(Config, Findings)> {
+pub fn load_for(file: &Path, scope: Scope, reads: Reads) -> anyhow::Result<(Config, Findings)> {
     let text = std::fs::read_to_string(file)
         .map_err(|e| homey_kit::exit::coded(Exit::Config, anyhow::anyhow!("{}: {e}", file.display())))?;
     let cfg = parse(file, &text)?;
-    let findings = validate_in(&cfg, &|k| std::env::var_os(k), scope);
+    let findings = validate_for(&cfg, &|k| std::env::var_os(k), scope, reads);
     let problems = &findings.problems;
     if let Some(first) = problems.first() {
         for p in &problems[1..] {
@@ -400,6 +404,13 @@ pub struct Findings {
     pub problems: Vec<String>,
     pub unchecked: Vec<String>,
     host: bool,
+    reads: Reads,
+}
+
+impl Default for Reads {
+    fn default() -> Self {
+        Reads::ALL
+    }
 }
 
 impl Findings {
@@ -417,7 +428,12 @@ impl Findings {
 }
 
 pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
-    let mut f = Findings { host: scope == Scope::Host, ..Findings::default() };
+    validate_for(cfg, env, scope, Reads::ALL)
+}
+
+/// [`validate_in`] reading only the secrets of `reads` (a command's own).
+pub fn validate_for(cfg: &Config, env: Env, scope: Scope, reads: Reads) -> Findings {
+    let mut f = Findings { host: scope == Scope::Host, reads, ..Findings::default() };
     for (key, dir) in [("state_dir", &cfg.state_dir), ("staging_dir", &cfg.staging_dir)] {
         if !dir.is_absolute() {
             f.problems.push(format!("{key}: {} is not an absolute path", dir.display()));
@@ -430,7 +446,15 @@ pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
         f.problems.push("[repository] url: empty".into());
     }
     let r = &cfg.repository;
-    secret(&mut f, env, "[repository]", "password", &r.password_file, &r.password_credential, Need::Required);
+    secret(
+        &mut f,
+        env,
+        "[repository]",
+        "password",
+        &r.password_file,
+        &r.password_credential,
+        Need::Required(Group::Repository),
+    );
     if let Some(s) = secret(
         &mut f,
         env,
@@ -438,7 +462,7 @@ pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
         "environment",
         &r.environment_file,
         &r.environment_credential,
-        Need::Optional,
+        Need::Optional(Group::Repository),
     ) {
         if let Err(e) = parse_env_file(&s.1) {
             f.problems.push(format!("[repository] {}: {e:#}", s.0));
@@ -505,7 +529,15 @@ pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
         if pg.database.is_empty() {
             f.problems.push(format!("{entry} database: empty"));
         }
-        secret(&mut f, env, &entry, "password", &pg.password_file, &pg.password_credential, Need::Optional);
+        secret(
+            &mut f,
+            env,
+            &entry,
+            "password",
+            &pg.password_file,
+            &pg.password_credential,
+            Need::Optional(Group::Dumps),
+        );
         if let Some(h) = pg.host.as_ref().filter(|h| h.starts_with('/')) {
             f.on_host("[[postgres]] socket directories exist", |p| {
                 if !Path::new(h).is_dir() {
@@ -536,7 +568,7 @@ pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
             "bind_password",
             &l.bind_password_file,
             &l.bind_password_credential,
-            Need::Required,
+            Need::Required(Group::Dumps),
         );
     }
     if let Some(r) = &cfg.retention {
@@ -560,7 +592,15 @@ pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
         if o.repository == cfg.repository.url {
             f.problems.push("[offload] repository: is the same repository as [repository] url".into());
         }
-        secret(&mut f, env, "[offload]", "password", &o.password_file, &o.password_credential, Need::Required);
+        secret(
+            &mut f,
+            env,
+            "[offload]",
+            "password",
+            &o.password_file,
+            &o.password_credential,
+            Need::Required(Group::Offload),
+        );
     }
     let rp = &cfg.report;
     let set = [rp.kuma_push_url.is_some(), rp.kuma_push_url_file.is_some(), rp.kuma_push_url_credential.is_some()];
@@ -579,7 +619,7 @@ pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
         "kuma_push_url",
         &rp.kuma_push_url_file,
         &rp.kuma_push_url_credential,
-        Need::Optional,
+        Need::Optional(Group::Report),
     ) {
         // The value is the secret: say what is wrong with it without showing it.
         let ok = s.expose_str().is_ok_and(|u| u.starts_with("http://") || u.starts_with("https://"));
@@ -599,8 +639,39 @@ pub fn validate_in(cfg: &Config, env: Env, scope: Scope) -> Findings {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Need {
-    Required,
-    Optional,
+    Required(Group),
+    Optional(Group),
+}
+
+impl Need {
+    fn group(self) -> Group {
+        match self {
+            Need::Required(g) | Need::Optional(g) => g,
+        }
+    }
+}
+
+/// Whose secrets: a command reads only some, so a unit loads only its own credentials (12.1:
+/// backup-offload.service has none of the dumps').
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    Repository,
+    Dumps,
+    Offload,
+    Report,
+}
+
+/// The secret groups a command reads; the others are checked as keys only (one of `*_file`/`*_credential`).
+#[derive(Debug, Clone, Copy)]
+pub struct Reads(pub &'static [Group]);
+
+impl Reads {
+    pub const ALL: Reads = Reads(&[Group::Repository, Group::Dumps, Group::Offload, Group::Report]);
+    pub const RUN: Reads = Reads(&[Group::Repository, Group::Dumps, Group::Report]);
+    pub const PRE: Reads = Reads(&[Group::Dumps]);
+    pub const NONE: Reads = Reads(&[]);
+    pub const OFFLOAD: Reads = Reads(&[Group::Repository, Group::Offload]);
+    pub const RESTORE: Reads = Reads(&[Group::Repository, Group::Dumps, Group::Offload]);
 }
 
 /// Check one `KEY_file` / `KEY_credential` pair: exactly one (or none, when optional), a credential name
@@ -630,7 +701,7 @@ fn secret(
             format!("{key}_credential")
         }
         None => {
-            if need == Need::Required {
+            if matches!(need, Need::Required(_)) {
                 f.problems.push(format!("{entry}: set {key}_file or {key}_credential"));
             }
             return None;
@@ -638,6 +709,10 @@ fn secret(
     };
     if !f.host {
         f.on_host("secrets readable (files and credentials)", |_| ());
+        return None;
+    }
+    if !f.reads.0.contains(&need.group()) {
+        // This command does not read it; its unit need not have it.
         return None;
     }
     // Reading it proves it exists, is a file, is not empty and not world-readable.

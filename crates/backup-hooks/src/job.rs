@@ -10,6 +10,7 @@ use crate::restic::{self, Repo, Restic, Summary, Version};
 use anyhow::Context;
 use homey_kit::clock::Clock;
 use homey_kit::process::{Cancel, Cmd, Runner, Stdout};
+use homey_kit::units::count;
 use homey_kit::{Exit, ResultExt};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -214,7 +215,7 @@ fn prepare<'a>(
         let r = rec.run("staging", || {
             dumps::ensure_staging(&cfg.staging_dir)?;
             let n = dumps::clean_staging(cfg)?;
-            Ok(((), if n > 0 { format!("removed {n} leftover file(s)") } else { String::new() }))
+            Ok(((), if n > 0 { format!("removed {} leftover", count(n, "file", "files")) } else { String::new() }))
         });
         if let Err(e) = r {
             v.fail(format!("staging: {e:#}"));
@@ -269,7 +270,7 @@ fn maintenance_off(m: &mut Maintenance, rec: &mut Recorder, v: &mut Verdict) {
 }
 
 fn clean_after(cfg: &Config, rec: &mut Recorder, v: &mut Verdict) {
-    if let Err(e) = rec.run("clean staging", || dumps::clean_staging(cfg).map(|n| ((), format!("{n} file(s)")))) {
+    if let Err(e) = rec.run("clean staging", || dumps::clean_staging(cfg).map(|n| ((), count(n, "file", "files")))) {
         v.warnings.push(format!("could not empty the staging dir: {e:#}"));
     }
 }
@@ -614,7 +615,7 @@ pub fn post(cfg: &Config, ctx: &Ctx) -> anyhow::Result<Exit> {
         );
     }
     let n = dumps::clean_staging(cfg)?;
-    homey_kit::info!("staging: removed {n} file(s) from {}", cfg.staging_dir.display());
+    homey_kit::info!("staging: removed {} from {}", count(n, "file", "files"), cfg.staging_dir.display());
     Ok(Exit::Ok)
 }
 
@@ -657,7 +658,7 @@ pub fn offload(cfg: &Config, ctx: &Ctx, version: Version) -> anyhow::Result<Exit
         );
     }
     let copied = out.stdout_str().lines().filter(|l| l.starts_with("snapshot ") && l.contains("saved")).count();
-    homey_kit::info!("offload to {}: {copied} snapshot(s) copied", o.repository);
+    homey_kit::info!("offload to {}: {} copied", o.repository, count(copied, "snapshot", "snapshots"));
     Ok(Exit::Ok)
 }
 

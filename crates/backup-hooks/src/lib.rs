@@ -15,15 +15,20 @@ pub mod restic;
 use homey_kit::Exit;
 use homey_kit::cli::Verbosity;
 use homey_kit::clock::SystemClock;
+use homey_kit::manual::Page;
 use homey_kit::process::{Cancel, SystemRunner};
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "backup-hooks", version, about = "The nightly restic backup with Nextcloud maintenance mode and database/directory dumps.", after_help = homey_kit::exit::EXIT_HELP)]
+#[command(
+    name = "backup-hooks",
+    version,
+    about = "The nightly restic backup with Nextcloud maintenance mode and database/directory dumps."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub verbosity: Verbosity,
-    /// The config file.
+    /// The config file (the unit's path by default, so a command typed over SSH reads what the timer reads).
     #[arg(long, short, global = true, env = "BACKUP_HOOKS_CONFIG", default_value = config::DEFAULT_CONFIG)]
     pub config: PathBuf,
     #[command(subcommand)]
@@ -77,6 +82,120 @@ pub enum Command {
     },
 }
 
+/// Each command's exit codes and examples, under its `--help` and in its man page.
+pub const MANUAL: &[Page] = &[
+    Page {
+        command: "run",
+        exits: &[
+            (Exit::Ok, "snapshot saved, maintenance off, retention and check done (a dry run: the plan printed)"),
+            (
+                Exit::Failed,
+                "failed: the repository unreachable or missing, a dump, restic, check, or maintenance mode could not be turned off; status, metrics and Kuma say so",
+            ),
+            (Exit::Warnings, "snapshot saved, but restic could not read some files, or retention failed"),
+            (Exit::Unavailable, "restic is not installed or does not answer `restic version`"),
+            (Exit::TryAgain, "another backup-hooks run, pre, post or offload holds the lock"),
+            (
+                Exit::Config,
+                "the config is wrong, a secret is missing, or the server refused the password or the keys; nothing ran",
+            ),
+        ],
+        examples: &[
+            ("What tonight's run would do, every command with secrets redacted", "backup-hooks run --dry-run"),
+            ("The nightly job, as the timer starts it", "backup-hooks run"),
+            ("With another config", "backup-hooks --config /etc/backup-hooks/test.toml run --dry-run"),
+        ],
+    },
+    Page {
+        command: "pre",
+        exits: &[
+            (Exit::Ok, "maintenance mode on and every dump in the staging dir"),
+            (Exit::Failed, "a dump failed; maintenance mode was turned off again"),
+            (Exit::TryAgain, "another run holds the lock"),
+            (Exit::Config, "the config is wrong; nothing ran"),
+        ],
+        examples: &[
+            ("As services.restic's backupPrepareCommand", "backup-hooks pre"),
+            ("Dumps only, verbosely", "backup-hooks -v pre"),
+        ],
+    },
+    Page {
+        command: "post",
+        exits: &[
+            (Exit::Ok, "maintenance mode off (read back) and the staging dir emptied"),
+            (Exit::Failed, "maintenance mode could not be turned off: Nextcloud is still in maintenance mode"),
+            (Exit::TryAgain, "a run holds the lock (it turns maintenance off itself)"),
+            (Exit::Config, "the config is wrong; nothing ran"),
+        ],
+        examples: &[
+            ("After a crash: maintenance off and staging emptied, safe at any time", "backup-hooks post"),
+            ("As the unit's ExecStopPost backstop", "backup-hooks --config /etc/backup-hooks/backup.toml post"),
+        ],
+    },
+    Page {
+        command: "offload",
+        exits: &[
+            (Exit::Ok, "every snapshot copied to the [offload] repository (created if it was missing)"),
+            (Exit::Failed, "restic copy failed, or the offload repository is locked or unreadable"),
+            (Exit::Unavailable, "restic is not installed"),
+            (Exit::TryAgain, "a run holds the lock"),
+            (Exit::Config, "no [offload] section, or its password is missing; nothing ran"),
+        ],
+        examples: &[
+            ("Copy to the USB disk", "backup-hooks offload"),
+            ("The same, saying each step", "backup-hooks -v offload"),
+        ],
+    },
+    Page {
+        command: "status",
+        exits: &[
+            (Exit::Ok, "the last run succeeded, or none is recorded yet"),
+            (Exit::Failed, "the last run failed"),
+            (Exit::Warnings, "the last run saved a snapshot with warnings"),
+            (Exit::Config, "the config file cannot be read"),
+        ],
+        examples: &[
+            ("The last run for people", "backup-hooks status"),
+            ("For a script or a login banner", "backup-hooks status --json"),
+        ],
+    },
+    Page {
+        command: "restore-db",
+        exits: &[
+            (Exit::Ok, "the dump is in DIR and reads back (and is restored into the scratch database)"),
+            (Exit::Failed, "restic dump, the read-back check, createdb or pg_restore failed"),
+            (Exit::Usage, "no dump of that name, or --into-database names the live database"),
+            (Exit::Unavailable, "restic is not installed"),
+            (Exit::Config, "the config is wrong; nothing ran"),
+        ],
+        examples: &[
+            (
+                "The restore drill into a scratch database",
+                "backup-hooks restore-db nextcloud --to /root/drill --into-database drill",
+            ),
+            (
+                "Uptime Kuma's SQLite from a given snapshot",
+                "backup-hooks restore-db uptime-kuma --snapshot 4f1c2a9e --to /root/drill",
+            ),
+            ("From the USB copy while B2 is down", "backup-hooks restore-db nextcloud --from-offload --to /root/drill"),
+        ],
+    },
+    Page {
+        command: "check-config",
+        exits: &[
+            (Exit::Ok, "the config is valid (with --file-only: as a file; what was not checked is listed)"),
+            (Exit::Config, "one line per problem, naming the file, the entry and the key"),
+        ],
+        examples: &[
+            ("Everything, on the host that runs the backup", "backup-hooks check-config"),
+            (
+                "A config rendered before the host's paths exist",
+                "backup-hooks --config result/backup.toml check-config --file-only",
+            ),
+        ],
+    },
+];
+
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     let env = |k: &str| std::env::var_os(k);
     // Before anything that could be interrupted: SIGTERM/SIGINT raise the flag instead of killing us
@@ -92,10 +211,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Command::CheckConfig { file_only: true } = &cli.command {
         let (cfg, findings) = config::load_in(&cli.config, config::Scope::FileOnly)?;
         homey_kit::outln!(
-            "{}: ok as a file ({} dump(s), {} path(s), repository {})",
+            "{}: ok as a file ({}, {}, repository {})",
             cli.config.display(),
-            cfg.dumps().len(),
-            cfg.backup.paths.len(),
+            homey_kit::units::count(cfg.dumps().len(), "dump", "dumps"),
+            homey_kit::units::count(cfg.backup.paths.len(), "path", "paths"),
             cfg.repository.url
         )?;
         if !findings.unchecked.is_empty() {
@@ -106,14 +225,24 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     if let Command::Run { dry_run: true } = &cli.command {
         return dry_run(&cli, &ctx);
     }
-    let cfg = config::load(&cli.config)?;
+    // Each command checks only the secrets it reads: its unit loads only those credentials.
+    let reads = match &cli.command {
+        Command::Run { .. } => config::Reads::RUN,
+        Command::Pre => config::Reads::PRE,
+        Command::Offload => config::Reads::OFFLOAD,
+        Command::RestoreDb { .. } => config::Reads::RESTORE,
+        // status reads only the state dir: by hand it must work without any secret.
+        Command::Post | Command::Status { .. } => config::Reads::NONE,
+        Command::CheckConfig { .. } => config::Reads::ALL,
+    };
+    let (cfg, _) = config::load_for(&cli.config, config::Scope::Host, reads)?;
     match &cli.command {
         Command::CheckConfig { .. } => {
             homey_kit::outln!(
-                "{}: ok ({} dump(s), {} path(s), repository {})",
+                "{}: ok ({}, {}, repository {})",
                 cli.config.display(),
-                cfg.dumps().len(),
-                cfg.backup.paths.len(),
+                homey_kit::units::count(cfg.dumps().len(), "dump", "dumps"),
+                homey_kit::units::count(cfg.backup.paths.len(), "path", "paths"),
                 cfg.repository.url
             )?;
             Ok(Exit::Ok)

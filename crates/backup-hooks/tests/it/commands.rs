@@ -212,7 +212,7 @@ fn check_config_file_only_passes_before_the_hosts_paths_exist_and_says_what_it_l
     let out = bare(&["--config", ex.to_str().unwrap(), "check-config", "--file-only"]);
     assert_eq!(out.code(), 0, "{}", out.all());
     let text = out.stdout();
-    assert!(text.contains("ok as a file (3 dump(s), 2 path(s)"), "{text}");
+    assert!(text.contains("ok as a file (3 dumps, 2 paths"), "{text}");
     for left in ["[backup] paths exist", "programs on PATH", "secrets readable", "[[sqlite]] paths exist"] {
         assert!(text.contains(left), "{left:?} not said to be unchecked: {text}");
     }
@@ -254,4 +254,27 @@ fn dry_run_needs_no_host_paths_programs_or_secrets() {
     assert!(out.stdout().contains("RESTIC_PASSWORD=<redacted>"), "{}", out.stdout());
     assert!(out.stderr().contains("on this host the run would stop here"), "{}", out.all());
     assert!(out.stderr().contains("planning for restic 0.14.0"), "{}", out.all());
+}
+
+#[test]
+fn each_command_reads_only_its_own_secrets_so_the_offload_unit_needs_only_its_credentials() {
+    let sb = Sandbox::new();
+    sb.use_credentials();
+    sb.init_repo();
+    sb.restic(&["backup", "--tag", "nightly", sb.root().join("data").to_str().unwrap()]);
+    // The offload unit's $CREDENTIALS_DIRECTORY: no LDAP password, no Kuma push URL.
+    std::fs::remove_file(sb.root().join("secrets/kuma-push-url")).unwrap();
+    sb.add(&format!(
+        "[[ldap]]\nname = \"directory\"\nurl = \"ldap://127.0.0.1:389\"\nbase_dn = \"dc=example,dc=com\"\n\
+         bind_dn = \"cn=admin,dc=example,dc=com\"\nbind_password_credential = \"ldap-password\"\n\n\
+         [offload]\nrepository = \"{}\"\npassword_credential = \"offload-password\"\n",
+        sb.root().join("usb/restic").display()
+    ));
+    let out = sb.run(&["offload"]);
+    assert_eq!(out.code(), 0, "offload needs no LDAP or Kuma secret: {}", out.all());
+    let out = sb.run(&["run"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
+    assert!(out.stderr().contains("[[ldap]] \"directory\" bind_password_credential"), "{}", out.all());
+    let out = sb.run(&["check-config"]);
+    assert_eq!(out.code(), 78, "{}", out.all());
 }
