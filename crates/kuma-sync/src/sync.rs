@@ -39,6 +39,19 @@ pub struct Interrupted {
     pub error: SockError,
 }
 
+impl Outcome {
+    fn done(&mut self, line: String, on_done: &mut impl FnMut(&str)) {
+        on_done(&line);
+        self.done.push(line);
+    }
+
+    /// Logged once, and kept for the summary and `--json`; the run goes on with the next action.
+    fn refused(&mut self, action: &str, name: &str, error: String) {
+        homey_kit::error!("{action} {name}: the server refused: {error}");
+        self.failures.push(Failure { name: name.to_owned(), action: action.to_owned(), error });
+    }
+}
+
 fn ok(answer: &Value) -> Result<&Value, String> {
     if answer.get("ok") == Some(&Value::Bool(true)) { Ok(answer) } else { Err(server_message(answer)) }
 }
@@ -81,10 +94,7 @@ pub fn execute(
     // Docker hosts first: docker monitors name them.
     let mut docker_created: BTreeMap<i64, i64> = BTreeMap::new();
     for action in &plan.docker_hosts {
-        if stop() {
-            out.writes = session.writes - start_writes;
-            return Err(Interrupted { outcome: out, error: SockError::Stopped });
-        }
+        net!(if stop() { Err(SockError::Stopped) } else { Ok(()) });
         let name = action.name();
         let id = match action {
             docker_hosts::Action::Create { .. } => Value::Null,
@@ -99,16 +109,11 @@ pub fn execute(
                         docker_created.insert(*placeholder, new_id);
                     }
                 }
-                let line = action.line();
-                on_done(&line);
-                out.done.push(line);
+                out.done(action.line(), &mut on_done);
             }
             Err(error) => {
-                homey_kit::error!(
-                    "{} docker host {name}: the server refused: {error}",
-                    if matches!(action, docker_hosts::Action::Create { .. }) { "create" } else { "update" }
-                );
-                out.failures.push(Failure { name: name.to_owned(), action: "docker host".into(), error });
+                let verb = if matches!(action, docker_hosts::Action::Create { .. }) { "create" } else { "update" };
+                out.refused(&format!("{verb} docker host"), name, error);
             }
         }
     }
@@ -135,10 +140,7 @@ pub fn execute(
             }
             notifications::Action::Delete { .. } | notifications::Action::Keep { .. } => continue,
         };
-        if stop() {
-            out.writes = session.writes - start_writes;
-            return Err(Interrupted { outcome: out, error: SockError::Stopped });
-        }
+        net!(if stop() { Err(SockError::Stopped) } else { Ok(()) });
         let name = action.name();
         let payload = plan.notification_payloads.get(name).cloned().unwrap_or_default();
         let answer = net!(session.write("addNotification", &[Value::Object(payload), id]));
@@ -149,13 +151,10 @@ pub fn execute(
                         created.insert(*placeholder, new_id);
                     }
                 }
-                let line = action.line();
-                on_done(&line);
-                out.done.push(line);
+                out.done(action.line(), &mut on_done);
             }
             Err(error) => {
-                homey_kit::error!("{verb} {name}: the server refused: {error}");
-                out.failures.push(Failure { name: name.to_owned(), action: verb.into(), error });
+                out.refused(verb, name, error);
             }
         }
     }
@@ -180,14 +179,11 @@ pub fn execute(
         match ok(&answer).map(|a| a.pointer("/tag/id").and_then(Value::as_i64)) {
             Ok(Some(id)) => {
                 tag_ids.insert(name.clone(), id);
-                let line = format!("+ create tag {name}");
-                on_done(&line);
-                out.done.push(line);
+                out.done(format!("+ create tag {name}"), &mut on_done);
             }
             Ok(None) | Err(_) => {
                 let error = ok(&answer).err().unwrap_or_else(|| "no tag id in the answer".into());
-                homey_kit::error!("create tag {name}: the server refused: {error}");
-                out.failures.push(Failure { name: name.clone(), action: "create tag".into(), error });
+                out.refused("create tag", name, error);
                 if name == OWNER_TAG {
                     // Monitors that cannot be marked as ours would be orphans: write none.
                     out.writes = session.writes - start_writes;
@@ -198,10 +194,7 @@ pub fn execute(
     }
 
     for action in &plan.actions {
-        if stop() {
-            out.writes = session.writes - start_writes;
-            return Err(Interrupted { outcome: out, error: SockError::Stopped });
-        }
+        net!(if stop() { Err(SockError::Stopped) } else { Ok(()) });
         let name = action.name().to_owned();
         let step = match action {
             Action::Keep { .. } => continue,
@@ -315,9 +308,7 @@ pub fn execute(
         };
         match step {
             Step::Done => {
-                let line = action.line();
-                on_done(&line);
-                out.done.push(line);
+                out.done(action.line(), &mut on_done);
             }
             Step::Rejected(error) => {
                 let verb = match action {
@@ -327,9 +318,8 @@ pub fn execute(
                     Action::Delete { .. } => "delete",
                     Action::Keep { .. } => "keep",
                 };
-                homey_kit::error!("{verb} {name}: the server refused: {error}");
-                failed.insert(name.clone());
-                out.failures.push(Failure { name, action: verb.into(), error });
+                out.refused(verb, &name, error);
+                failed.insert(name);
             }
         }
     }
@@ -338,10 +328,7 @@ pub fn execute(
         let (maintenance::Action::Create { title } | maintenance::Action::Update { title, .. }) = action else {
             continue;
         };
-        if stop() {
-            out.writes = session.writes - start_writes;
-            return Err(Interrupted { outcome: out, error: SockError::Stopped });
-        }
+        net!(if stop() { Err(SockError::Stopped) } else { Ok(()) });
         let (payload, monitors) = &plan.maintenance_saves[title];
         let list: Result<Vec<Value>, String> = monitors
             .iter()
@@ -383,23 +370,17 @@ pub fn execute(
         };
         match step {
             Ok(()) => {
-                let line = action.line();
-                on_done(&line);
-                out.done.push(line);
+                out.done(action.line(), &mut on_done);
             }
             Err(error) => {
-                homey_kit::error!("maintenance {title}: the server refused: {error}");
-                out.failures.push(Failure { name: title.clone(), action: "maintenance".into(), error });
+                out.refused("maintenance", title, error);
             }
         }
     }
 
     // Status pages once every monitor they show has its id.
     for action in &plan.status_pages {
-        if stop() {
-            out.writes = session.writes - start_writes;
-            return Err(Interrupted { outcome: out, error: SockError::Stopped });
-        }
+        net!(if stop() { Err(SockError::Stopped) } else { Ok(()) });
         let slug = action.slug();
         let step = match action {
             status_pages::Action::Keep { .. } => continue,
@@ -452,13 +433,10 @@ pub fn execute(
         };
         match step {
             Ok(()) => {
-                let line = action.line();
-                on_done(&line);
-                out.done.push(line);
+                out.done(action.line(), &mut on_done);
             }
             Err(error) => {
-                homey_kit::error!("status page {slug}: the server refused: {error}");
-                out.failures.push(Failure { name: slug.to_owned(), action: "status page".into(), error });
+                out.refused("status page", slug, error);
             }
         }
     }
@@ -467,37 +445,24 @@ pub fn execute(
         let answer = net!(session.write("deleteMaintenance", &[json!(id)]));
         match ok(&answer) {
             Ok(_) => {
-                let line = action.line();
-                on_done(&line);
-                out.done.push(line);
+                out.done(action.line(), &mut on_done);
             }
             Err(error) => {
-                homey_kit::error!("delete maintenance {title}: the server refused: {error}");
-                out.failures.push(Failure { name: title.clone(), action: "delete maintenance".into(), error });
+                out.refused("delete maintenance", title, error);
             }
         }
     }
     // Notifications last: no monitor is written with one that is about to go.
     for action in &plan.notifications {
         let notifications::Action::Delete { id, .. } = action else { continue };
-        if stop() {
-            out.writes = session.writes - start_writes;
-            return Err(Interrupted { outcome: out, error: SockError::Stopped });
-        }
+        net!(if stop() { Err(SockError::Stopped) } else { Ok(()) });
         let answer = net!(session.write("deleteNotification", &[json!(id)]));
         match ok(&answer) {
             Ok(_) => {
-                let line = action.line();
-                on_done(&line);
-                out.done.push(line);
+                out.done(action.line(), &mut on_done);
             }
             Err(error) => {
-                homey_kit::error!("delete notification {}: the server refused: {error}", action.name());
-                out.failures.push(Failure {
-                    name: action.name().to_owned(),
-                    action: "delete notification".into(),
-                    error,
-                });
+                out.refused("delete notification", action.name(), error);
             }
         }
     }
