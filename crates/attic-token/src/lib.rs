@@ -314,7 +314,8 @@ fn find_key_unchecked(
             return Ok(Some((key_from(&s, Some(kind), &source)?, source)));
         }
     }
-    if let Some(s) = Source::credential(CREDENTIAL).try_load_with(world.env)? {
+    let by_hand = homey_kit::secret::fallback_dir_from(world.env);
+    if let Some(s) = Source::credential(CREDENTIAL).fallback_dir(by_hand).try_load_with(world.env)? {
         let source = format!("credential {CREDENTIAL}");
         return Ok(Some((key_from(&s, None, &source)?, source)));
     }
@@ -322,12 +323,12 @@ fn find_key_unchecked(
 }
 
 /// Every place a signing key could have come from, in the order they are tried.
-fn no_key() -> String {
+fn no_key(world: &World) -> String {
     format!(
         "no signing key: pass --secret-file, or set $ATTIC_SERVER_TOKEN_RS256_SECRET_BASE64 or \
          $ATTIC_SERVER_TOKEN_HS256_SECRET_BASE64, or provide the credential {CREDENTIAL} \
-         ($CREDENTIALS_DIRECTORY/{CREDENTIAL} under systemd, {}/{CREDENTIAL} by hand)",
-        homey_kit::secret::CREDENTIALS_FALLBACK
+         ($CREDENTIALS_DIRECTORY/{CREDENTIAL} under systemd, {} by hand)",
+        homey_kit::secret::fallback_dir_from(world.env).join(CREDENTIAL).display()
     )
 }
 
@@ -382,7 +383,7 @@ fn mint(a: MintArgs, world: &World) -> anyhow::Result<Exit> {
         _ => None,
     };
     let Some((key, source)) = find_key(a.secret_file.as_deref(), config_key, world)? else {
-        fail!(Exit::Config, "{}", no_key());
+        fail!(Exit::Config, "{}", no_key(world));
     };
     if !key.can_sign() {
         fail!(
@@ -646,7 +647,7 @@ fn render_config(a: RenderArgs, world: &World) -> anyhow::Result<Exit> {
                 );
                 format!("the template's own [jwt.signing] {}", kind.config_key())
             }
-            None => fail!(Exit::Config, "{}: {}", a.template.display(), no_key()),
+            None => fail!(Exit::Config, "{}: {}", a.template.display(), no_key(world)),
         },
     };
     homey_kit::fs::write_atomic(&a.out, doc.to_string().as_bytes(), a.mode)?;

@@ -3,6 +3,8 @@
 //! A credential NAME is read from `$CREDENTIALS_DIRECTORY/NAME` under systemd, else from
 //! [`CREDENTIALS_FALLBACK`]`/NAME`: contrib's units load their credentials from there, and the NixOS
 //! module links each secret there, so a tool run by hand over SSH finds what its unit finds.
+//! `$HOMEY_CREDENTIALS_FALLBACK` moves that directory: the tests point it at an empty one, so a
+//! test run on the homelab itself never reads (or depends on) the host's real secrets.
 //!
 //! `Secret` has no `Display`, its `Debug` is redacted, and its bytes are wiped on drop. The only way
 //! to the bytes is [`Secret::expose`], which makes every use easy to find in review.
@@ -99,6 +101,14 @@ impl Drop for Secret {
 /// credential is not in it).
 pub const CREDENTIALS_FALLBACK: &str = "/etc/homey/credentials";
 
+/// The variable that replaces [`CREDENTIALS_FALLBACK`] (tests; a host that keeps them elsewhere).
+pub const FALLBACK_ENV: &str = "HOMEY_CREDENTIALS_FALLBACK";
+
+/// [`CREDENTIALS_FALLBACK`], or what `env` gives for [`FALLBACK_ENV`].
+pub fn fallback_dir_from(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> PathBuf {
+    env(FALLBACK_ENV).filter(|d| !d.is_empty()).map_or_else(|| PathBuf::from(CREDENTIALS_FALLBACK), PathBuf::from)
+}
+
 /// Where a secret can come from, in the order they are tried: an explicit file (a flag), a file
 /// named by an environment variable, a credential (`$CREDENTIALS_DIRECTORY`, then
 /// [`CREDENTIALS_FALLBACK`]).
@@ -110,7 +120,7 @@ pub struct Source {
     pub env_file_var: Option<&'static str>,
     /// Owned: tools read credential names from their config files, not only from constants.
     pub credential: Option<String>,
-    /// [`CREDENTIALS_FALLBACK`] except in tests.
+    /// [`CREDENTIALS_FALLBACK`], or `$HOMEY_CREDENTIALS_FALLBACK` (read once, when the source is made).
     pub fallback_dir: PathBuf,
 }
 
@@ -121,7 +131,7 @@ impl Default for Source {
             flag: None,
             env_file_var: None,
             credential: None,
-            fallback_dir: PathBuf::from(CREDENTIALS_FALLBACK),
+            fallback_dir: fallback_dir_from(|k| std::env::var_os(k)),
         }
     }
 }
@@ -301,6 +311,10 @@ mod tests {
         ] {
             assert!(msg.contains(part), "{part} missing from: {msg}");
         }
-        assert!(Source::default().fallback_dir.starts_with("/etc/homey/credentials"));
+        assert_eq!(fallback_dir_from(|_| None), Path::new("/etc/homey/credentials"));
+        let moved = |k: &str| (k == FALLBACK_ENV).then(|| "/srv/creds".into());
+        assert_eq!(fallback_dir_from(moved), Path::new("/srv/creds"));
+        let empty = |k: &str| (k == FALLBACK_ENV).then(std::ffi::OsString::new);
+        assert_eq!(fallback_dir_from(empty), Path::new("/etc/homey/credentials"));
     }
 }

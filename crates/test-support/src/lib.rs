@@ -16,6 +16,11 @@ pub mod slapd;
 
 pub use need::{Need, need, shared_dir};
 
+/// Where the tools under test look for credentials by hand (`$HOMEY_CREDENTIALS_FALLBACK`): a directory that
+/// does not exist, so a test run on a host with real secrets in /etc/homey/credentials neither reads them nor
+/// passes or fails because of them.
+pub const NO_HOST_CREDENTIALS: (&str, &str) = ("HOMEY_CREDENTIALS_FALLBACK", "/nonexistent/homey-test-credentials");
+
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::ffi::OsString;

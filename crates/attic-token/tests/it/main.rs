@@ -56,6 +56,7 @@ pub fn bin() -> Command {
     ] {
         c.env_remove(v);
     }
+    c.env(test_support::NO_HOST_CREDENTIALS.0, test_support::NO_HOST_CREDENTIALS.1);
     c.stdin(Stdio::null());
     c
 }

@@ -174,7 +174,7 @@ fn bad_flags_and_missing_keys_are_refused_without_output() {
     assert_eq!(none.code, 78, "{}", none.stderr);
     assert!(
         none.stderr.contains("no signing key: pass --secret-file")
-            && none.stderr.contains("/etc/homey/credentials/attic-token-secret by hand"),
+            && none.stderr.contains(&format!("{}/attic-token-secret by hand", test_support::NO_HOST_CREDENTIALS.1)),
         "{}",
         none.stderr
     );

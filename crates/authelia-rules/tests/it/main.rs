@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_authelia-rules"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_authelia-rules"));
+    c.env(test_support::NO_HOST_CREDENTIALS.0, test_support::NO_HOST_CREDENTIALS.1);
+    c
 }
 
 /// The shared specs and conformance data: beside the checkout (CI lays a copy there), or $HOMEY_SHARED.

@@ -157,7 +157,7 @@ fn a_credential_that_is_not_there_exits_78_naming_the_key_and_where_it_looked() 
     let err = out.stderr();
     assert!(err.contains("[repository] password_credential") && err.contains("\"restic-password\""), "{err}");
     assert!(err.contains(&sb.root().join("secrets/restic-password").display().to_string()), "{err}");
-    assert!(err.contains("/etc/homey/credentials/restic-password"), "{err}");
+    assert!(err.contains(&format!("{}/restic-password", test_support::NO_HOST_CREDENTIALS.1)), "{err}");
     nothing_ran(&sb);
 }
 
@@ -198,6 +198,7 @@ fn bare(args: &[&str]) -> Out {
         .args(args)
         .env("PATH", empty.path())
         .env_remove("CREDENTIALS_DIRECTORY")
+        .env(test_support::NO_HOST_CREDENTIALS.0, test_support::NO_HOST_CREDENTIALS.1)
         .env_remove("JOURNAL_STREAM")
         .output()
         .unwrap();

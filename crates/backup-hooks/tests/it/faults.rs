@@ -216,6 +216,7 @@ fn dumps_only_turns_maintenance_off_before_the_upload() {
         .arg(&cfg)
         .arg("run")
         .env("PATH", sb.fakes.path_env())
+        .env(test_support::NO_HOST_CREDENTIALS.0, test_support::NO_HOST_CREDENTIALS.1)
         .output()
         .unwrap());
     assert_eq!(out.code(), 0, "{}", out.all());

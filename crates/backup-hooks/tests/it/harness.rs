@@ -213,6 +213,7 @@ impl Sandbox {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_backup-hooks"));
         c.arg("--config").arg(self.config()).args(args).env("PATH", self.fakes.path_env()).env_remove("JOURNAL_STREAM");
+        c.env(test_support::NO_HOST_CREDENTIALS.0, test_support::NO_HOST_CREDENTIALS.1);
         if self.credentials() {
             c.env("CREDENTIALS_DIRECTORY", self.root().join("secrets"));
         } else {

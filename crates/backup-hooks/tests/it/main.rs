@@ -16,7 +16,9 @@ fn help_is_a_manual() {
 }
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_backup-hooks"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_backup-hooks"));
+    c.env(test_support::NO_HOST_CREDENTIALS.0, test_support::NO_HOST_CREDENTIALS.1);
+    c
 }
 
 #[test]

@@ -21,7 +21,9 @@ pub const USER: &str = "admin";
 pub const PASSWORD: &str = "correct-horse-battery-9";
 
 pub fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kuma-sync"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kuma-sync"));
+    c.env(test_support::NO_HOST_CREDENTIALS.0, test_support::NO_HOST_CREDENTIALS.1);
+    c
 }
 
 /// A stand-in server, a temp dir with the password file, the state dir and monitors files.
