@@ -36,25 +36,25 @@ enum Demo {
 }
 
 pub fn ensure_deps() -> anyhow::Result<()> {
-    ensure_debian_packages("the tests", NEEDS.iter().map(|(p, pkg, _)| (*p, *pkg)))?;
+    ensure_debian_packages("the tests need", NEEDS.iter().map(|(p, pkg, _)| (*p, *pkg)))?;
     // backup-hooks' S3 tests: moto's server from PyPI (after apt: it needs python3-venv).
     crate::s3server::ensure()
 }
 
 /// What `cargo xtask demo` runs besides the tools: installed the same way, before anything is built.
 pub fn ensure_demo_deps() -> anyhow::Result<()> {
-    ensure_debian_packages("the demo", NEEDS.iter().filter(|n| n.2 == Demo::Too).map(|(p, pkg, _)| (*p, *pkg)))
+    ensure_debian_packages("the demo needs", NEEDS.iter().filter(|n| n.2 == Demo::Too).map(|(p, pkg, _)| (*p, *pkg)))
 }
 
 /// As root: apt-get install what is missing. Otherwise: the exact command, and stop.
-fn ensure_debian_packages<'a>(who: &str, needs: impl Iterator<Item = (&'a str, &'a str)>) -> anyhow::Result<()> {
+fn ensure_debian_packages<'a>(who_needs: &str, needs: impl Iterator<Item = (&'a str, &'a str)>) -> anyhow::Result<()> {
     let missing: Vec<&str> = needs.filter(|(p, _)| !have(p)).map(|(_, pkg)| pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }
     if !is_root() {
         bail!(
-            "{who} need Debian packages that are missing; install them with:\n  sudo apt-get install -y {}",
+            "{who_needs} Debian packages that are missing; install them with:\n  sudo apt-get install -y {}",
             missing.join(" ")
         );
     }
