@@ -362,6 +362,20 @@ fn pg_cmd(name: &str) -> Command {
 }
 
 impl Postgres {
+    /// A cluster with a database `nextcloud` whose table oc_files has `rows` rows, for the restore drills.
+    pub fn with_nextcloud_files(root: &Path, rows: u32) -> Postgres {
+        let pg = Postgres::start(root);
+        pg.psql("postgres", "CREATE DATABASE nextcloud");
+        pg.psql(
+            "nextcloud",
+            &format!(
+                "CREATE TABLE oc_files(id serial PRIMARY KEY, path text); \
+                 INSERT INTO oc_files(path) SELECT 'files/photo-' || g || '.jpg' FROM generate_series(1, {rows}) g"
+            ),
+        );
+        pg
+    }
+
     pub fn start(root: &Path) -> Postgres {
         let dir = root.join("pg");
         std::fs::create_dir_all(&dir).unwrap();

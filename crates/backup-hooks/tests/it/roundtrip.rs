@@ -7,13 +7,7 @@ use std::process::Command;
 fn nightly_run_with_real_postgres_sqlite_and_ldap_then_restore_drill() {
     let sb = Sandbox::new();
     sb.init_repo();
-    let pg = Postgres::start(sb.root());
-    pg.psql("postgres", "CREATE DATABASE nextcloud");
-    pg.psql(
-        "nextcloud",
-        "CREATE TABLE oc_files(id serial PRIMARY KEY, path text); \
-         INSERT INTO oc_files(path) SELECT 'files/photo-' || g || '.jpg' FROM generate_series(1, 1000) g",
-    );
+    let pg = Postgres::with_nextcloud_files(sb.root(), 1000);
     let slapd = Slapd::start(sb.root(), &directory());
     write_secret(&sb.root().join("secrets/ldap-password"), LDAP_PW);
     let mut writer = SqliteWriter::start(sb.root());

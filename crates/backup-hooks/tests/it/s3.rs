@@ -114,13 +114,7 @@ fn s3_vanishing_mid_upload_fails_safe_and_the_next_run_succeeds() {
 fn offload_from_s3_to_a_local_disk_then_restore_db_from_the_local_copy() {
     let sb = Sandbox::on_s3();
     sb.init_repo();
-    let pg = Postgres::start(sb.root());
-    pg.psql("postgres", "CREATE DATABASE nextcloud");
-    pg.psql(
-        "nextcloud",
-        "CREATE TABLE oc_files(id serial PRIMARY KEY, path text); \
-         INSERT INTO oc_files(path) SELECT 'files/photo-' || g || '.jpg' FROM generate_series(1, 500) g",
-    );
+    let pg = Postgres::with_nextcloud_files(sb.root(), 500);
     let usb = sb.root().join("usb/restic");
     sb.add(&format!(
         "[[postgres]]\nname = \"nextcloud\"\ndatabase = \"nextcloud\"\nhost = \"{}\"\nuser = \"postgres\"\n\n\
