@@ -239,6 +239,7 @@ fn export(e: &ExportArgs, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Res
     }
     for w in &mut server.maintenance {
         w.monitors = Some(session.maintenance_monitors(w.id)?);
+        w.status_pages = Some(session.maintenance_status_pages(w.id)?);
     }
     session.close();
     let exported = export::export(&server);
