@@ -113,16 +113,11 @@ fn bad_windows_are_refused_before_connecting() {
 fn a_window_made_by_hand_is_adopted_by_title_and_a_foreign_one_left_alone() {
     let env = Env::new(Kuma::v1().user(USER, PASSWORD));
     let add = |title: &str| {
-        use kuma_sync::socketio::{Endpoint, Socket};
-        let t = std::time::Duration::from_secs(5);
-        let mut s = Socket::connect(&Endpoint::parse(&env.kuma.url()).unwrap(), t, None).unwrap();
-        s.wait_for("info", t).unwrap();
-        s.call("login", &[json!({"username": USER, "password": PASSWORD, "token": ""})], t).unwrap();
         let w = json!({"title": title, "description": "by hand", "strategy": "manual", "active": true,
                        "intervalDay": 1, "dateRange": [null], "timeRange": [{"hours": 0, "minutes": 0}, {"hours": 0, "minutes": 0}],
                        "weekdays": [], "daysOfMonth": [], "cron": "30 3 * * *", "durationMinutes": 60,
                        "timezoneOption": "SAME_AS_SERVER"});
-        assert_eq!(s.call("addMaintenance", &[w], t).unwrap()["ok"], true);
+        assert_eq!(by_hand(&env, "addMaintenance", &[w])["ok"], true);
     };
     add("Ours");
     add("Theirs");
