@@ -68,6 +68,29 @@ let
     };
   };
 
+  # A maintenance window: every field kuma-sync knows passes through as written (snake_case, like the
+  # monitors file); the status pages that show it are typed, so the option reference describes them.
+  maintenanceWindow = types.submodule {
+    freeformType = json.type;
+    options = {
+      statusPages = mkOption {
+        type = types.nullOr (types.listOf types.str);
+        default = null;
+        example = [ "home" ];
+        description = ''
+          The status pages that show this window, by slug: pages of homey.monitoring.statusPages, or pages
+          already on the server (else kuma-sync refuses the file). Rendered as `status_pages`. null leaves the
+          pages picked in Uptime Kuma's web UI alone; [ ] takes the window off every page.
+        '';
+      };
+    };
+  };
+
+  # null means "not managed", which kuma-sync reads from an absent key, not from a null.
+  maintenanceOf =
+    w:
+    removeAttrs w [ "statusPages" ] // lib.optionalAttrs (w.statusPages != null) { status_pages = w.statusPages; };
+
   # Unset fields are left out rather than written as null, so the file stays in the seed format.
   # A bare array while only monitors are declared (the seed's format); the object form once there is more.
   monitorsOnly = cfg.notifications == [ ] && cfg.statusPages == [ ] && cfg.dockerHosts == [ ] && cfg.maintenance == [ ];
@@ -83,7 +106,7 @@ let
         inherit (cfg) notifications;
         status_pages = cfg.statusPages;
         docker_hosts = cfg.dockerHosts;
-        inherit (cfg) maintenance;
+        maintenance = map maintenanceOf cfg.maintenance;
       }
   );
 
@@ -130,13 +153,13 @@ in
     };
 
     maintenance = mkOption {
-      type = types.listOf json.type;
+      type = types.listOf maintenanceWindow;
       default = [ ];
       example = lib.literalExpression ''
         [ { title = "Nightly backup"; strategy = "recurring-weekday"; weekdays = [ 1 2 3 4 5 6 7 ];
-            start_time = "03:00"; end_time = "03:45"; monitors = [ "Nextcloud" ]; } ]
+            start_time = "03:00"; end_time = "03:45"; monitors = [ "Nextcloud" ]; statusPages = [ "home" ]; } ]
       '';
-      description = "Uptime Kuma maintenance windows, in kuma-sync's format (title, description, strategy manual/single/recurring-interval/recurring-weekday/recurring-day-of-month/cron, their dates and times, timezone, monitors by name).";
+      description = "Uptime Kuma maintenance windows, in kuma-sync's format (title, description, strategy manual/single/recurring-interval/recurring-weekday/recurring-day-of-month/cron, their dates and times, timezone, monitors by name), and the status pages that show them (statusPages).";
     };
 
     dockerHosts = mkOption {

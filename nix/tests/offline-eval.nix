@@ -415,6 +415,11 @@ let
               start_time = "03:00";
               end_time = "03:45";
               monitors = [ "Cloud" ];
+              statusPages = [ "home" ];
+            }
+            {
+              title = "Move";
+              strategy = "manual";
             }
           ];
         };

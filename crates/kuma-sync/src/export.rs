@@ -1,5 +1,6 @@
-//! `kuma-sync export`: a server's monitors, notifications, docker hosts, status pages and maintenance as a file this tool accepts, so
-//! an existing installation is adopted in one step. Pure: the server's lists in, the document out.
+//! `kuma-sync export`: a server's monitors, notifications, docker hosts, status pages and maintenance (with
+//! the pages that show it) as a file this tool accepts, so an existing installation is adopted in one step.
+//! Pure: the server's lists in, the document out.
 //!
 //! Fields equal to the file format's defaults are left out, so the file reads like one a person wrote.
 //! Secrets never appear in it: a push token or a notification's secret setting becomes a named credential
@@ -351,6 +352,17 @@ pub fn export(server: &Server) -> Export {
             .collect();
         if !ms.is_empty() {
             e.insert("monitors".into(), Value::Array(ms));
+        }
+        // Written even when empty, as a monitor's tags are: the exported file then manages the window's
+        // pages, where an absent key would leave whatever the web UI picks later.
+        if let Some(ids) = &w.status_pages {
+            let mut slugs: Vec<&str> = ids
+                .iter()
+                .filter_map(|id| server.status_pages.iter().find(|p| p.id == *id))
+                .map(|p| p.slug.as_str())
+                .collect();
+            slugs.sort();
+            e.insert("status_pages".into(), json!(slugs));
         }
         let entry = Value::Object(e);
         match crate::maintenance::parse("export", std::slice::from_ref(&entry)) {

@@ -190,8 +190,13 @@ fn read_server(session: &mut session::Session, declared: &monitors::Declared) ->
     for page in server.status_pages.iter_mut().filter(|p| declared.status_pages.iter().any(|d| d.slug == p.slug)) {
         page.groups = Some(session.status_page_groups(&page.slug)?);
     }
-    for w in server.maintenance.iter_mut().filter(|w| declared.maintenance.iter().any(|d| d.title == w.title())) {
+    for w in server.maintenance.iter_mut() {
+        let Some(d) = declared.maintenance.iter().find(|d| d.title == w.title()) else { continue };
         w.monitors = Some(session.maintenance_monitors(w.id)?);
+        // Only a file that manages a window's pages needs them: an absent key leaves them alone.
+        if d.status_pages.is_some() {
+            w.status_pages = Some(session.maintenance_status_pages(w.id)?);
+        }
     }
     Ok(server)
 }
@@ -234,6 +239,7 @@ fn export(e: &ExportArgs, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Res
     }
     for w in &mut server.maintenance {
         w.monitors = Some(session.maintenance_monitors(w.id)?);
+        w.status_pages = Some(session.maintenance_status_pages(w.id)?);
     }
     session.close();
     let exported = export::export(&server);
@@ -471,6 +477,12 @@ mod tests {
         {
             assert_ne!(d(&base.replace(from, to)), first, "{from} → {to}");
         }
+        // A window's status pages: absent (left alone) and empty (cleared) are different files.
+        let window =
+            |pages: &str| d(&base.replacen('{', &format!(r#"{{"maintenance": [{{"title": "w"{pages}}}],"#), 1));
+        let (absent, empty, home) =
+            (window(""), window(r#", "status_pages": []"#), window(r#", "status_pages": ["home"]"#));
+        assert!(absent != empty && empty != home && absent != home);
         let mut with_secret = monitors::parse_file("m", base).unwrap();
         let plain = digest(&with_secret, "u");
         with_secret.notifications[0].resolved.insert("ntfyaccesstoken".into(), "tk".into());

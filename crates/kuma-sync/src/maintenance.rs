@@ -1,5 +1,6 @@
 //! Maintenance windows, declared: manual, single, recurring (interval, weekday, day of month) and cron,
-//! with the monitors they affect by name; identity by title; planned as data.
+//! with the monitors they affect by name and the status pages that show them by slug; identity by title;
+//! planned as data.
 //!
 //! Uptime Kuma keeps a window as a row with no free field but its description, so that is where it is
 //! marked as kuma-sync's: a last line `(managed by kuma-sync)`. It is visible where the description is
@@ -39,6 +40,11 @@ pub struct Maintenance {
     pub timezone: String,
     /// The monitors it affects, by name (monitors of the file).
     pub monitors: Vec<String>,
+    /// The status pages that show it, by slug (of the file or the server), sorted. `None`: the file does
+    /// not manage them, so pages picked in the web UI stay (as `tags` absent on a monitor). Left out of the
+    /// hash's input when absent, so files written before this field keep their digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_pages: Option<Vec<String>>,
 }
 
 const KEYS: &[&str] = &[
@@ -57,6 +63,7 @@ const KEYS: &[&str] = &[
     "duration_minutes",
     "timezone",
     "monitors",
+    "status_pages",
 ];
 
 fn hh_mm(s: &str) -> Option<(u32, u32)> {
@@ -159,6 +166,29 @@ pub fn parse(file: &str, entries: &[Value]) -> Result<Vec<Maintenance>, BadInput
                 .ok_or_else(|| err(Some("monitors"), "expected monitor names".into()))?,
             Some(v) => return Err(err(Some("monitors"), format!("expected an array of names, got {}", kind_of(v)))),
         };
+        let status_pages: Option<Vec<String>> = match o.get("status_pages") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(a)) => {
+                let mut slugs = a
+                    .iter()
+                    .map(|s| s.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| err(Some("status_pages"), "expected status page slugs".into()))?;
+                if let Some(bad) = slugs.iter().find(|s| !crate::status_pages::slug_ok(s)) {
+                    return Err(err(
+                        Some("status_pages"),
+                        format!("{bad:?}: a slug is lower-case letters and digits, words joined by '-'"),
+                    ));
+                }
+                // The server keeps a set: the order of the file means nothing, nor does it to the hash.
+                slugs.sort();
+                slugs.dedup();
+                Some(slugs)
+            }
+            Some(v) => {
+                return Err(err(Some("status_pages"), format!("expected an array of slugs, got {}", kind_of(v))));
+            }
+        };
         let m = Maintenance {
             title: title.to_owned(),
             description: text("description")?,
@@ -178,6 +208,7 @@ pub fn parse(file: &str, entries: &[Value]) -> Result<Vec<Maintenance>, BadInput
             duration_minutes: uint("duration_minutes", 525_600)?,
             timezone: text("timezone")?.unwrap_or_else(|| "SAME_AS_SERVER".into()),
             monitors,
+            status_pages,
             strategy,
         };
         let need: &[(&str, bool)] = match m.strategy.as_str() {
@@ -215,12 +246,13 @@ pub fn parse(file: &str, entries: &[Value]) -> Result<Vec<Maintenance>, BadInput
     Ok(out)
 }
 
-/// A window as `maintenanceList` shows it, with its monitors once read.
+/// A window as `maintenanceList` shows it, with its monitors and its status pages (ids) once read.
 #[derive(Debug, Clone, Default)]
 pub struct ServerMaintenance {
     pub id: i64,
     pub config: Map<String, Value>,
     pub monitors: Option<BTreeSet<i64>>,
+    pub status_pages: Option<BTreeSet<i64>>,
 }
 
 impl ServerMaintenance {
@@ -243,6 +275,7 @@ pub fn from_list(list: &Value) -> Vec<ServerMaintenance> {
                 id: m.get("id").and_then(Value::as_i64).or_else(|| k.parse().ok())?,
                 config: m.as_object()?.clone(),
                 monitors: None,
+                status_pages: None,
             })
         })
         .collect();
@@ -371,10 +404,27 @@ pub fn changes(m: &Maintenance, s: &ServerMaintenance) -> Vec<Change> {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    Create { title: String },
-    Update { title: String, id: i64, adopt: bool, edit: bool, monitors: bool, changes: Vec<Change> },
-    Delete { title: String, id: i64 },
-    Keep { title: String, id: i64 },
+    Create {
+        title: String,
+    },
+    Update {
+        title: String,
+        id: i64,
+        adopt: bool,
+        edit: bool,
+        monitors: bool,
+        /// The status pages differ: one `addMaintenanceStatusPage`, after the status pages are written.
+        status_pages: bool,
+        changes: Vec<Change>,
+    },
+    Delete {
+        title: String,
+        id: i64,
+    },
+    Keep {
+        title: String,
+        id: i64,
+    },
 }
 
 impl Action {
@@ -426,7 +476,7 @@ mod tests {
         // What a server may send back: the interval as text, the date with seconds, no end date.
         config.insert("intervalDay".into(), json!("2"));
         config.insert("dateRange".into(), json!(["2026-12-01T00:00:00"]));
-        let s = ServerMaintenance { id: 1, config, monitors: Some(BTreeSet::new()) };
+        let s = ServerMaintenance { id: 1, config, monitors: Some(BTreeSet::new()), status_pages: None };
         assert_eq!(changes(&w[0], &s), vec![]);
         assert!(s.owned());
     }
@@ -459,6 +509,12 @@ mod tests {
                 r#"field "start_date": "2026-12-01": expected YYYY-MM-DD HH:MM"#,
             ),
             (json!([{"title": "w"}, {"title": "w"}]), r#"entry 2 ("w"): field "title": duplicate title"#),
+            (
+                json!([{"title": "w", "status_pages": ["Home"]}]),
+                r#"entry 1 ("w"): field "status_pages": "Home": a slug is lower-case"#,
+            ),
+            (json!([{"title": "w", "status_pages": "home"}]), r#"field "status_pages": expected an array of slugs"#),
+            (json!([{"title": "w", "status_pages": [1]}]), r#"field "status_pages": expected status page slugs"#),
         ];
         for (input, want) in cases {
             let got = parse("m.json", input.as_array().unwrap()).unwrap_err().to_string();

@@ -276,9 +276,9 @@ pub struct Plan {
     pub notifications: Vec<notifications::Action>,
     /// Maintenance window changes, after the monitors they affect (deletes last).
     pub maintenance: Vec<maintenance::Action>,
-    /// What each maintenance create/update sends, and the monitors (names) it affects.
+    /// What each maintenance create/update sends, the monitors (names) it affects, the pages that show it.
     #[serde(skip)]
-    pub maintenance_saves: BTreeMap<String, (Map<String, Value>, Vec<String>)>,
+    pub maintenance_saves: BTreeMap<String, MaintenanceSave>,
     /// Status page changes, after the monitors they show.
     pub status_pages: Vec<status_pages::Action>,
     /// What each status page create/update saves: its settings, its groups (names), its groups' ids.
@@ -693,7 +693,7 @@ pub fn plan(file: &str, declared: &Declared, server: &Server, prune: bool) -> Re
         );
     }
     p.status_pages = sp.actions;
-    let (actions, saves, unchanged) = plan_maintenance(declared, server, prune);
+    let (actions, saves, unchanged) = plan_maintenance(file, declared, server, prune)?;
     p.maintenance = actions;
     p.maintenance_saves = saves;
     p.unchanged += unchanged;
@@ -712,15 +712,69 @@ pub fn plan(file: &str, declared: &Declared, server: &Server, prune: bool) -> Re
 
 type Projection = (Server, BTreeMap<String, Map<String, Value>>, BTreeMap<i64, String>);
 
-type MaintenancePlan = (Vec<maintenance::Action>, BTreeMap<String, (Map<String, Value>, Vec<String>)>, usize);
+type MaintenancePlan = (Vec<maintenance::Action>, BTreeMap<String, MaintenanceSave>, usize);
+
+/// What one maintenance create/update writes.
+#[derive(Debug, Clone)]
+pub struct MaintenanceSave {
+    /// What `addMaintenance`/`editMaintenance` are sent.
+    pub payload: Map<String, Value>,
+    /// The monitors it affects, by name.
+    pub monitors: Vec<String>,
+    /// The status pages that show it, by slug; `None` leaves the server's alone.
+    pub status_pages: Option<Vec<String>>,
+}
+
+/// A slug a window names must be a page this run leaves in place: declared, or on the server and not
+/// about to be pruned (a page deleted in the same run would take the window's link with it, and the next
+/// run would fail on a slug that no longer exists).
+fn check_maintenance_pages(file: &str, declared: &Declared, server: &Server, prune: bool) -> Result<(), BadInput> {
+    for (i, w) in declared.maintenance.iter().enumerate() {
+        for slug in w.status_pages.iter().flatten() {
+            if declared.status_pages.iter().any(|p| &p.slug == slug) {
+                continue;
+            }
+            let on_server = server.status_pages.iter().find(|p| &p.slug == slug);
+            let problem = match on_server {
+                Some(p) if p.owned() && prune => format!(
+                    "status page {slug:?} is kuma-sync's and no longer declared, so this sync deletes it: declare it in \"status_pages\" or drop it here"
+                ),
+                Some(_) => continue,
+                None => {
+                    let known: Vec<&str> = server.status_pages.iter().map(|p| p.slug.as_str()).collect();
+                    format!(
+                        "neither the file nor the server has a status page {slug:?} (the server has: {})",
+                        if known.is_empty() { "none".into() } else { known.join(", ") }
+                    )
+                }
+            };
+            return Err(BadInput {
+                file: file.into(),
+                entry: format!("maintenance: {}", crate::monitors::entry_label(i + 1, Some(&w.title))),
+                field: Some("status_pages".into()),
+                problem,
+            });
+        }
+    }
+    Ok(())
+}
 
 /// Maintenance windows by title: ours first (lowest id), then an unmarked one to adopt; other windows of
 /// ours with a declared title, and ours no longer declared, are deleted (or kept with --no-prune).
-fn plan_maintenance(declared: &Declared, server: &Server, prune: bool) -> MaintenancePlan {
+fn plan_maintenance(
+    file: &str,
+    declared: &Declared,
+    server: &Server,
+    prune: bool,
+) -> Result<MaintenancePlan, BadInput> {
+    check_maintenance_pages(file, declared, server, prune)?;
     let mut actions = vec![];
     let mut saves = BTreeMap::new();
     let mut unchanged = 0;
     let mut taken: BTreeSet<i64> = BTreeSet::new();
+    let slug_of = |id: i64| {
+        server.status_pages.iter().find(|p| p.id == id).map(|p| p.slug.clone()).unwrap_or_else(|| format!("#{id}"))
+    };
     for w in &declared.maintenance {
         let matched = server
             .maintenance
@@ -728,7 +782,14 @@ fn plan_maintenance(declared: &Declared, server: &Server, prune: bool) -> Mainte
             .filter(|s| s.title() == w.title && s.owned())
             .chain(server.maintenance.iter().filter(|s| s.title() == w.title && !s.owned()))
             .find(|s| !taken.contains(&s.id));
-        saves.insert(w.title.clone(), (maintenance::payload(w), w.monitors.clone()));
+        saves.insert(
+            w.title.clone(),
+            MaintenanceSave {
+                payload: maintenance::payload(w),
+                monitors: w.monitors.clone(),
+                status_pages: w.status_pages.clone(),
+            },
+        );
         let Some(s) = matched else {
             actions.push(maintenance::Action::Create { title: w.title.clone() });
             continue;
@@ -741,13 +802,30 @@ fn plan_maintenance(declared: &Declared, server: &Server, prune: bool) -> Mainte
         if monitors {
             changes.push(Change { field: "monitors".into(), from: show_names(&have), to: show_names(&want) });
         }
+        let mut status_pages = false;
+        if let Some(slugs) = &w.status_pages {
+            let have: BTreeSet<String> = s.status_pages.iter().flatten().map(|id| slug_of(*id)).collect();
+            let want: BTreeSet<String> = slugs.iter().cloned().collect();
+            status_pages = have != want;
+            if status_pages {
+                changes.push(Change { field: "status_pages".into(), from: show_names(&have), to: show_names(&want) });
+            }
+        }
         let adopt = !s.owned();
-        let edit = adopt || changes.iter().any(|c| c.field != "monitors");
-        if !edit && !monitors {
+        let edit = adopt || changes.iter().any(|c| c.field != "monitors" && c.field != "status_pages");
+        if !edit && !monitors && !status_pages {
             unchanged += 1;
             continue;
         }
-        actions.push(maintenance::Action::Update { title: w.title.clone(), id: s.id, adopt, edit, monitors, changes });
+        actions.push(maintenance::Action::Update {
+            title: w.title.clone(),
+            id: s.id,
+            adopt,
+            edit,
+            monitors,
+            status_pages,
+            changes,
+        });
     }
     for s in server.maintenance.iter().filter(|s| s.owned() && !taken.contains(&s.id)) {
         let (title, id) = (s.title().to_owned(), s.id);
@@ -757,7 +835,7 @@ fn plan_maintenance(declared: &Declared, server: &Server, prune: bool) -> Mainte
             maintenance::Action::Keep { title, id }
         });
     }
-    (actions, saves, unchanged)
+    Ok((actions, saves, unchanged))
 }
 
 /// What one `saveStatusPage` sends.
@@ -1240,6 +1318,62 @@ mod tests {
         let merged = merge_for_edit(&server.monitors[0].raw, &now_http[0], Generation::V2, None, None);
         assert_eq!(merged["pushToken"], Value::Null);
         assert_eq!(merged["type"], "http");
+    }
+
+    #[test]
+    fn a_window_s_status_pages_are_planned_by_slug_in_any_order() {
+        let d = crate::monitors::parse_file(
+            "m.json",
+            r#"{"status_pages": [{"slug": "home", "title": "Home"}],
+                "maintenance": [{"title": "Move", "status_pages": ["public", "home"]}, {"title": "Quiet"},
+                                {"title": "Same", "status_pages": ["public", "home"]}]}"#,
+        )
+        .unwrap();
+        let mut s = Server::from_lists("1.23.16", &json!({}), &json!([]), &json!([])).unwrap();
+        let home = status_pages::config(&d.status_pages[0], None);
+        s.status_pages = status_pages::from_list(&json!({"7": {"id": 7, "slug": "public", "title": "Public"},
+                                                          "8": home}));
+        s.status_pages[1].groups = Some(vec![]);
+        let window = |id: i64, title: &str, pages: &[i64]| {
+            let w = d.maintenance.iter().find(|w| w.title == title).unwrap();
+            let mut config = maintenance::payload(w);
+            config.insert("id".into(), json!(id));
+            ServerMaintenance {
+                id,
+                config,
+                monitors: Some(BTreeSet::new()),
+                status_pages: Some(pages.iter().copied().collect()),
+            }
+        };
+        // Quiet's file says nothing of its pages: the server's (public) stay, whatever they are.
+        s.maintenance = vec![window(1, "Move", &[7]), window(2, "Quiet", &[7]), window(3, "Same", &[8, 7])];
+        let p = plan("m.json", &d, &s, true).unwrap();
+        insta::assert_snapshot!(p.lines().join("\n"), @r"
+        ~ update maintenance Move: status_pages [public] → [home, public]
+        = 3 unchanged
+        ");
+        insta::assert_json_snapshot!(p.maintenance, @r#"
+        [
+          {
+            "action": "update",
+            "title": "Move",
+            "id": 1,
+            "adopt": false,
+            "edit": false,
+            "monitors": false,
+            "status_pages": true,
+            "changes": [
+              {
+                "field": "status_pages",
+                "from": "[public]",
+                "to": "[home, public]"
+              }
+            ]
+          }
+        ]
+        "#);
+        assert_eq!(p.maintenance_saves["Move"].status_pages, Some(vec!["home".to_owned(), "public".to_owned()]));
+        assert_eq!(p.maintenance_saves["Quiet"].status_pages, None);
     }
 
     #[test]

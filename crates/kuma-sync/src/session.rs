@@ -254,6 +254,24 @@ impl Session {
             .collect())
     }
 
+    /// The status pages (ids) a maintenance window is shown on. The answer names pages by id and title
+    /// only, so slugs come from `statusPageList`.
+    pub fn maintenance_status_pages(&mut self, id: i64) -> anyhow::Result<std::collections::BTreeSet<i64>> {
+        let answer = self
+            .read("getMaintenanceStatusPage", &[json!(id)])
+            .map_err(|e| coded(Exit::TryAgain, format!("reading maintenance #{id}'s status pages: {e}")))?;
+        if answer.get("ok") != Some(&Value::Bool(true)) {
+            anyhow::bail!("getMaintenanceStatusPage #{id} refused: {}", server_message(&answer));
+        }
+        Ok(answer
+            .get("statusPages")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get("id").and_then(Value::as_i64))
+            .collect())
+    }
+
     /// A read (getMonitor): `Err` only when the connection failed.
     pub fn read(&mut self, event: &str, args: &[Value]) -> Result<Value, SockError> {
         let r = self.sock.call(event, args, self.ack_timeout);

@@ -323,14 +323,18 @@ pub fn execute(
             }
         }
     }
-    // Maintenance windows once every monitor they affect has its id (deletes at the end).
+    // Maintenance windows once every monitor they affect has its id (deletes at the end). The pages that
+    // show a window are written after the status pages, which may be created in this run: its line is
+    // reported once they are.
+    let mut pages_pending: Vec<(&maintenance::Action, i64, &[String])> = vec![];
     for action in &plan.maintenance {
         let (maintenance::Action::Create { title } | maintenance::Action::Update { title, .. }) = action else {
             continue;
         };
         net!(if stop() { Err(SockError::Stopped) } else { Ok(()) });
-        let (payload, monitors) = &plan.maintenance_saves[title];
-        let list: Result<Vec<Value>, String> = monitors
+        let save = &plan.maintenance_saves[title];
+        let list: Result<Vec<Value>, String> = save
+            .monitors
             .iter()
             .map(|m| {
                 ids.get(m)
@@ -338,41 +342,48 @@ pub fn execute(
                     .ok_or_else(|| format!("its monitor {m:?} has no id on the server"))
             })
             .collect();
-        let step: Result<(), String> = match (action, list) {
+        let step: Result<i64, String> = match (action, list) {
             (_, Err(e)) => Err(e),
             (maintenance::Action::Create { .. }, Ok(list)) => {
-                let answer = net!(session.write("addMaintenance", &[Value::Object(payload.clone())]));
+                let answer = net!(session.write("addMaintenance", &[Value::Object(save.payload.clone())]));
                 match ok(&answer).map(|a| a.get("maintenanceID").and_then(Value::as_i64)) {
-                    Ok(Some(_)) if list.is_empty() => Ok(()),
+                    Ok(Some(id)) if list.is_empty() => Ok(id),
                     Ok(Some(id)) => {
                         let a = net!(session.write("addMonitorMaintenance", &[json!(id), Value::Array(list)]));
-                        ok(&a).map(|_| ())
+                        ok(&a).map(|_| id)
                     }
                     Ok(None) => Err("the server answered ok but sent no maintenanceID".into()),
                     Err(e) => Err(e),
                 }
             }
             (maintenance::Action::Update { id, edit, monitors, .. }, Ok(list)) => {
-                let mut r = Ok(());
+                let mut r = Ok(*id);
                 if *edit {
-                    let mut p = payload.clone();
+                    let mut p = save.payload.clone();
                     p.insert("id".into(), json!(id));
                     let answer = net!(session.write("editMaintenance", &[Value::Object(p)]));
-                    r = ok(&answer).map(|_| ());
+                    r = ok(&answer).map(|_| *id);
                 }
                 if r.is_ok() && *monitors {
                     let a = net!(session.write("addMonitorMaintenance", &[json!(id), Value::Array(list)]));
-                    r = ok(&a).map(|_| ());
+                    r = ok(&a).map(|_| *id);
                 }
                 r
             }
             _ => continue,
         };
-        match step {
-            Ok(()) => {
+        // A new window starts on no page: an empty list has nothing to write.
+        let pages = match action {
+            maintenance::Action::Create { .. } => save.status_pages.as_deref().filter(|p| !p.is_empty()),
+            maintenance::Action::Update { status_pages: true, .. } => save.status_pages.as_deref(),
+            _ => None,
+        };
+        match (step, pages) {
+            (Ok(id), Some(pages)) => pages_pending.push((action, id, pages)),
+            (Ok(_), None) => {
                 out.done(action.line(), &mut on_done);
             }
-            Err(error) => {
+            (Err(error), _) => {
                 out.refused("maintenance", title, error);
             }
         }
@@ -437,6 +448,44 @@ pub fn execute(
             }
             Err(error) => {
                 out.refused("status page", slug, error);
+            }
+        }
+    }
+    // The pages that show each window, now that every declared page exists.
+    let mut page_ids: BTreeMap<String, i64> = server.status_pages.iter().map(|p| (p.slug.clone(), p.id)).collect();
+    for (action, id, slugs) in pages_pending {
+        net!(if stop() { Err(SockError::Stopped) } else { Ok(()) });
+        let mut list = vec![];
+        let mut missing = None;
+        for slug in slugs {
+            if !page_ids.contains_key(slug) {
+                // Created in this run: addStatusPage answers with the slug, not the id.
+                let got = net!(session.read("getStatusPage", &[json!(slug)]));
+                if let Some(page) = ok(&got).ok().and_then(|a| a.pointer("/config/id")).and_then(Value::as_i64) {
+                    page_ids.insert(slug.clone(), page);
+                }
+            }
+            match page_ids.get(slug) {
+                Some(page) => list.push(json!({"id": page})),
+                None => {
+                    missing = Some(slug);
+                    break;
+                }
+            }
+        }
+        let step = match missing {
+            Some(slug) => Err(format!("its status page {slug:?} has no id on the server (it was not written)")),
+            None => {
+                let a = net!(session.write("addMaintenanceStatusPage", &[json!(id), Value::Array(list)]));
+                ok(&a).map(|_| ())
+            }
+        };
+        match step {
+            Ok(()) => {
+                out.done(action.line(), &mut on_done);
+            }
+            Err(error) => {
+                out.refused("maintenance", action.title(), error);
             }
         }
     }

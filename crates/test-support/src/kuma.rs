@@ -64,6 +64,7 @@ pub const WRITE_EVENTS: &[&str] = &[
     "editMaintenance",
     "deleteMaintenance",
     "addMonitorMaintenance",
+    "addMaintenanceStatusPage",
 ];
 
 /// One event a client sent.
@@ -151,6 +152,8 @@ struct State {
     next_group: i64,
     /// Maintenance windows as `toJSON` shows them, and their monitors.
     maintenance: BTreeMap<i64, (Map<String, Value>, Vec<i64>)>,
+    /// The table `maintenance_status_page`: (maintenance id, status page id) rows in insert order.
+    maintenance_pages: Vec<(i64, i64)>,
     monitor_notifications: Vec<(i64, i64)>,
     login_attempts: VecDeque<Instant>,
     log: Vec<Recorded>,
@@ -280,6 +283,31 @@ impl Kuma {
     pub fn maintenance(&self) -> Vec<(Value, Vec<i64>)> {
         let st = self.state.lock().unwrap();
         st.maintenance.values().map(|(m, ids)| (Value::Object(m.clone()), ids.clone())).collect()
+    }
+
+    /// The slugs of the status pages a maintenance window (by title) is shown on, in the order stored.
+    pub fn maintenance_status_pages(&self, title: &str) -> Vec<String> {
+        let st = self.state.lock().unwrap();
+        let ids: Vec<i64> = st.maintenance.iter().filter(|(_, w)| w.0["title"] == title).map(|(id, _)| *id).collect();
+        st.maintenance_pages
+            .iter()
+            .filter(|(m, _)| ids.contains(m))
+            .filter_map(|(_, p)| st.status_pages.iter().find(|x| x.id == *p))
+            .map(|p| p.config["slug"].as_str().unwrap_or("").to_owned())
+            .collect()
+    }
+
+    /// Show a maintenance window (by title) on status pages (by slug) directly, as the web UI's
+    /// "Status pages" selection does.
+    pub fn set_maintenance_status_pages(&self, title: &str, slugs: &[&str]) {
+        let mut st = self.state.lock().unwrap();
+        let id = *st.maintenance.iter().find(|(_, w)| w.0["title"] == title).expect("the window").0;
+        let pages: Vec<i64> = slugs
+            .iter()
+            .map(|s| st.status_pages.iter().find(|p| p.config["slug"] == *s).expect("the page").id)
+            .collect();
+        st.maintenance_pages.retain(|r| r.0 != id);
+        st.maintenance_pages.extend(pages.into_iter().map(|p| (id, p)));
     }
 
     /// Every docker host: id, name, type, daemon.
@@ -938,7 +966,10 @@ fn handle(
             let slug = arg(0);
             let mut st = state.lock().unwrap();
             let before = st.status_pages.len();
+            let gone: Vec<i64> = st.status_pages.iter().filter(|p| p.config["slug"] == slug).map(|p| p.id).collect();
             st.status_pages.retain(|p| p.config["slug"] != slug);
+            // ON DELETE CASCADE: the page leaves every window that was shown on it.
+            st.maintenance_pages.retain(|r| !gone.contains(&r.1));
             let answer = if st.status_pages.len() < before {
                 json!({"ok": true})
             } else {
@@ -995,9 +1026,67 @@ fn handle(
             drop(st);
             c.ack(ack, json!({"ok": true, "monitors": monitors}))
         }
+        "getMaintenanceStatusPage" => {
+            // As its SQL join: id and title only, in the order the rows were stored; none for an unknown id.
+            let id = arg(0).as_i64().unwrap_or(-1);
+            let st = state.lock().unwrap();
+            let pages: Vec<Value> = st
+                .maintenance_pages
+                .iter()
+                .filter(|r| r.0 == id)
+                .filter_map(|r| st.status_pages.iter().find(|p| p.id == r.1))
+                .map(|p| json!({"id": p.id, "title": p.config["title"]}))
+                .collect();
+            drop(st);
+            c.ack(ack, json!({"ok": true, "statusPages": pages}))
+        }
+        "addMaintenanceStatusPage" => {
+            // As the real handler: delete the window's rows, then insert one per page, no transaction, so a
+            // bad id fails part-way with the rows before it stored.
+            let id = arg(0).as_i64().unwrap_or(-1);
+            let wanted: Vec<Option<i64>> =
+                arg(1).as_array().into_iter().flatten().map(|p| p.get("id").and_then(Value::as_i64)).collect();
+            let mut st = state.lock().unwrap();
+            st.maintenance_pages.retain(|r| r.0 != id);
+            let mut answer = json!({"ok": true, "msg": "Added Successfully."});
+            for page in wanted {
+                match page {
+                    Some(p) if st.maintenance.contains_key(&id) && st.status_pages.iter().any(|x| x.id == p) => {
+                        st.maintenance_pages.push((id, p));
+                    }
+                    Some(_) => {
+                        answer = json!({"ok": false, "msg": "SQLITE_CONSTRAINT: FOREIGN KEY constraint failed"});
+                        break;
+                    }
+                    None => {
+                        answer = json!({"ok": false, "msg": "SQLITE_CONSTRAINT: NOT NULL constraint failed: maintenance_status_page.status_page_id"});
+                        break;
+                    }
+                }
+            }
+            if !arg(1).is_array() {
+                answer = json!({"ok": false, "msg": "statusPages is not iterable"});
+            }
+            drop(st);
+            c.ack(ack, answer)
+        }
+        "getStatusPage" => {
+            let slug = arg(0);
+            let st = state.lock().unwrap();
+            let answer = match st.status_pages.iter().find(|p| p.config["slug"] == slug) {
+                Some(p) => json!({"ok": true, "config": p.config}),
+                None => json!({"ok": false, "msg": "No slug?"}),
+            };
+            drop(st);
+            c.ack(ack, answer)
+        }
         "deleteMaintenance" => {
             let id = arg(0).as_i64().unwrap_or(-1);
-            state.lock().unwrap().maintenance.remove(&id);
+            {
+                let mut st = state.lock().unwrap();
+                st.maintenance.remove(&id);
+                st.maintenance_pages.retain(|r| r.0 != id);
+            }
             c.ack(ack, json!({"ok": true, "msg": "Deleted Successfully."}))?;
             send_maintenance_list(c, state)
         }

@@ -21,7 +21,7 @@ fn export(env: &Env, extra: &[&str]) -> Run {
 
 const MANAGED: &str = r#"{
   "maintenance": [{"title": "Nightly", "description": "Backups", "strategy": "recurring-weekday", "weekdays": [1, 3],
-                   "start_time": "03:00", "end_time": "04:00", "monitors": ["Web"]},
+                   "start_time": "03:00", "end_time": "04:00", "monitors": ["Web"], "status_pages": ["home"]},
                   {"title": "Move", "strategy": "single", "start_date": "2026-12-24 08:00",
                    "end_date": "2026-12-24 18:00", "active": false}],
   "status_pages": [{"slug": "home", "title": "Home", "description": "At home", "custom_css": "h1 { color: red; }",
@@ -65,6 +65,12 @@ fn export_of_a_managed_server_syncs_with_zero_writes(flavor: Flavor) {
     assert!(!text.contains("s3cret") && !run.stderr.contains("s3cret"), "{text}");
     assert!(text.contains(r#""push_token_credential": "backup-push-token""#), "{text}");
     assert_eq!(std::fs::read_to_string(secrets.join("backup-push-token")).unwrap(), "s3cretpush01");
+    // A window's pages by slug, and an empty list where it has none (the file then manages them).
+    let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let pages_of = |title: &str| {
+        doc["maintenance"].as_array().unwrap().iter().find(|w| w["title"] == title).unwrap()["status_pages"].clone()
+    };
+    assert_eq!((pages_of("Nightly"), pages_of("Move")), (json!(["home"]), json!([])));
     assert_eq!(std::fs::read_to_string(secrets.join("ntfy-ntfyaccesstoken")).unwrap(), "tk_s3cret");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(secrets.join("ntfy-ntfyaccesstoken")).unwrap().permissions().mode() & 0o777, 0o600);
