@@ -83,7 +83,7 @@ pub struct ConnArgs {
 #[derive(Debug, clap::Args)]
 pub struct ServerArgs {
     /// The monitors file (a JSON array of monitors, or {"monitors": [...], "notifications": [...],
-    /// "docker_hosts": [...]}).
+    /// "status_pages": [...], "maintenance": [...], "docker_hosts": [...]}).
     #[arg(long, value_name = "FILE")]
     pub monitors: PathBuf,
     #[command(flatten)]
@@ -263,11 +263,16 @@ fn export(e: &ExportArgs, clock: &dyn Clock, out: &mut dyn Write) -> anyhow::Res
         let names: Vec<&str> = exported.secrets.keys().map(String::as_str).collect();
         match &e.secrets_dir {
             Some(dir) => {
-                homey_kit::info!("{} secret(s) written to {} (0600): {}", names.len(), dir.display(), names.join(", "))
+                homey_kit::info!(
+                    "{} written to {} (0600): {}",
+                    homey_kit::units::count(names.len(), "secret", "secrets"),
+                    dir.display(),
+                    names.join(", ")
+                )
             }
             None => homey_kit::notice!(
-                "the file names {} credential(s) that sync will need ($CREDENTIALS_DIRECTORY/NAME, or /etc/homey/credentials/NAME by hand): {}; --secrets-dir DIR writes them",
-                names.len(),
+                "the file names {} that sync will need ($CREDENTIALS_DIRECTORY/NAME, or /etc/homey/credentials/NAME by hand): {}; --secrets-dir DIR writes them",
+                homey_kit::units::count(names.len(), "credential", "credentials"),
                 names.join(", ")
             ),
         }
@@ -394,7 +399,7 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     let kept = plan.kept();
     let success = lost.is_none() && outcome.failures.is_empty();
     if reconnects > 0 && lost.is_none() {
-        homey_kit::notice!("finished after {reconnects} reconnect(s)");
+        homey_kit::notice!("finished after {}", homey_kit::units::count(reconnects, "reconnect", "reconnects"));
     }
     // Monitors of ours left in place by --no-prune mean the server is not what the file says: the next
     // plain sync must compare again (and prune), not skip as "unchanged".
@@ -405,8 +410,8 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         }
     } else if success {
         homey_kit::notice!(
-            "{} undeclared item(s) of ours kept (--no-prune): the hash is not stored, so the next sync compares again",
-            kept.len()
+            "{} of ours kept (--no-prune): the hash is not stored, so the next sync compares again",
+            homey_kit::units::count(kept.len(), "undeclared item", "undeclared items")
         );
     }
     if json_mode {

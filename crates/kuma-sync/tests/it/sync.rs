@@ -344,7 +344,7 @@ fn a_run_with_no_prune_that_kept_monitors_stores_no_hash_so_the_next_plain_sync_
     let kept = env.sync(&["--no-prune", "--json"]);
     kept.expect(0);
     assert_eq!(kept.json()["hash_stored"], false);
-    assert!(kept.stderr.contains("1 undeclared item(s) of ours kept (--no-prune)"), "{}", kept.stderr);
+    assert!(kept.stderr.contains("1 undeclared item of ours kept (--no-prune)"), "{}", kept.stderr);
     assert_eq!(env.names(), ["Svc", "Svc2"]);
     let plain = env.sync(&[]);
     plain.expect(0);
