@@ -399,7 +399,10 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
     let kept = plan.kept();
     let success = lost.is_none() && outcome.failures.is_empty();
     if reconnects > 0 && lost.is_none() {
-        homey_kit::notice!("finished after {}", homey_kit::units::count(reconnects, "reconnect", "reconnects"));
+        homey_kit::notice!(
+            "finished after {}",
+            homey_kit::units::count(reconnects as usize, "reconnect", "reconnects")
+        );
     }
     // Monitors of ours left in place by --no-prune mean the server is not what the file says: the next
     // plain sync must compare again (and prune), not skip as "unchanged".
@@ -449,9 +452,10 @@ fn sync(s: &ServerArgs, args: Option<&SyncArgs>, clock: &dyn Clock, out: &mut dy
         }
         homey_kit::fail!(
             lost_exit,
-            "the connection to Uptime Kuma was lost part-way ({} changes done, {} writes, {reconnects} reconnects): {e}; the hash is not stored, the next run finishes the job",
-            outcome.done.len(),
-            outcome.writes
+            "the connection to Uptime Kuma was lost part-way ({} done, {}, {}): {e}; the hash is not stored, the next run finishes the job",
+            homey_kit::units::count(outcome.done.len(), "change", "changes"),
+            homey_kit::units::count(outcome.writes, "write", "writes"),
+            homey_kit::units::count(reconnects as usize, "reconnect", "reconnects")
         );
     }
     if !outcome.failures.is_empty() {
