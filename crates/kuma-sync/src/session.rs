@@ -239,36 +239,35 @@ impl Session {
 
     /// The monitors a maintenance window affects.
     pub fn maintenance_monitors(&mut self, id: i64) -> anyhow::Result<std::collections::BTreeSet<i64>> {
-        let answer = self
-            .read("getMonitorMaintenance", &[json!(id)])
-            .map_err(|e| coded(Exit::TryAgain, format!("reading maintenance #{id}: {e}")))?;
-        if answer.get("ok") != Some(&Value::Bool(true)) {
-            anyhow::bail!("getMonitorMaintenance #{id} refused: {}", server_message(&answer));
-        }
-        Ok(answer
-            .get("monitors")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m.get("id").and_then(Value::as_i64))
-            .collect())
+        self.maintenance_links(id, "getMonitorMaintenance", "monitors", "")
     }
 
     /// The status pages (ids) a maintenance window is shown on. The answer names pages by id and title
     /// only, so slugs come from `statusPageList`.
     pub fn maintenance_status_pages(&mut self, id: i64) -> anyhow::Result<std::collections::BTreeSet<i64>> {
+        self.maintenance_links(id, "getMaintenanceStatusPage", "statusPages", "'s status pages")
+    }
+
+    /// The ids in `answer[key]`, a list of objects, that `event` gives for maintenance window `id`.
+    fn maintenance_links(
+        &mut self,
+        id: i64,
+        event: &str,
+        key: &str,
+        what: &str,
+    ) -> anyhow::Result<std::collections::BTreeSet<i64>> {
         let answer = self
-            .read("getMaintenanceStatusPage", &[json!(id)])
-            .map_err(|e| coded(Exit::TryAgain, format!("reading maintenance #{id}'s status pages: {e}")))?;
+            .read(event, &[json!(id)])
+            .map_err(|e| coded(Exit::TryAgain, format!("reading maintenance #{id}{what}: {e}")))?;
         if answer.get("ok") != Some(&Value::Bool(true)) {
-            anyhow::bail!("getMaintenanceStatusPage #{id} refused: {}", server_message(&answer));
+            anyhow::bail!("{event} #{id} refused: {}", server_message(&answer));
         }
         Ok(answer
-            .get("statusPages")
+            .get(key)
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|p| p.get("id").and_then(Value::as_i64))
+            .filter_map(|m| m.get("id").and_then(Value::as_i64))
             .collect())
     }
 
