@@ -63,9 +63,7 @@ fn docker(flavor: Flavor) {
     let m = env.monitor("Nextcloud container");
     assert!(m["docker_host"].is_null() && m["docker_container"].is_null(), "{m}");
     assert_eq!(env.kuma.docker_hosts().len(), 1);
-    let writes = env.writes();
-    env.sync(&["--force"]).expect(0);
-    assert_eq!(env.writes(), writes);
+    env.assert_forced_sync_writes_nothing();
 }
 
 #[test]

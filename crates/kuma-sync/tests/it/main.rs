@@ -95,6 +95,13 @@ impl Env {
     pub fn writes(&self) -> usize {
         self.kuma.writes().len()
     }
+
+    /// Converged: a `--force` sync (which compares everything) writes nothing.
+    pub fn assert_forced_sync_writes_nothing(&self) {
+        let before = self.writes();
+        self.sync(&["--force"]).expect(0);
+        assert_eq!(self.writes(), before, "a forced sync after convergence wrote");
+    }
 }
 
 pub struct Run {

@@ -73,9 +73,7 @@ fn windows(flavor: Flavor) {
     run.expect(0);
     assert!(run.stdout.contains("~ update maintenance Nightly backup: end_time 03:45 → 04:30\n"), "{}", run.stdout);
     assert!(run.stdout.contains("~ update maintenance Move: monitors [Cloud, Router] → [Router]\n"), "{}", run.stdout);
-    let writes = env.writes();
-    env.sync(&["--force"]).expect(0);
-    assert_eq!(env.writes(), writes);
+    env.assert_forced_sync_writes_nothing();
 
     // Dropped from the file: ours, deleted.
     env.monitors(r#"[{"name": "Cloud", "url": "https://cloud.example.com"}]"#);
@@ -204,18 +202,14 @@ fn status_pages(flavor: Flavor) {
 
     // No key: what the web UI picked stays. An empty list clears it.
     env.kuma.set_maintenance_status_pages("Updates", &["home"]);
-    let count = env.writes();
-    env.sync(&["--force"]).expect(0);
-    assert_eq!(env.writes(), count);
+    env.assert_forced_sync_writes_nothing();
     assert_eq!(env.kuma.maintenance_status_pages("Updates"), ["home"]);
     env.monitors(&PAGES.replace(r#"{"title": "Updates"}"#, r#"{"title": "Updates", "status_pages": []}"#));
     let run = env.sync(&[]);
     run.expect(0);
     assert!(run.stdout.contains("~ update maintenance Updates: status_pages [home] → []\n"), "{}", run.stdout);
     assert!(env.kuma.maintenance_status_pages("Updates").is_empty());
-    let count = env.writes();
-    env.sync(&["--force"]).expect(0);
-    assert_eq!(env.writes(), count);
+    env.assert_forced_sync_writes_nothing();
 }
 
 #[test]
@@ -291,7 +285,5 @@ fn a_connection_lost_between_the_window_and_its_pages_is_finished_without_duplic
     assert_eq!(env.kuma.maintenance().len(), 1);
     assert_eq!(env.kuma.status_pages().len(), 1);
     assert_eq!(env.kuma.maintenance_status_pages("Move"), ["home"]);
-    let count = env.writes();
-    env.sync(&["--force"]).expect(0);
-    assert_eq!(env.writes(), count);
+    env.assert_forced_sync_writes_nothing();
 }

@@ -85,9 +85,7 @@ fn status_pages(flavor: Flavor) {
             ("Names".to_owned(), vec!["DNS".into()])
         ]
     );
-    let writes = env.writes();
-    env.sync(&["--force"]).expect(0);
-    assert_eq!(env.writes(), writes);
+    env.assert_forced_sync_writes_nothing();
 
     // Dropped from the file: ours, so deleted.
     env.monitors(r#"[{"name": "Router", "type": "ping", "hostname": "192.168.1.1"}]"#);
